@@ -1,0 +1,42 @@
+# raytrade: set-up and the main commands. Everything installs into .venv.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip
+STAMP  := $(VENV)/.installed-dev
+
+.PHONY: install install-dev demo test lint bench clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+
+# torch is pinned and installed first: 2.13.0 is the CPU build; an unpinned torch pulls CUDA.
+$(VENV)/.installed: $(PY) pyproject.toml
+	$(PIP) install --quiet "torch==2.13.0"
+	$(PIP) install --quiet -e .
+	touch $@
+
+$(STAMP): $(VENV)/.installed
+	$(PIP) install --quiet -e ".[dev]"
+	touch $@
+
+install: $(VENV)/.installed
+
+install-dev: $(STAMP)
+
+demo: install
+	$(VENV)/bin/raytrade demo
+
+# pytest exits 5 when it collects no test, which fails this target: "no tests ran" never passes.
+test: install-dev
+	$(PY) -m pytest -p no:cacheprovider
+
+lint: install-dev
+	$(VENV)/bin/ruff check raytrade tests benchmarks
+
+bench: install
+	$(PY) benchmarks/backtest_grid.py
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache

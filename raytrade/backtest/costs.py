@@ -1,0 +1,72 @@
+"""Trading costs and position sizing of the backtest kernel (and of the paper broker later)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Self
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class CostModel(BaseModel):
+    """Per-fill costs.
+
+    - ``half_spread_bps`` and ``slippage_bps``: the fill price is worse than the reference price by
+      their sum, in basis points of the reference price (buys pay more, sells receive less);
+    - ``commission_bps``: commission in basis points of the filled notional (fill price x shares);
+    - ``commission_per_share``: commission in currency per share (or coin) filled.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    commission_bps: float = Field(0.0, ge=0, le=1000)
+    commission_per_share: float = Field(0.0, ge=0)
+    half_spread_bps: float = Field(0.0, ge=0, le=1000)
+    slippage_bps: float = Field(0.0, ge=0, le=1000)
+
+    @property
+    def price_impact_bps(self) -> float:
+        """Half-spread plus slippage: how far the fill price is from the reference, in bps."""
+        return self.half_spread_bps + self.slippage_bps
+
+
+class SizingMode(StrEnum):
+    FIXED_FRACTION = "fixed_fraction"
+    VOL_TARGET = "vol_target"
+
+
+class Rebalance(StrEnum):
+    ON_CHANGE = "on_change"  # trade only when the strategy's signal changes
+    EVERY_BAR = "every_bar"  # re-target the weight at every bar
+
+
+class Sizing(BaseModel):
+    """How a signal in [-1, 1] becomes a position.
+
+    target weight w_t = signal_t x scale_t, a fraction of equity (negative = short):
+
+    - ``fixed_fraction``: scale_t = ``fraction``;
+    - ``vol_target``: scale_t = min(``max_leverage``, ``vol_target`` / sigma_t), sigma_t the
+      annualised (sqrt 252) standard deviation (ddof=1) of the last ``vol_lookback`` close-to-close
+      returns up to and including bar t; scale_t = 0 until ``vol_lookback`` returns exist.
+
+    With ``whole_shares`` the share count is floored to ``lot_size`` using the cash that buys it
+    (see :func:`raytrade.backtest.kernel.run_kernel`); otherwise positions are fractional.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    mode: SizingMode = SizingMode.FIXED_FRACTION
+    fraction: float = Field(1.0, gt=0, le=10)
+    vol_target: float = Field(0.15, gt=0, le=5)
+    vol_lookback: int = Field(20, ge=2, le=2520)
+    max_leverage: float = Field(1.0, gt=0, le=10)
+    whole_shares: bool = False
+    lot_size: float = Field(1.0, gt=0)
+    rebalance: Rebalance = Rebalance.ON_CHANGE
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if self.mode is SizingMode.VOL_TARGET and self.fraction != 1.0:
+            raise ValueError("fraction applies to fixed_fraction sizing; use vol_target and max_leverage")
+        return self

@@ -1,0 +1,222 @@
+"""The vectorised backtest kernel: K single-asset backtests in one fused pass over the bars.
+
+Rules (the reference event loop in ``tests/backtest/reference.py`` implements the same ones bar by
+bar, and the tests hold the two equal):
+
+1. Signals. ``signal[t, k]`` in [-1, 1] is column k's target, known at bar t's close. Column k
+   trades asset ``col_asset[k]``. Target weight w = signal x ``scale[t, asset]`` (see
+   :class:`~raytrade.backtest.costs.Sizing`), a fraction of equity, negative for short.
+2. Next-bar execution. A target set at bar t's close is executed at bar t+1 at the reference price
+   ``exec_price[t+1]``: bar t+1's open when opens exist, else bar t+1's close. A target set at the
+   last bar is never executed. Columns start flat with ``initial_capital`` in cash.
+3. When to trade. With ``rebalance=on_change`` a new target is set only when the signal differs
+   from the previous bar's (the signal before bar 0 is 0); the share count is otherwise held, so
+   the weight drifts with the price; a target set while the scale was 0 (volatility warm-up) is
+   set again at the first bar whose scale is positive. With ``every_bar`` the target is reset at
+   every bar.
+4. Share count. Equity at execution E = cash + shares x ref price. Fractional: shares =
+   w x E / ref. Whole shares: shares = sign(w) x floor(|w| x E / (ref x (1 + (impact + commission
+   bps) / 1e4) + commission per share) / lot) x lot, the count whose cost fits the cash. If E <= 0
+   the target is flat (a ruined column is liquidated and stays flat).
+5. Fill price = ref x (1 + side x (half_spread_bps + slippage_bps) / 1e4), side = +1 buy, -1 sell.
+   Commission = |q| x fill x commission_bps / 1e4 + |q| x commission_per_share.
+   Cash -= q x fill + commission. No financing, borrow cost or margin is charged.
+6. Marking. equity[t] = cash + shares x close[t], after bar t's execution.
+7. Trades. A round trip runs from a fill that opens a position from flat (or the opening part of a
+   flip) to the fill that brings it back to flat (or the closing part of a flip); its P&L is the
+   sum of its fills' cash flows (commissions in; a flip's commission is split pro rata by shares).
+   Trips still open at the last bar are not counted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numba as nb
+import numpy as np
+
+from raytrade.backtest.costs import CostModel, Rebalance, Sizing, SizingMode
+from raytrade.core.errors import BacktestError
+
+TRADING_DAYS = 252
+
+# Per-column scalars accumulated by the kernel, in this order along the last axis of `stats`.
+STAT_FIELDS: tuple[str, ...] = (
+    "fills",            # number of fills
+    "round_trips",      # closed round trips
+    "wins",             # closed round trips with P&L > 0
+    "gross_profit",     # sum of winning trips' P&L (currency)
+    "gross_loss",       # sum of losing trips' |P&L| (currency)
+    "turnover",         # sum over fills of |q| x fill / equity at execution
+    "exposure_bars",    # bars ending with a non-zero position
+    "costs",            # commissions + |q| x |fill - ref|: total paid to the market (currency)
+)
+N_STATS = len(STAT_FIELDS)
+
+
+@dataclass(frozen=True, slots=True)
+class KernelOutput:
+    """``equity`` (T, K) in currency; ``shares`` (T, K) after each bar's fill, or None when not
+    recorded; ``stats`` (K, len(STAT_FIELDS)) float64."""
+
+    equity: np.ndarray
+    shares: np.ndarray | None
+    stats: np.ndarray
+
+    def stat(self, name: str) -> np.ndarray:
+        return self.stats[:, STAT_FIELDS.index(name)]
+
+
+@nb.njit(cache=True, nogil=True, fastmath=False)
+def _kernel(exec_price, close, scale, signal, col_asset, initial_capital, impact, comm_bps,
+            comm_share, whole, lot, every_bar, equity_out, shares_out, record_shares, stats):
+    n_bars, n_cols = signal.shape
+    cash = np.full(n_cols, initial_capital)
+    pos = np.zeros(n_cols)
+    prev_sig = np.zeros(n_cols)
+    pending = np.zeros(n_cols, dtype=np.bool_)
+    pending_w = np.zeros(n_cols)
+    trip_cash = np.zeros(n_cols)
+    sized = np.ones(n_cols, dtype=np.bool_)
+    up = 1.0 + impact
+    down = 1.0 - impact
+    for t in range(n_bars):
+        for k in range(n_cols):
+            a = col_asset[k]
+            if pending[k]:
+                pending[k] = False
+                ref = exec_price[t, a]
+                p0 = pos[k]
+                eq = cash[k] + p0 * ref
+                w = pending_w[k]
+                if eq <= 0.0 or w == 0.0:
+                    target = 0.0
+                elif whole:
+                    unit = ref * (1.0 + impact + comm_bps) + comm_share
+                    n = np.floor(abs(w) * eq / unit / lot) * lot
+                    target = n if w > 0 else -n
+                else:
+                    target = w * eq / ref
+                q = target - p0
+                if q != 0.0:
+                    fill = ref * (up if q > 0 else down)
+                    aq = abs(q)
+                    comm = aq * fill * comm_bps + aq * comm_share
+                    flow = -q * fill - comm
+                    cash[k] += flow
+                    pos[k] = target
+                    s = stats[k]
+                    s[0] += 1.0
+                    if eq > 0.0:
+                        s[5] += aq * fill / eq
+                    s[7] += comm + aq * abs(fill - ref)
+                    closes = p0 != 0.0 and (target == 0.0 or (target > 0.0) != (p0 > 0.0))
+                    if closes:
+                        frac = abs(p0) / aq
+                        pnl = trip_cash[k] + frac * flow
+                        s[1] += 1.0
+                        if pnl > 0.0:
+                            s[2] += 1.0
+                            s[3] += pnl
+                        else:
+                            s[4] -= pnl
+                        trip_cash[k] = (1.0 - frac) * flow
+                    else:
+                        trip_cash[k] += flow
+            p = pos[k]
+            equity_out[t, k] = cash[k] + p * close[t, a]
+            if record_shares:
+                shares_out[t, k] = p
+            if p != 0.0:
+                stats[k, 6] += 1.0
+            sg = signal[t, k]
+            sc = scale[t, a]
+            if every_bar or sg != prev_sig[k] or (not sized[k] and sc > 0.0):
+                pending[k] = True
+                pending_w[k] = sg * sc
+                sized[k] = sc > 0.0 or sg == 0.0
+            prev_sig[k] = sg
+
+
+def sizing_scale(close: np.ndarray, sizing: Sizing) -> np.ndarray:
+    """The (T, N) scale that turns a signal into a target weight (see :class:`Sizing`)."""
+    close = np.asarray(close, dtype=np.float64)
+    if sizing.mode is SizingMode.FIXED_FRACTION:
+        return np.full(close.shape, sizing.fraction)
+    n = sizing.vol_lookback
+    rets = close[1:] / close[:-1] - 1.0
+    scale = np.zeros(close.shape)
+    if len(rets) >= n:
+        windows = np.lib.stride_tricks.sliding_window_view(rets, n, axis=0)  # (T-n, N, n)
+        vol = windows.std(axis=-1, ddof=1) * np.sqrt(TRADING_DAYS)
+        with np.errstate(divide="ignore"):
+            s = np.where(vol > 0, sizing.vol_target / vol, np.inf)
+        scale[n:] = np.minimum(sizing.max_leverage, s)
+    return scale
+
+
+def run_kernel(
+    signal: np.ndarray,
+    close: np.ndarray,
+    *,
+    open_: np.ndarray | None = None,
+    col_asset: np.ndarray | None = None,
+    costs: CostModel | None = None,
+    sizing: Sizing | None = None,
+    initial_capital: float = 100_000.0,
+    record_shares: bool = True,
+    scale: np.ndarray | None = None,
+) -> KernelOutput:
+    """Run K backtests at once (rules in the module docstring).
+
+    ``signal`` (T, K) in [-1, 1], finite; ``close`` and ``open_`` (T, N) > 0, finite; ``col_asset``
+    (K,) maps columns to assets (default: column k trades asset k when N == K, else asset 0).
+    ``scale`` may be passed precomputed (from :func:`sizing_scale`) to share it across chunks.
+    Equity is in the currency of ``initial_capital``.
+    """
+    costs = costs or CostModel()
+    sizing = sizing or Sizing()
+    signal = np.asarray(signal)
+    close = _as_2d(close, "close")
+    if signal.ndim != 2:
+        raise BacktestError(f"signal must be 2-D (bars x columns), got shape {signal.shape}")
+    n_bars, n_cols = signal.shape
+    if close.shape[0] != n_bars:
+        raise BacktestError(f"signal has {n_bars} bars but close has {close.shape[0]}")
+    exec_price = close if open_ is None else _as_2d(open_, "open")
+    if exec_price.shape != close.shape:
+        raise BacktestError(f"open shape {exec_price.shape} differs from close shape {close.shape}")
+    for name, arr in (("close", close), ("open", exec_price)):
+        bad = ~(np.isfinite(arr) & (arr > 0))
+        if bad.any():
+            t, a = np.argwhere(bad)[0]
+            raise BacktestError(f"{name} price at bar {t}, asset {a} is {arr[t, a]}: prices must be finite and > 0")
+    if not np.isfinite(signal).all():
+        t, k = np.argwhere(~np.isfinite(signal))[0]
+        raise BacktestError(f"signal at bar {t}, column {k} is {signal[t, k]}: signals must be finite")
+    if col_asset is None:
+        col_asset = np.arange(n_cols) if close.shape[1] == n_cols else np.zeros(n_cols, dtype=np.int64)
+    col_asset = np.ascontiguousarray(col_asset, dtype=np.int64)
+    if col_asset.shape != (n_cols,) or (n_cols and (col_asset.min() < 0 or col_asset.max() >= close.shape[1])):
+        raise BacktestError(f"col_asset must map {n_cols} columns to assets 0..{close.shape[1] - 1}")
+    if not np.isfinite(initial_capital) or initial_capital <= 0:
+        raise BacktestError(f"initial_capital must be finite and > 0, got {initial_capital}")
+    if scale is None:
+        scale = sizing_scale(close, sizing)
+    equity = np.empty((n_bars, n_cols))
+    shares = np.empty((n_bars, n_cols)) if record_shares else np.empty((1, 1))
+    stats = np.zeros((n_cols, N_STATS))
+    _kernel(exec_price, close, np.ascontiguousarray(scale, dtype=np.float64), np.ascontiguousarray(signal),
+            col_asset, float(initial_capital), costs.price_impact_bps / 1e4, costs.commission_bps / 1e4,
+            costs.commission_per_share, sizing.whole_shares, sizing.lot_size,
+            sizing.rebalance is Rebalance.EVERY_BAR, equity, shares, record_shares, stats)
+    return KernelOutput(equity, shares if record_shares else None, stats)
+
+
+def _as_2d(arr: np.ndarray, name: str) -> np.ndarray:
+    a = np.ascontiguousarray(arr, dtype=np.float64)
+    if a.ndim == 1:
+        a = a[:, None]
+    if a.ndim != 2:
+        raise BacktestError(f"{name} must be 1-D or 2-D (bars x assets), got shape {a.shape}")
+    return a

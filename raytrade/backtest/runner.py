@@ -1,0 +1,229 @@
+"""Backtests of strategies on price frames: one parameter set, or a whole grid in chunks.
+
+Memory is bounded by chunking the grid: at most ``chunk_size`` parameter sets are in flight per
+asset, so peak memory is about T x chunk_size x 16 bytes (signals and equity) plus the strategy's
+shared precomputation, whatever the grid's size.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from raytrade.analytics.metrics import (
+    PERIODS_PER_YEAR,
+    performance_metrics,
+    returns_from_equity,
+    tail_risk,
+    trade_metrics,
+)
+from raytrade.backtest.costs import CostModel, Sizing
+from raytrade.backtest.kernel import STAT_FIELDS, KernelOutput, run_kernel, sizing_scale
+from raytrade.core.errors import BacktestError
+from raytrade.strategies.base import Strategy
+from raytrade.strategies.space import ParamBlock
+
+DEFAULT_MEMORY_BUDGET = 256 * 2**20
+
+
+MAX_CHUNK = 256
+
+
+def chunk_size_for(n_bars: int, budget_bytes: int = DEFAULT_MEMORY_BUDGET) -> int:
+    """Parameter sets per chunk: signals + equity (16 bytes a cell) within ``budget_bytes``, and at
+    most ``MAX_CHUNK`` (measured fastest here: larger chunks cost more in fresh pages than they
+    save in calls; see benchmarks/backtest_grid.py)."""
+    return int(max(1, min(MAX_CHUNK, budget_bytes // max(1, 16 * n_bars))))
+
+
+def kernel_metrics(out: KernelOutput, *, periods_per_year: int = PERIODS_PER_YEAR,
+                   risk_free: float = 0.0, tail: bool = False) -> dict[str, np.ndarray]:
+    """All metrics of a kernel run, one array per metric (length K)."""
+    metrics = performance_metrics(out.equity, periods_per_year=periods_per_year, risk_free=risk_free)
+    tallies = {f: out.stats[:, i] for i, f in enumerate(STAT_FIELDS)}
+    metrics.update(trade_metrics(
+        round_trips=tallies["round_trips"], wins=tallies["wins"], gross_profit=tallies["gross_profit"],
+        gross_loss=tallies["gross_loss"], turnover=tallies["turnover"],
+        exposure_bars=tallies["exposure_bars"], n_bars=out.equity.shape[0], periods_per_year=periods_per_year,
+    ))
+    metrics["costs_paid"] = tallies["costs"]
+    if tail:
+        metrics.update(tail_risk(returns_from_equity(out.equity)))
+    return metrics
+
+
+def _check_prices(close: pd.DataFrame, open_: pd.DataFrame | None) -> None:
+    if not isinstance(close, pd.DataFrame) or close.empty:
+        raise BacktestError("close must be a non-empty DataFrame (bars x symbols)")
+    if open_ is not None and (open_.shape != close.shape or not open_.index.equals(close.index)
+                              or list(open_.columns) != list(close.columns)):
+        raise BacktestError("open must have the same dates and symbols as close")
+
+
+def run_grid(
+    strategy: Strategy,
+    close: pd.DataFrame,
+    block: ParamBlock,
+    *,
+    open_: pd.DataFrame | None = None,
+    costs: CostModel | None = None,
+    sizing: Sizing | None = None,
+    initial_capital: float = 100_000.0,
+    chunk_size: int | None = None,
+    risk_free: float = 0.0,
+    tail: bool = False,
+) -> pd.DataFrame:
+    """Every parameter set of ``block`` on every symbol of ``close``: one row per (symbol, set).
+
+    Columns: ``symbol``, ``param_id`` (row of ``block``), the parameters, then the metrics of
+    :mod:`raytrade.analytics.metrics`. Each (symbol, set) is an independent single-asset backtest
+    starting with ``initial_capital``.
+    """
+    _check_prices(close, open_)
+    if len(block) == 0:
+        raise BacktestError("the parameter grid is empty")
+    size = chunk_size or chunk_size_for(len(close))
+    frames = []
+    for j, symbol in enumerate(close.columns):
+        c = close.iloc[:, j].to_numpy(dtype=np.float64)
+        o = None if open_ is None else open_.iloc[:, j].to_numpy(dtype=np.float64)
+        scale = sizing_scale(c[:, None], sizing or Sizing())
+        prepared = strategy.prepare(c, block)
+        parts: dict[str, list[np.ndarray]] = {}
+        for _, chunk in block.chunks(size):
+            out = run_kernel(strategy.signals(prepared, chunk), c, open_=o, costs=costs, sizing=sizing,
+                             initial_capital=initial_capital, record_shares=False, scale=scale)
+            for name, values in kernel_metrics(out, risk_free=risk_free, tail=tail).items():
+                parts.setdefault(name, []).append(values)
+        table = {"symbol": np.full(len(block), symbol, dtype=object), "param_id": np.arange(len(block))}
+        table.update(block.columns)
+        table.update({name: np.concatenate(v) for name, v in parts.items()})
+        frames.append(pd.DataFrame(table))
+    return pd.concat(frames, ignore_index=True)
+
+
+@dataclass(frozen=True, slots=True)
+class BacktestResult:
+    """One parameter set on several symbols, each with ``initial_capital / n_symbols``.
+
+    ``equity`` and ``shares``: (T, symbols) frames plus, in ``equity``, a ``PORTFOLIO`` column (the
+    sum). ``signals``: the strategy's signals. ``trades``: one row per fill. ``metrics``: one row
+    per symbol and one for ``PORTFOLIO``: its return metrics come from the summed equity; fills,
+    round trips, wins, profits and costs are summed over symbols; turnover and exposure are the
+    mean over the equally funded sleeves.
+    """
+
+    params: dict[str, int | float]
+    equity: pd.DataFrame
+    shares: pd.DataFrame
+    signals: pd.DataFrame
+    trades: pd.DataFrame
+    metrics: pd.DataFrame
+
+
+def backtest(
+    strategy: Strategy,
+    params: dict[str, int | float],
+    close: pd.DataFrame,
+    *,
+    open_: pd.DataFrame | None = None,
+    costs: CostModel | None = None,
+    sizing: Sizing | None = None,
+    initial_capital: float = 100_000.0,
+    risk_free: float = 0.0,
+) -> BacktestResult:
+    """Run one parameter set on each symbol of ``close`` and collect curves, fills and metrics."""
+    _check_prices(close, open_)
+    block = strategy.space.block(params, "strategy.params")
+    costs = costs or CostModel()
+    n = close.shape[1]
+    capital = initial_capital / n
+    sig = np.column_stack([
+        strategy.signals(strategy.prepare(close.iloc[:, j].to_numpy(np.float64), block), block)[:, 0]
+        for j in range(n)
+    ])
+    c = close.to_numpy(np.float64)
+    o = None if open_ is None else open_.to_numpy(np.float64)
+    out = run_kernel(sig, c, open_=o, costs=costs, sizing=sizing, initial_capital=capital)
+    metrics = pd.DataFrame(kernel_metrics(out, risk_free=risk_free, tail=True), index=close.columns)
+    total = out.equity.sum(axis=1)
+    port = kernel_metrics(KernelOutput(total[:, None], None, portfolio_stats(out.stats)),
+                          risk_free=risk_free, tail=True)
+    metrics.loc["PORTFOLIO"] = {k: v[0] for k, v in port.items()}
+    equity = pd.DataFrame(out.equity, index=close.index, columns=close.columns)
+    equity["PORTFOLIO"] = total
+    shares = pd.DataFrame(out.shares, index=close.index, columns=close.columns)
+    trades = fills_from_shares(shares, close if open_ is None else open_, costs)
+    return BacktestResult(block.row(0), equity, shares,
+                          pd.DataFrame(sig, index=close.index, columns=close.columns), trades, metrics)
+
+
+def portfolio_stats(stats: np.ndarray) -> np.ndarray:
+    """Kernel stats of equally funded sleeves combined over the first axis: (S, ..., fields) ->
+    (1, ..., fields). Counts, profits and costs add up; turnover and exposure are averaged."""
+    mean_fields = [STAT_FIELDS.index("turnover"), STAT_FIELDS.index("exposure_bars")]
+    combined = stats.sum(axis=0, keepdims=True)
+    combined[..., mean_fields] = stats[..., mean_fields].mean(axis=0, keepdims=True)
+    return combined
+
+
+def evaluate_sleeves(
+    strategy: Strategy,
+    close: np.ndarray,
+    block: ParamBlock,
+    start: int,
+    end: int,
+    *,
+    open_: np.ndarray | None = None,
+    costs: CostModel | None = None,
+    sizing: Sizing | None = None,
+    initial_capital: float = 100_000.0,
+    warmup: int | None = None,
+) -> KernelOutput:
+    """Each set of ``block`` traded on every asset of ``close`` (T, N) over bars [start, end), the
+    capital split equally over the N sleeves, summed: equity (end - start, K) and combined stats.
+
+    Every sleeve starts flat at ``start``; signals and the sizing scale are computed from
+    ``start - warmup`` (default ``strategy.warmup(block)``; at least the volatility lookback) on,
+    so they only read the past. Pass the whole grid's warm-up when scoring a grid in chunks, so
+    that a set's numbers do not depend on which chunk it is in. This is the unit a walk-forward
+    trial scores.
+    """
+    sizing = sizing or Sizing()
+    n_assets = close.shape[1]
+    lo = max(0, start - max(strategy.warmup(block) if warmup is None else warmup, sizing.vol_lookback + 1))
+    equity = np.zeros((end - start, len(block)))
+    stats = []
+    for j in range(n_assets):
+        c = np.ascontiguousarray(close[lo:end, j])
+        sig = strategy.signals(strategy.prepare(c, block), block)[start - lo:]
+        scale = sizing_scale(c[:, None], sizing)[start - lo:]
+        o = None if open_ is None else open_[start:end, j]
+        out = run_kernel(sig, c[start - lo:], open_=o, costs=costs, sizing=sizing,
+                         initial_capital=initial_capital / n_assets, record_shares=False, scale=scale)
+        equity += out.equity
+        stats.append(out.stats)
+    return KernelOutput(equity, None, portfolio_stats(np.stack(stats))[0])
+
+
+def fills_from_shares(shares: pd.DataFrame, exec_price: pd.DataFrame, costs: CostModel) -> pd.DataFrame:
+    """The fills implied by a shares path: one row per (bar, symbol) where the count changed.
+
+    Prices follow the kernel's rule: reference price x (1 +/- (half-spread + slippage) bps).
+    """
+    delta = shares.diff()
+    delta.iloc[0] = shares.iloc[0]
+    stacked = delta.stack()
+    stacked = stacked[stacked != 0]
+    if stacked.empty:
+        return pd.DataFrame(columns=["timestamp", "symbol", "side", "quantity", "price", "commission"])
+    ts = stacked.index.get_level_values(0)
+    sym = stacked.index.get_level_values(1)
+    q = stacked.to_numpy()
+    ref = exec_price.stack().reindex(stacked.index).to_numpy()
+    price = ref * (1 + np.sign(q) * costs.price_impact_bps / 1e4)
+    commission = np.abs(q) * price * costs.commission_bps / 1e4 + np.abs(q) * costs.commission_per_share
+    return pd.DataFrame({"timestamp": ts, "symbol": sym, "side": np.where(q > 0, "buy", "sell"),
+                         "quantity": np.abs(q), "price": price, "commission": commission})

@@ -1,0 +1,376 @@
+"""The `raytrade` command.
+
+User mistakes (bad config, bad data, unknown symbol) print one line on stderr and exit 2; they
+never show a traceback. Anything else is a bug and is reported as such.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from raytrade.core.errors import ConfigError, RaytradeError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+app = typer.Typer(
+    name="raytrade",
+    help="Trading research and execution on Ray: backtests, grid and walk-forward research, data.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+data_app = typer.Typer(help="The bundled market data: list datasets, show a symbol.", no_args_is_help=True)
+research_app = typer.Typer(help="Research jobs on Ray.", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+app.add_typer(research_app, name="research")
+
+# Off a terminal (pipes, CI logs) rich would assume 80 columns and squeeze the tables.
+out = Console(width=None if sys.stdout.isatty() else 160)
+err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
+
+ConfigOption = Annotated[Path, typer.Option("--config", "-c", help="YAML config file.")]
+OutputOption = Annotated[Path | None, typer.Option("--output-dir", help="Where run folders go (overrides the config).")]
+
+
+def user_errors(fn: F) -> F:
+    """Turn raytrade's own errors into one line on stderr and exit code 2."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except RaytradeError as exc:
+            err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+INTS = {"round_trips", "fast", "slow", "lookback", "skip", "window", "hold_round_trips"}
+
+
+def _fmt(value: Any, pct: bool = False, integer: bool = False) -> str:
+    if integer and isinstance(value, float) and value.is_integer():
+        return f"{int(value):,}"
+    if isinstance(value, float | int) and not isinstance(value, bool):
+        if isinstance(value, float) and not math.isfinite(value):
+            return "–" if math.isnan(value) else ("inf" if value > 0 else "-inf")
+        return f"{value * 100:.1f}%" if pct else (f"{value:,.3f}" if isinstance(value, float) else f"{value:,}")
+    return str(value)
+
+
+PCT = {"OOS CAGR", "total_return", "annual_return", "annual_volatility", "max_drawdown", "win_rate", "exposure",
+       "var_95", "cvar_95", "hold_annual_return", "hold_max_drawdown"}
+
+
+def _print_frame(frame: Any, title: str, index_name: str = "", labels: dict[str, str] | None = None) -> None:
+    table = Table(title=title, header_style="bold")
+    table.add_column(index_name or str(frame.index.name or ""), style="cyan", no_wrap=True)
+    for col in frame.columns:
+        table.add_column((labels or {}).get(col, str(col)), justify="right", no_wrap=True)
+    for idx, row in frame.iterrows():
+        table.add_row(str(idx), *[_fmt(v, pct=c in PCT, integer=c in INTS) for c, v in row.items()])
+    out.print(table)
+
+
+@app.command()
+def version() -> None:
+    """Print the versions of raytrade and its main libraries."""
+    from raytrade.backtest.runfolder import library_versions
+
+    for name, v in library_versions().items():
+        out.print(f"{name:10s} {v}")
+
+
+@data_app.command("list")
+@user_errors
+def data_list() -> None:
+    """List the bundled datasets with their span and columns."""
+    from raytrade.data import list_datasets
+
+    table = Table(title="Bundled datasets (raytrade/data/bundled, provenance in its README)", header_style="bold")
+    for col in ("dataset", "rows", "from", "to", "columns", "description"):
+        table.add_column(col, overflow="fold")
+    for d in list_datasets():
+        cols = ", ".join(d.columns) if len(d.columns) <= 6 else f"{len(d.columns)} symbols: {', '.join(d.columns[:5])}, ..."
+        table.add_row(d.name, f"{d.rows:,}", str(d.start.date()), str(d.end.date()), cols, d.description)
+    out.print(table)
+
+
+@data_app.command("show")
+@user_errors
+def data_show(
+    symbol: Annotated[str, typer.Argument(help="A bundled symbol (AAPL, MTUM, ...) or SP500 / NASDAQ / SPX.")],
+    start: Annotated[str | None, typer.Option(help="First date, YYYY-MM-DD.")] = None,
+    end: Annotated[str | None, typer.Option(help="Last date, YYYY-MM-DD.")] = None,
+    rows: Annotated[int, typer.Option(help="Rows to print from the end.", min=1)] = 10,
+) -> None:
+    """Show one symbol's history: summary and the last rows."""
+    import numpy as np
+
+    from raytrade.data import find_symbol, load_symbol, sector_of
+    from raytrade.data.loaders import _slice
+
+    dataset, _ = find_symbol(symbol)
+    frame = _slice(load_symbol(symbol), start, end, dataset)
+    close = frame["close"]
+    rets = np.log(close).diff().dropna()
+    sector = sector_of(symbol.upper())
+    out.print(f"[bold]{symbol.upper()}[/] from [cyan]{dataset}[/]{f' ({sector})' if sector else ''}: "
+              f"{len(frame):,} bars, {frame.index[0].date()} .. {frame.index[-1].date()}")
+    out.print(f"close {close.iloc[0]:,.3f} -> {close.iloc[-1]:,.3f}; annualised volatility "
+              f"{rets.std() * np.sqrt(252) * 100:.1f}%; worst day {rets.min() * 100:.1f}%; "
+              f"best day {rets.max() * 100:.1f}%")
+    tail = frame.tail(rows).copy()
+    tail.index = tail.index.date
+    _print_frame(tail, f"last {min(rows, len(frame))} bars", "date")
+
+
+@app.command()
+@user_errors
+def backtest(config: ConfigOption, output_dir: OutputOption = None) -> None:
+    """Run one backtest from a config and write a run folder (metrics, equity, trades, plot)."""
+    from raytrade.backtest.config import BacktestConfig
+    from raytrade.backtest.job import run_backtest_job
+    from raytrade.configfile import load_yaml
+
+    cfg = load_yaml(config, BacktestConfig)
+    if output_dir is not None:
+        cfg = cfg.model_copy(update={"output_dir": output_dir})
+    run = run_backtest_job(cfg)
+    cols = {"total_return": "total", "annual_return": "CAGR", "annual_volatility": "vol", "sharpe": "Sharpe",
+            "sortino": "Sortino", "max_drawdown": "max DD", "win_rate": "win rate", "round_trips": "trips",
+            "exposure": "exposure"}
+    shown = run.result.metrics[list(cols)]
+    _print_frame(shown, f"{cfg.name}: {cfg.strategy.name} {run.result.params}", "symbol", labels=cols)
+    out.print(f"run folder: [bold]{run.folder}[/]")
+
+
+def _submitted(command: str, config_path: Path, address: str | None, extra: list[str]) -> bool:
+    """Submit the command as a Ray job when the address is a Jobs API (http/https) address."""
+    import os
+
+    from raytrade.cluster import jobs
+
+    target = address or os.environ.get("RAY_ADDRESS")
+    if not jobs.is_jobs_address(target):
+        return False
+    root = Path.cwd().resolve()
+    try:
+        rel = config_path.resolve().relative_to(root)
+    except ValueError:
+        raise ConfigError(f"{config_path}: a submitted job's config must lie inside the working directory "
+                          f"{root} (it is uploaded as the job's working_dir)") from None
+    job_id = jobs.submit(target, ["research", command, "--config", str(rel), *extra], working_dir=root)
+    out.print(f"submitted [bold]{job_id}[/] to {target}")
+    out.print(f"follow it with: raytrade research status {job_id} / raytrade research logs {job_id}")
+    return True
+
+
+def _run_grid(config_path: Path, output_dir: Path | None, address: str | None, cpus: int | None) -> None:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    from raytrade.cluster import connect
+    from raytrade.configfile import load_yaml
+    from raytrade.tune.grid_job import GridConfig, run_grid_job
+
+    cfg = load_yaml(config_path, GridConfig)
+    if output_dir is not None:
+        cfg = cfg.model_copy(update={"output_dir": output_dir})
+    info = connect(address, num_cpus=cpus)
+    out.print(f"Ray: {info['address']} with {info['cpus']} CPUs; dashboard {info['dashboard'] or 'off'}")
+    with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=out) as progress:
+        task = progress.add_task(f"{cfg.name}: tasks", total=None)
+        run = run_grid_job(cfg, on_progress=lambda done, total: progress.update(task, completed=done, total=total))
+    out.print(f"{len(run.table):,} backtests ({len(run.table) // len(run.best):,} parameter sets x "
+              f"{len(run.best)} symbols), ranked by {cfg.objective} [yellow](in sample)[/]")
+    labels = {"sharpe": "Sharpe", "annual_return": "CAGR", "max_drawdown": "max DD", "round_trips": "trips",
+              "hold_sharpe": "hold Sharpe", "hold_annual_return": "hold CAGR", "hold_max_drawdown": "hold max DD"}
+    _print_frame(run.best, "Best parameter set per symbol (in sample) vs buy and hold", "symbol", labels=labels)
+    out.print(f"median Sharpe: best in-sample set {run.best['sharpe'].median():.2f}, "
+              f"buy and hold {run.best['hold_sharpe'].median():.2f}")
+    out.print(f"run folder: [bold]{run.folder}[/] (report.html)")
+
+
+AddressOption = Annotated[str | None, typer.Option("--address", help="Ray cluster address (default: RAY_ADDRESS, else a local instance).")]
+CpusOption = Annotated[int | None, typer.Option("--cpus", min=1, help="CPUs of a local instance (default: all).")]
+
+
+@research_app.command("grid")
+@user_errors
+def research_grid(config: ConfigOption, output_dir: OutputOption = None, address: AddressOption = None,
+                  cpus: CpusOption = None) -> None:
+    """Score a strategy's whole parameter grid on many symbols, as Ray tasks."""
+    if not _submitted("grid", config, address, []):
+        _run_grid(config, output_dir, address, cpus)
+
+
+@research_app.command("walkforward")
+@user_errors
+def research_walkforward(config: ConfigOption, output_dir: OutputOption = None, address: AddressOption = None,
+                         cpus: CpusOption = None,
+                         rerun: Annotated[bool, typer.Option(help="Recompute a run that already finished.")] = False,
+                         local: Annotated[bool, typer.Option(help="Run in this process without Ray (baseline).")] = False,
+                         ) -> None:
+    """Walk-forward optimisation on Ray Tune, with overfitting statistics and an HTML report.
+
+    With --address http://HEAD:8265 (or RAY_ADDRESS set so) the run is submitted as a Ray job."""
+    if not _submitted("walkforward", config, address, ["--rerun"] if rerun else []):
+        _run_walkforward(config, output_dir, address, cpus, rerun, local)
+
+
+def _run_walkforward(config_path: Path, output_dir: Path | None, address: str | None, cpus: int | None,
+                     rerun: bool, local: bool) -> None:
+    from raytrade.configfile import load_yaml
+    from raytrade.tune.walkforward_job import (
+        WalkForwardConfig,
+        prepare,
+        run_walkforward_job,
+        verdict,
+    )
+
+    cfg = load_yaml(config_path, WalkForwardConfig)
+    if output_dir is not None:
+        cfg = cfg.model_copy(update={"output_dir": output_dir})
+    prepare(cfg, cpus or 1)  # every config and data mistake surfaces here, before Ray starts
+    n_cpus = 1
+    if not local:
+        from raytrade.cluster import connect
+
+        info = connect(address, num_cpus=cpus)
+        n_cpus = info["cpus"]
+        out.print(f"Ray: {info['address']} with {n_cpus} CPUs; dashboard {info['dashboard'] or 'off'}")
+    run = run_walkforward_job(cfg, cpus=n_cpus, rerun=rerun, use_ray=not local)
+    if run.reused:
+        out.print(f"[yellow]already finished[/]: {run.folder} (pass --rerun to compute it again)")
+    s = run.summary
+    rows = {w["index"]: {**w["params"], "IS sharpe": w["in_sample"]["sharpe"], "OOS sharpe": w["out_of_sample"]["sharpe"],
+                         "OOS CAGR": w["out_of_sample"]["annual_return"], "ratio": w["overfitting_ratio"]}
+            for w in s["windows"]}
+    import pandas as pd
+
+    _print_frame(pd.DataFrame(rows).T, f"{cfg.name}: best in-sample set per window, scored out of sample", "window",
+                 labels={"OOS CAGR": "OOS CAGR"})
+    out.print(f"stitched out of sample: Sharpe {s['oos']['sharpe']:.2f}, CAGR {s['oos']['annual_return']:.1%}, "
+              f"max drawdown {s['oos']['max_drawdown']:.1%}; walk-forward efficiency {s['walk_forward_efficiency']:.2f}")
+    for line in verdict(s):
+        out.print(f"- {line}")
+    out.print(f"run folder: [bold]{run.folder}[/] (report.html)")
+
+
+@research_app.command("montecarlo")
+@user_errors
+def research_montecarlo(config: ConfigOption, output_dir: OutputOption = None, address: AddressOption = None,
+                        cpus: CpusOption = None) -> None:
+    """Bootstrap a backtest's returns on Ray: distributions of final equity, drawdown and Sharpe."""
+    from raytrade.cluster import connect
+    from raytrade.configfile import load_yaml
+    from raytrade.tune.risk_jobs import RiskConfig, montecarlo_table, run_montecarlo_job
+
+    if _submitted("montecarlo", config, address, []):
+        return
+    cfg = load_yaml(config, RiskConfig)
+    if output_dir is not None:
+        cfg = cfg.model_copy(update={"output_dir": output_dir})
+    cfg.data.load()
+    connect(address, num_cpus=cpus)
+    run = run_montecarlo_job(cfg)
+    mc = run.summary
+    _print_frame(montecarlo_table(mc), f"{cfg.name}: {mc['paths']:,} {mc['method']} paths (percentiles)", "")
+    out.print(f"probability of a loss {mc['probability_of_loss']:.1%}; of a drawdown beyond "
+              f"{mc['drawdown_threshold']:.0%}: {mc['probability_drawdown_beyond']:.1%}")
+    out.print(f"run folder: [bold]{run.folder}[/] (report.html)")
+
+
+@research_app.command("stress")
+@user_errors
+def research_stress(config: ConfigOption, output_dir: OutputOption = None) -> None:
+    """Historical crisis replays and hypothetical index shocks for one parameter set."""
+    from raytrade.configfile import load_yaml
+    from raytrade.tune.risk_jobs import RiskConfig, run_stress_job, stress_tables
+
+    cfg = load_yaml(config, RiskConfig)
+    if output_dir is not None:
+        cfg = cfg.model_copy(update={"output_dir": output_dir})
+    run = run_stress_job(cfg)
+    hist, hyp = stress_tables(run.summary)
+    pct = {"pnl", "max_drawdown", "worst_asset_pnl", "buy_and_hold_pnl", "index_move", "gross_exposure"}
+    PCT.update(pct)
+    _print_frame(hist, f"{cfg.name}: historical replays", "scenario")
+    _print_frame(hyp, f"{cfg.name}: hypothetical shocks (beta to the S&P 500)", "scenario")
+    out.print(f"run folder: [bold]{run.folder}[/] (report.html)")
+
+
+JobArgument = Annotated[str, typer.Argument(help="The job's submission id (raysubmit_...).")]
+
+
+def _jobs_address(address: str | None) -> str:
+    import os
+
+    from raytrade.cluster import jobs
+
+    target = address or os.environ.get("RAY_ADDRESS")
+    if not jobs.is_jobs_address(target):
+        raise ConfigError("--address: give the cluster's Jobs API address, e.g. http://HEAD:8265 "
+                          "(or set RAY_ADDRESS to it)")
+    return target
+
+
+@research_app.command("status")
+@user_errors
+def research_status(job: JobArgument, address: AddressOption = None) -> None:
+    """Status of a submitted research job."""
+    from raytrade.cluster import jobs
+
+    info = jobs.status(_jobs_address(address), job)
+    out.print(f"{info['job']}: [bold]{info['status']}[/] {info['message'] or ''}")
+
+
+@research_app.command("logs")
+@user_errors
+def research_logs(job: JobArgument, address: AddressOption = None) -> None:
+    """Logs of a submitted research job so far."""
+    from raytrade.cluster import jobs
+
+    sys.stdout.write(jobs.logs(_jobs_address(address), job))
+
+
+@research_app.command("stop")
+@user_errors
+def research_stop(job: JobArgument, address: AddressOption = None) -> None:
+    """Stop a submitted research job."""
+    from raytrade.cluster import jobs
+
+    stopped = jobs.stop(_jobs_address(address), job)
+    out.print(f"{job}: {'stop requested' if stopped else 'already finished'}")
+
+
+DEMO_CONFIG = Path("configs/research/walkforward_ma.yaml")
+
+
+@app.command()
+@user_errors
+def demo(output_dir: OutputOption = None, cpus: CpusOption = None) -> None:
+    """The main research job on the bundled real data: the walk-forward of the moving-average
+    crossover on the 20 stocks (run from the repository root)."""
+    if not DEMO_CONFIG.is_file():
+        raise ConfigError(f"{DEMO_CONFIG} not found: run `raytrade demo` from the repository root")
+    _run_walkforward(DEMO_CONFIG, output_dir, None, cpus, rerun=False, local=False)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,102 @@
+"""One place that connects to Ray: a cluster when ``RAY_ADDRESS`` (or an address) is given, else a
+local instance; always in the raytrade namespace, with the runtime_env the platform uses.
+
+Token authentication (Ray >= 2.52; on by default for clusters started with ``ray start`` in Ray
+2.60): the cluster runs with ``RAY_AUTH_MODE=token``; a client reaching it must have the same
+token, from ``RAY_AUTH_TOKEN``, from the file named by ``RAY_AUTH_TOKEN_PATH``, or from Ray's
+default token file (``ray get-auth-token`` prints it on the head node). raytrade passes nothing
+itself: Ray reads these from the environment. A local ``ray.init()`` makes its own token.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from raytrade.core.errors import ClusterError
+
+NAMESPACE = "raytrade"
+# Each Ray worker process runs one single-threaded kernel; numba and BLAS must not each spawn a
+# thread per core on top of Ray's own parallelism.
+WORKER_ENV_VARS = {"NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
+                   "MKL_NUM_THREADS": "1"}
+
+
+def runtime_env(extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The runtime_env raytrade's tasks and actors run with (``extra`` merged on top)."""
+    env: dict[str, Any] = {"env_vars": dict(WORKER_ENV_VARS)}
+    for key, value in (extra or {}).items():
+        if key == "env_vars":
+            env["env_vars"].update(value)
+        else:
+            env[key] = value
+    return env
+
+
+def in_submitted_job() -> bool:
+    """True in the driver of a job submitted through the Ray Jobs API."""
+    return "RAY_JOB_CONFIG_JSON_ENV_VAR" in os.environ
+
+
+def connect(
+    address: str | None = None,
+    *,
+    num_cpus: int | None = None,
+    extra_runtime_env: dict[str, Any] | None = None,
+    include_dashboard: bool | None = None,
+) -> dict[str, Any]:
+    """Connect to (or start) Ray once per process; return a description of what was reached.
+
+    ``address`` wins over ``RAY_ADDRESS``; with neither, a local instance is started with
+    ``num_cpus`` (default: all cores). Calling again when Ray is up returns the current one.
+    """
+    import ray
+
+    target = address or os.environ.get("RAY_ADDRESS") or None
+    if not ray.is_initialized():
+        kwargs: dict[str, Any] = {
+            "namespace": NAMESPACE,
+            # Inside a submitted job the submission's runtime_env applies; Ray refuses a second one.
+            "runtime_env": None if in_submitted_job() else runtime_env(extra_runtime_env),
+            "log_to_driver": True,
+            "configure_logging": True,
+            "logging_level": "WARNING",
+        }
+        if target:
+            kwargs["address"] = target
+        else:
+            kwargs["num_cpus"] = num_cpus
+            if include_dashboard is not None:
+                kwargs["include_dashboard"] = include_dashboard
+        try:
+            context = ray.init(**kwargs)
+            _state["dashboard"] = _as_url(getattr(context, "dashboard_url", None))
+        except (ConnectionError, RuntimeError, ValueError) as exc:
+            where = target or "a local instance"
+            raise ClusterError(f"cannot start or reach Ray at {where}: {exc}") from None
+    ctx = ray.get_runtime_context()
+    return {
+        "address": target or "local",
+        "namespace": ctx.namespace,
+        "cpus": int(ray.cluster_resources().get("CPU", 0)),
+        "dashboard": _state.get("dashboard"),
+    }
+
+
+_state: dict[str, str | None] = {}
+
+
+def _as_url(address: str | None) -> str | None:
+    if not address:
+        return None
+    return address if address.startswith("http") else f"http://{address}"
+
+
+def shutdown() -> None:
+    import ray
+
+    if ray.is_initialized():
+        ray.shutdown()
+
+
+__all__ = ["NAMESPACE", "WORKER_ENV_VARS", "connect", "in_submitted_job", "runtime_env", "shutdown"]

@@ -1,0 +1,92 @@
+"""Research jobs submitted to a Ray cluster through the Ray Jobs API.
+
+An address that starts with ``http://`` or ``https://`` is a cluster's dashboard (Jobs API):
+raytrade submits the command there as a Ray job, with the repository as its ``working_dir``.
+Any other address (``host:6379``, ``ray://...``, ``auto``) is connected to directly. Inside a
+submitted job Ray sets ``RAY_ADDRESS`` to the cluster's GCS address, so the job's own
+``raytrade`` connects instead of submitting again.
+
+Token authentication: the Jobs client sends the token Ray finds in ``RAY_AUTH_TOKEN``, the file
+named by ``RAY_AUTH_TOKEN_PATH``, or Ray's default token file; nothing is passed on the command
+line, so the token never lands in a log or in shell history.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from raytrade.cluster import WORKER_ENV_VARS
+from raytrade.core.errors import ClusterError
+
+# What a working_dir upload leaves behind: environments, results, caches, VCS data.
+EXCLUDES = [".venv", "runs", ".git", "**/__pycache__", ".pytest_cache", ".ruff_cache", ".hypothesis",
+            "*.egg-info"]
+
+
+def is_jobs_address(address: str | None) -> bool:
+    return bool(address) and address.startswith(("http://", "https://"))
+
+
+def _client(address: str):
+    from ray.job_submission import JobSubmissionClient
+
+    try:
+        return JobSubmissionClient(address)
+    except (ConnectionError, RuntimeError, ValueError) as exc:
+        raise ClusterError(f"cannot reach the Ray Jobs API at {address}: {exc}") from None
+
+
+def submit(address: str, argv: Sequence[str], *, working_dir: Path, extra_runtime_env: dict[str, Any] | None = None,
+           submission_id: str | None = None) -> str:
+    """Submit ``raytrade ARGV...`` as a job running in ``working_dir`` (uploaded); return its id."""
+    runtime_env: dict[str, Any] = {"working_dir": str(working_dir), "excludes": EXCLUDES,
+                                   "env_vars": dict(WORKER_ENV_VARS)}
+    for key, value in (extra_runtime_env or {}).items():
+        runtime_env[key] = value
+    entrypoint = "python -m raytrade.cli " + " ".join(shlex.quote(a) for a in argv)
+    try:
+        return _client(address).submit_job(entrypoint=entrypoint, runtime_env=runtime_env,
+                                           submission_id=submission_id,
+                                           metadata={"submitted_by": "raytrade"})
+    except RuntimeError as exc:
+        raise ClusterError(f"job submission to {address} failed: {exc}") from None
+
+
+def _call(address: str, method: str, job_id: str) -> Any:
+    try:
+        return getattr(_client(address), method)(job_id)
+    except RuntimeError as exc:
+        message = str(exc)
+        if "does not exist" in message or "404" in message:
+            raise ClusterError(f"no job {job_id!r} on {address}") from None
+        raise ClusterError(f"{method} of job {job_id!r} on {address} failed: {message}") from None
+
+
+def status(address: str, job_id: str) -> dict[str, Any]:
+    info = _call(address, "get_job_info", job_id)
+    return {"job": job_id, "status": str(info.status.value if hasattr(info.status, "value") else info.status),
+            "entrypoint": info.entrypoint, "message": info.message,
+            "start_time_ms": info.start_time, "end_time_ms": info.end_time}
+
+
+def logs(address: str, job_id: str) -> str:
+    return _call(address, "get_job_logs", job_id)
+
+
+def stop(address: str, job_id: str) -> bool:
+    return bool(_call(address, "stop_job", job_id))
+
+
+def wait(address: str, job_id: str, *, timeout_s: float = 3600.0, poll_s: float = 1.0) -> dict[str, Any]:
+    """Poll until the job ends (or ``timeout_s`` passes); return its final status."""
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        info = status(address, job_id)
+        if info["status"] in ("SUCCEEDED", "FAILED", "STOPPED") or time.monotonic() > deadline:
+            return info
+        time.sleep(poll_s)

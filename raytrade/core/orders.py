@@ -1,0 +1,94 @@
+"""Orders and fills.
+
+Quantities are always positive; the direction is in ``side``. Prices are per share/coin in the
+instrument's currency. A limit order needs a finite positive ``limit_price``; a market order must
+not have one.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from raytrade.core import checks
+from raytrade.core.clock import ensure_utc, utc_now
+from raytrade.core.enums import OrderType, Side, TimeInForce
+from raytrade.core.errors import DomainError
+
+
+def new_client_order_id() -> str:
+    """A fresh client order id (32 hex characters)."""
+    return uuid.uuid4().hex
+
+
+@dataclass(frozen=True, slots=True)
+class Order:
+    symbol: str
+    side: Side
+    quantity: float
+    order_type: OrderType = OrderType.MARKET
+    limit_price: float | None = None
+    stop_price: float | None = None
+    time_in_force: TimeInForce = TimeInForce.DAY
+    client_order_id: str = field(default_factory=new_client_order_id)
+    created_at: datetime = field(default_factory=utc_now)
+
+    def __post_init__(self) -> None:
+        checks.identifier(self.symbol, "symbol")
+        checks.identifier(self.client_order_id, "client_order_id")
+        object.__setattr__(self, "side", checks.member(Side, self.side, "side"))
+        object.__setattr__(self, "order_type", checks.member(OrderType, self.order_type, "order_type"))
+        object.__setattr__(self, "time_in_force", checks.member(TimeInForce, self.time_in_force, "time_in_force"))
+        object.__setattr__(self, "quantity", checks.positive(self.quantity, "quantity"))
+        object.__setattr__(self, "created_at", ensure_utc(self.created_at, field="created_at"))
+        needs_limit = self.order_type in (OrderType.LIMIT, OrderType.STOP_LIMIT)
+        needs_stop = self.order_type in (OrderType.STOP, OrderType.STOP_LIMIT)
+        self._price_field("limit_price", needs_limit)
+        self._price_field("stop_price", needs_stop)
+
+    def _price_field(self, name: str, required: bool) -> None:
+        value = getattr(self, name)
+        if required and value is None:
+            raise DomainError(f"{self.order_type.value} order needs {name}")
+        if not required and value is not None:
+            raise DomainError(f"{self.order_type.value} order must not have {name} (got {value!r})")
+        if value is not None:
+            object.__setattr__(self, name, checks.positive(value, name))
+
+    @property
+    def signed_quantity(self) -> float:
+        """Quantity with the side's sign: + for buys, - for sells."""
+        return self.side.sign * self.quantity
+
+
+@dataclass(frozen=True, slots=True)
+class Fill:
+    """An execution of (part of) an order. ``commission`` is in currency units, >= 0."""
+
+    client_order_id: str
+    symbol: str
+    side: Side
+    quantity: float
+    price: float
+    commission: float = 0.0
+    timestamp: datetime = field(default_factory=utc_now)
+    fill_id: str = field(default_factory=new_client_order_id)
+
+    def __post_init__(self) -> None:
+        checks.identifier(self.client_order_id, "client_order_id")
+        checks.identifier(self.symbol, "symbol")
+        object.__setattr__(self, "side", checks.member(Side, self.side, "side"))
+        object.__setattr__(self, "quantity", checks.positive(self.quantity, "fill quantity"))
+        object.__setattr__(self, "price", checks.positive(self.price, "fill price"))
+        object.__setattr__(self, "commission", checks.non_negative(self.commission, "commission"))
+        object.__setattr__(self, "timestamp", ensure_utc(self.timestamp))
+
+    @property
+    def signed_quantity(self) -> float:
+        return self.side.sign * self.quantity
+
+    @property
+    def cash_flow(self) -> float:
+        """Cash change of the fill: a buy pays price x quantity + commission (negative)."""
+        return -self.signed_quantity * self.price - self.commission

@@ -1,0 +1,54 @@
+"""The strategy protocol: a declared parameter space and a vectorised signal function.
+
+A strategy turns one asset's closes (T,) and a block of K parameter sets into a (T, K) array of
+signals in [-1, 1]: +1 fully long, -1 fully short, 0 flat, known at each bar's close (the kernel
+trades them at the next bar). Signals must use only data up to and including their bar.
+
+``prepare`` computes what the whole grid shares (e.g. every moving average once per window), so
+``signals`` can be called chunk after chunk of the grid without recomputing it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Protocol, runtime_checkable
+
+import numpy as np
+
+from raytrade.strategies.space import ParamBlock, ParameterSpace
+
+
+@runtime_checkable
+class Strategy(Protocol):
+    name: ClassVar[str]
+    space: ClassVar[ParameterSpace]
+
+    def prepare(self, close: np.ndarray, block: ParamBlock) -> Any:
+        """Precompute, from closes (T,), what every parameter set of ``block`` needs."""
+        ...
+
+    def signals(self, prepared: Any, block: ParamBlock) -> np.ndarray:
+        """Signals (T, len(block)) in [-1, 1] for ``block`` (a subset of the prepared block)."""
+        ...
+
+    def warmup(self, block: ParamBlock) -> int:
+        """Bars of history before a bar that any set of ``block`` reads to compute its signal: a
+        backtest of bars [a, b) computes signals from bar a - warmup on."""
+        ...
+
+
+def rolling_mean(close: np.ndarray, window: int) -> np.ndarray:
+    """Simple moving average over ``window`` bars ending at each bar; NaN for the first window-1."""
+    out = np.full(close.shape, np.nan)
+    if window <= len(close):
+        cs = np.concatenate([[0.0], np.cumsum(close, dtype=np.float64)])
+        out[window - 1:] = (cs[window:] - cs[:-window]) / window
+    return out
+
+
+def rolling_std(close: np.ndarray, window: int) -> np.ndarray:
+    """Sample standard deviation (ddof=1) over ``window`` bars ending at each bar; NaN before."""
+    out = np.full(close.shape, np.nan)
+    if 2 <= window <= len(close):
+        view = np.lib.stride_tricks.sliding_window_view(close, window)
+        out[window - 1:] = view.std(axis=-1, ddof=1)
+    return out

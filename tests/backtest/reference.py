@@ -1,0 +1,92 @@
+"""The plain per-bar event loop the kernel must equal: one column, one bar, one order at a time.
+
+Written from the rules in raytrade/backtest/kernel.py's docstring, independently of the kernel:
+orders are objects placed at a bar's close and filled at the next bar; round trips are tracked
+as lists of fills.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+
+@dataclass
+class RefFill:
+    bar: int
+    quantity: float  # signed
+    ref: float
+    price: float
+    commission: float
+
+
+@dataclass
+class RefColumn:
+    equity: list[float] = field(default_factory=list)
+    shares: list[float] = field(default_factory=list)
+    fills: list[RefFill] = field(default_factory=list)
+    trips: list[float] = field(default_factory=list)  # P&L of each closed round trip
+
+
+def reference_backtest(
+    signal: list[float],
+    close: list[float],
+    open_: list[float] | None,
+    scale: list[float],
+    *,
+    initial_capital: float,
+    commission_bps: float = 0.0,
+    commission_per_share: float = 0.0,
+    half_spread_bps: float = 0.0,
+    slippage_bps: float = 0.0,
+    whole_shares: bool = False,
+    lot_size: float = 1.0,
+    every_bar: bool = False,
+) -> RefColumn:
+    col = RefColumn()
+    cash = initial_capital
+    shares = 0.0
+    order: float | None = None  # target weight waiting for the next bar
+    last_signal = 0.0
+    last_sized = True
+    trip_fills: list[tuple[float, float]] = []  # (quantity, cash flow) of the open trip
+    impact = (half_spread_bps + slippage_bps) / 1e4
+    for t in range(len(close)):
+        if order is not None:
+            ref = open_[t] if open_ is not None else close[t]
+            equity_now = cash + shares * ref
+            w = order
+            order = None
+            if equity_now <= 0 or w == 0:
+                target = 0.0
+            elif whole_shares:
+                per_share = ref * (1 + impact + commission_bps / 1e4) + commission_per_share
+                lots = math.floor(abs(w) * equity_now / per_share / lot_size)
+                target = math.copysign(lots * lot_size, w)
+            else:
+                target = w * equity_now / ref
+            q = target - shares
+            if q != 0:
+                price = ref * (1 + impact) if q > 0 else ref * (1 - impact)
+                commission = abs(q) * price * commission_bps / 1e4 + abs(q) * commission_per_share
+                flow = -q * price - commission
+                col.fills.append(RefFill(t, q, ref, price, commission))
+                old = shares
+                cash += flow
+                shares = target
+                flips = old != 0 and (target == 0 or (target > 0) != (old > 0))
+                if flips:
+                    part = abs(old) / abs(q)
+                    trip_fills.append((-old, part * flow))
+                    col.trips.append(sum(f for _, f in trip_fills))
+                    trip_fills = [(target, (1 - part) * flow)] if target != 0 else []
+                else:
+                    trip_fills.append((q, flow))
+        col.equity.append(cash + shares * close[t])
+        col.shares.append(shares)
+        s = signal[t]
+        if every_bar or s != last_signal or (not last_sized and scale[t] > 0):
+            order = s * scale[t]
+            last_sized = scale[t] > 0 or s == 0
+        last_signal = s
+    return col

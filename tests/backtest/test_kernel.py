@@ -1,0 +1,171 @@
+"""The kernel: hand-computed cases and equality with the per-bar reference loop."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from raytrade.backtest import CostModel, Rebalance, Sizing, SizingMode, run_kernel, sizing_scale
+from raytrade.backtest.kernel import STAT_FIELDS
+from raytrade.core.errors import BacktestError
+from tests.backtest.reference import reference_backtest
+
+
+def test_next_bar_execution_at_close_when_only_closes_exist():
+    close = np.array([10.0, 11.0, 12.0, 11.0, 10.0, 12.0])
+    signal = np.array([1, 1, 0, 0, -1, -1], dtype=float)[:, None]
+    out = run_kernel(signal, close, initial_capital=1000.0)
+    # bar 0 signal -> buy 1000/11 shares at bar 1's close; sold at bar 3's close (signal 0 at bar 2)
+    np.testing.assert_allclose(out.shares[:, 0], [0, 1000 / 11, 1000 / 11, 0, 0, -1000 / 12])
+    np.testing.assert_allclose(out.equity[:, 0], [1000, 1000, 1000 / 11 * 12, 1000, 1000, 1000])
+    assert out.stat("fills")[0] == 3
+    assert out.stat("round_trips")[0] == 1
+    assert out.stat("exposure_bars")[0] == 3
+
+
+def test_next_bar_execution_at_open_when_opens_exist():
+    close = np.array([10.0, 12.0, 12.0])
+    open_ = np.array([10.0, 11.0, 13.0])
+    out = run_kernel(np.array([[1.0], [1.0], [1.0]]), close, open_=open_, initial_capital=1100.0)
+    # filled at bar 1's open (11): 100 shares, marked at bar 1's close 12
+    np.testing.assert_allclose(out.shares[:, 0], [0, 100, 100])
+    np.testing.assert_allclose(out.equity[:, 0], [1100, 1200, 1200])
+
+
+def test_signal_on_last_bar_is_never_executed():
+    out = run_kernel(np.array([[0.0], [0.0], [1.0]]), np.array([5.0, 5.0, 5.0]))
+    assert out.stat("fills")[0] == 0
+    assert np.all(out.shares == 0)
+
+
+def test_costs_by_hand():
+    costs = CostModel(commission_bps=10, commission_per_share=0.01, half_spread_bps=5, slippage_bps=5)
+    close = np.array([100.0, 100.0, 110.0, 110.0])
+    sig = np.array([[1.0], [1.0], [0.0], [0.0]])
+    out = run_kernel(sig, close, costs=costs, initial_capital=10_000.0)
+    q = 10_000.0 / 100.0  # fractional: w x E / ref
+    buy = 100.0 * 1.001
+    cash = 10_000.0 - q * buy - q * buy * 0.001 - q * 0.01
+    assert out.shares[1, 0] == pytest.approx(q)
+    assert out.equity[1, 0] == pytest.approx(cash + q * 100.0)
+    sell = 110.0 * 0.999
+    cash += q * sell - q * sell * 0.001 - q * 0.01
+    assert out.equity[3, 0] == pytest.approx(cash)
+    trip = cash - 10_000.0
+    assert out.stat("gross_profit")[0] == pytest.approx(trip)
+    assert out.stat("wins")[0] == 1
+    paid = 2 * q * 0.01 + q * buy * 0.001 + q * sell * 0.001 + q * 0.1 + q * 0.11
+    assert out.stat("costs")[0] == pytest.approx(paid)
+
+
+def test_whole_shares_floor_to_lot_with_the_cash_that_buys():
+    sizing = Sizing(whole_shares=True, lot_size=10)
+    costs = CostModel(commission_bps=10, half_spread_bps=10)
+    out = run_kernel(np.array([[1.0], [1.0]]), np.array([33.0, 33.0]), costs=costs, sizing=sizing,
+                     initial_capital=1000.0)
+    # per share 33 x (1 + 0.001 + 0.001) = 33.066 -> 30.24 shares -> 30 in lots of 10
+    assert out.shares[1, 0] == 30
+    assert out.equity[1, 0] > 0
+
+
+def test_vol_target_scale_by_hand():
+    close = np.array([100.0, 101.0, 99.0, 102.0, 100.0])
+    sizing = Sizing(mode=SizingMode.VOL_TARGET, vol_target=0.10, vol_lookback=3, max_leverage=5.0)
+    scale = sizing_scale(close[:, None], sizing)[:, 0]
+    rets = close[1:] / close[:-1] - 1
+    assert scale[:3].tolist() == [0, 0, 0]
+    assert scale[3] == pytest.approx(min(5.0, 0.10 / (np.std(rets[0:3], ddof=1) * np.sqrt(252))))
+    assert scale[4] == pytest.approx(min(5.0, 0.10 / (np.std(rets[1:4], ddof=1) * np.sqrt(252))))
+
+
+def test_vol_target_sizes_a_constant_signal_once_warm():
+    close = 100 * np.cumprod(1 + 0.01 * np.tile([1, -1], 20))
+    sizing = Sizing(mode=SizingMode.VOL_TARGET, vol_target=0.5, vol_lookback=5, max_leverage=2.0)
+    out = run_kernel(np.ones((40, 1)), close, sizing=sizing)
+    assert out.shares[5, 0] == 0  # scale 0 during warm-up
+    assert out.shares[6, 0] > 0  # set at bar 5 (first positive scale), filled at bar 6
+
+
+def test_ruined_column_is_liquidated_and_stays_flat():
+    close = np.array([10.0, 10.0, 30.0, 40.0, 41.0])
+    out = run_kernel(np.array([[-1.0], [-1.0], [1.0], [1.0], [1.0]]), close, sizing=Sizing(fraction=2.0),
+                     initial_capital=100.0)
+    # short 20 shares at 10 (cash 300); at 30 equity = 300 - 600 < 0: the long target is refused
+    assert out.equity[2, 0] < 0
+    assert out.shares[3, 0] == 0
+    assert out.shares[4, 0] == 0
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("close", np.nan, "close price at bar 2"),
+        ("close", -1.0, "close price at bar 2"),
+        ("signal", np.nan, "signal at bar 2"),
+        ("signal", np.inf, "signal at bar 2"),
+    ],
+)
+def test_bad_input_is_refused_with_its_position(field, value, message):
+    close = np.full((5, 1), 10.0)
+    signal = np.ones((5, 1))
+    {"close": close, "signal": signal}[field][2, 0] = value
+    with pytest.raises(BacktestError, match=message):
+        run_kernel(signal, close)
+
+
+def test_shape_mismatch_is_refused():
+    with pytest.raises(BacktestError, match="bars"):
+        run_kernel(np.ones((4, 2)), np.ones(5))
+    with pytest.raises(BacktestError, match="col_asset"):
+        run_kernel(np.ones((4, 2)), np.ones((4, 3)), col_asset=np.array([0, 3]))
+
+
+def _random_case(rng: np.random.Generator, n_bars: int, n_cols: int, with_open: bool):
+    steps = rng.normal(0, 0.03, size=(n_bars, 2))
+    close = 50 * np.exp(np.cumsum(steps, axis=0))
+    open_ = close * np.exp(rng.normal(0, 0.01, size=close.shape)) if with_open else None
+    # sticky random signals with fractional levels, so that many bars repeat the previous signal
+    levels = np.array([-1.0, -0.5, 0.0, 0.3, 1.0])
+    raw = levels[rng.integers(0, len(levels), size=(n_bars, n_cols))]
+    keep = rng.random((n_bars, n_cols)) < 0.8
+    signal = raw.copy()
+    for t in range(1, n_bars):
+        signal[t] = np.where(keep[t], signal[t - 1], raw[t])
+    col_asset = rng.integers(0, 2, size=n_cols)
+    return close, open_, signal, col_asset
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_kernel_equals_the_reference_loop(seed):
+    rng = np.random.default_rng(seed)
+    with_open = seed % 2 == 0
+    close, open_, signal, col_asset = _random_case(rng, 120, 6, with_open)
+    costs = CostModel(commission_bps=rng.uniform(0, 5), commission_per_share=rng.uniform(0, 0.01),
+                      half_spread_bps=rng.uniform(0, 5), slippage_bps=rng.uniform(0, 5))
+    mode = [SizingMode.FIXED_FRACTION, SizingMode.VOL_TARGET][seed % 3 == 0]
+    sizing = Sizing(mode=mode, fraction=1.0 if mode is SizingMode.VOL_TARGET else rng.uniform(0.2, 1.5),
+                    vol_target=0.2, vol_lookback=10, max_leverage=1.5,
+                    whole_shares=seed % 4 == 1, lot_size=[1.0, 5.0][seed % 2],
+                    rebalance=[Rebalance.ON_CHANGE, Rebalance.EVERY_BAR][seed % 5 == 2])
+    out = run_kernel(signal, close, open_=open_, col_asset=col_asset, costs=costs, sizing=sizing,
+                     initial_capital=10_000.0)
+    scale = sizing_scale(close, sizing)
+    for k in range(signal.shape[1]):
+        a = col_asset[k]
+        ref = reference_backtest(
+            list(signal[:, k]), list(close[:, a]), None if open_ is None else list(open_[:, a]), list(scale[:, a]),
+            initial_capital=10_000.0, commission_bps=costs.commission_bps,
+            commission_per_share=costs.commission_per_share, half_spread_bps=costs.half_spread_bps,
+            slippage_bps=costs.slippage_bps, whole_shares=sizing.whole_shares, lot_size=sizing.lot_size,
+            every_bar=sizing.rebalance is Rebalance.EVERY_BAR,
+        )
+        np.testing.assert_allclose(out.equity[:, k], ref.equity, rtol=1e-12, atol=1e-8)
+        np.testing.assert_allclose(out.shares[:, k], ref.shares, rtol=1e-12, atol=1e-9)
+        stats = dict(zip(STAT_FIELDS, out.stats[k], strict=True))
+        assert stats["fills"] == len(ref.fills)
+        assert stats["round_trips"] == len(ref.trips)
+        assert stats["wins"] == sum(p > 0 for p in ref.trips)
+        assert stats["gross_profit"] == pytest.approx(sum(p for p in ref.trips if p > 0), abs=1e-8)
+        assert stats["gross_loss"] == pytest.approx(-sum(p for p in ref.trips if p <= 0), abs=1e-8)
+        paid = sum(f.commission + abs(f.quantity) * abs(f.price - f.ref) for f in ref.fills)
+        assert stats["costs"] == pytest.approx(paid, abs=1e-8)

@@ -1,0 +1,53 @@
+"""Property: changing prices after bar t never changes any signal or position up to bar t."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from raytrade.backtest import CostModel, Sizing, SizingMode, run_kernel, sizing_scale
+from raytrade.strategies import get_strategy
+
+PARAMS = {
+    "ma_crossover": lambda d: {"fast": d.draw(st.integers(1, 8)), "slow": d.draw(st.integers(9, 20))},
+    "ts_momentum": lambda d: {"lookback": d.draw(st.integers(2, 20)), "skip": d.draw(st.integers(0, 1))},
+    "bollinger_reversion": lambda d: {"window": d.draw(st.integers(2, 15)),
+                                      "entry_z": d.draw(st.floats(0.5, 2.0)), "exit_z": d.draw(st.floats(-0.5, 0.4))},
+}
+
+
+@settings(max_examples=150, deadline=None)
+@given(data=st.data())
+def test_no_look_ahead(data):
+    name = data.draw(st.sampled_from(sorted(PARAMS)))
+    strategy = get_strategy(name)
+    params = PARAMS[name](data)
+    n = data.draw(st.integers(25, 60))
+    seed = data.draw(st.integers(0, 2**32 - 1))
+    rng = np.random.default_rng(seed)
+    close = 100 * np.exp(np.cumsum(rng.normal(0, 0.02, n)))
+    open_ = close * np.exp(rng.normal(0, 0.005, n)) if data.draw(st.booleans()) else None
+    t = data.draw(st.integers(0, n - 2))
+    changed_close = close.copy()
+    changed_close[t + 1:] *= np.exp(rng.normal(0, 0.1, n - t - 1))
+    changed_open = None
+    if open_ is not None:
+        changed_open = open_.copy()
+        changed_open[t + 1:] *= np.exp(rng.normal(0, 0.1, n - t - 1))
+    sizing = data.draw(st.sampled_from([Sizing(), Sizing(mode=SizingMode.VOL_TARGET, vol_lookback=5),
+                                        Sizing(whole_shares=True)]))
+    costs = CostModel(commission_bps=1, half_spread_bps=2)
+
+    def run(c, o):
+        block = strategy.space.block(params)
+        sig = strategy.signals(strategy.prepare(c, block), block)
+        assert sizing_scale(c[:, None], sizing).shape == (n, 1)
+        out = run_kernel(sig, c, open_=o, costs=costs, sizing=sizing, initial_capital=1e4)
+        return sig[:, 0], out.shares[:, 0], out.equity[:, 0]
+
+    sig_a, sh_a, eq_a = run(close, open_)
+    sig_b, sh_b, eq_b = run(changed_close, changed_open)
+    np.testing.assert_array_equal(sig_a[: t + 1], sig_b[: t + 1])
+    np.testing.assert_array_equal(sh_a[: t + 1], sh_b[: t + 1])
+    np.testing.assert_array_equal(eq_a[: t + 1], eq_b[: t + 1])

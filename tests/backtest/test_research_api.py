@@ -1,0 +1,31 @@
+"""The research front doors give the same numbers as the functions they wrap."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from raytrade.backtest.montecarlo import simulate
+from raytrade.data import load_prices
+from raytrade.tune import MonteCarloSimulator, StressTestSuite, WalkForwardOptimizer
+
+
+def test_walkforward_optimizer_local():
+    close = load_prices(["KO", "PEP", "XOM"], start="2005-01-01")
+    wf = WalkForwardOptimizer("ts_momentum", {"lookback": [21, 63, 126, 252]}, window=1000, max_pbo_trials=4,
+                              pbo_blocks=8)
+    result, summary = wf.run(close, use_ray=False)
+    assert len(summary["windows"]) == len(result.windows) > 3
+    assert summary["n_trials"] == 4
+    assert {w["params"]["lookback"] for w in summary["windows"]} <= {21, 63, 126, 252}
+
+
+def test_monte_carlo_simulator_matches_simulate():
+    r = np.random.default_rng(0).normal(0.0005, 0.01, 600)
+    assert MonteCarloSimulator(paths=300, seed=2).run(r) == simulate(r, 300, seed=2)
+
+
+def test_stress_suite_on_bundled_stocks():
+    out = StressTestSuite().run("ma_crossover", {"fast": 50, "slow": 200}, load_prices(["JPM", "BAC"]),
+                                allow_short=False)
+    names = [r["scenario"] for r in out["historical"]]
+    assert "financial crisis" in names and len(out["hypothetical"]) == 4

@@ -1,0 +1,121 @@
+"""Domain constructors validate with messages that name the field."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, date, datetime
+
+import pytest
+
+from raytrade.core import (
+    Bar,
+    DomainError,
+    Event,
+    EventType,
+    Fill,
+    Order,
+    OrderType,
+    PortfolioSnapshot,
+    Position,
+    Quote,
+    Side,
+    crypto,
+    equity,
+    option,
+)
+
+NOW = datetime(2024, 1, 2, 15, 0, tzinfo=UTC)
+
+
+def test_order_happy_path_and_enums_from_strings():
+    o = Order("AAPL", "buy", 10, "limit", limit_price=150.0, time_in_force="gtc")
+    assert o.side is Side.BUY and o.order_type is OrderType.LIMIT
+    assert o.signed_quantity == 10
+    assert len(o.client_order_id) == 32
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"quantity": 0}, "quantity must be > 0"),
+        ({"quantity": -5}, "quantity must be > 0"),
+        ({"quantity": math.nan}, "quantity must be finite"),
+        ({"side": "hold"}, r"side must be one of \[buy, sell\]"),
+        ({"order_type": "limit"}, "limit order needs limit_price"),
+        ({"order_type": "limit", "limit_price": math.nan}, "limit_price must be finite"),
+        ({"order_type": "limit", "limit_price": -1.0}, "limit_price must be > 0"),
+        ({"limit_price": 10.0}, "market order must not have limit_price"),
+        ({"symbol": ""}, "symbol must be a non-empty string"),
+        ({"time_in_force": "forever"}, "time_in_force must be one of"),
+        ({"created_at": datetime(2024, 1, 2)}, "timezone-aware"),
+    ],
+)
+def test_bad_orders(kwargs, message):
+    base = {"symbol": "AAPL", "side": "buy", "quantity": 10}
+    base.update(kwargs)
+    with pytest.raises(DomainError, match=message):
+        Order(**base)
+
+
+def test_bars_and_quotes():
+    Bar("SPY", NOW, 10, 11, 9, 10.5, 100)
+    with pytest.raises(DomainError, match=r"high 9\.0 < low 11\.0"):
+        Bar("SPY", NOW, 10, 9, 11, 10, 100)
+    with pytest.raises(DomainError, match="must lie within"):
+        Bar("SPY", NOW, 12, 11, 9, 10, 100)
+    with pytest.raises(DomainError, match="volume must be >= 0"):
+        Bar("SPY", NOW, 10, 11, 9, 10, -1)
+    q = Quote("SPY", NOW, 99.99, 100.01)
+    assert q.mid == pytest.approx(100.0)
+    assert q.half_spread_bps == pytest.approx(1.0)
+    with pytest.raises(DomainError, match="crossed"):
+        Quote("SPY", NOW, 100.02, 100.01)
+
+
+def test_instruments():
+    assert equity("KO", sector="Consumer Staples").lot_size == 1
+    btc = crypto("BTC-USD")
+    assert btc.is_lot_multiple(0.00000003)
+    assert not equity("KO").is_lot_multiple(1.5)
+    opt = option("AAPL", date(2023, 1, 20), 150, "call")
+    assert opt.symbol == "AAPL  230120C00150000" and opt.multiplier == 100
+    with pytest.raises(DomainError, match="strike must be > 0"):
+        option("AAPL", date(2023, 1, 20), 0, "put")
+    with pytest.raises(DomainError, match="right must be one of"):
+        option("AAPL", date(2023, 1, 20), 100, "straddle")
+    with pytest.raises(DomainError, match="currency"):
+        type(btc)("X", currency="usd")
+
+
+def test_position_average_cost_and_realised_pnl_by_hand():
+    p = Position("KO")
+    p = p.apply(Fill("o1", "KO", "buy", 100, 50.0, commission=1.0, timestamp=NOW))
+    assert p.avg_cost == pytest.approx(50.01)
+    p = p.apply(Fill("o2", "KO", "buy", 100, 52.0, commission=1.0, timestamp=NOW))
+    assert p.avg_cost == pytest.approx((5001 + 5201) / 200)
+    p = p.apply(Fill("o3", "KO", "sell", 150, 55.0, commission=1.5, timestamp=NOW))
+    assert p.quantity == 50
+    assert p.realized_pnl == pytest.approx(150 * (55 - 51.01) - 1.5)
+    p = p.apply(Fill("o4", "KO", "sell", 100, 54.0, timestamp=NOW))  # through zero: 50 short at 54
+    assert p.quantity == -50 and p.avg_cost == 54.0
+    assert p.unrealized_pnl(50.0) == pytest.approx(200.0)
+
+
+def test_snapshot_leverage():
+    snap = PortfolioSnapshot(NOW, cash=50_000, positions={"A": Position("A", 100, 100), "B": Position("B", -200, 50)},
+                             marks={"A": 110.0, "B": 40.0})
+    assert snap.equity == pytest.approx(50_000 + 11_000 - 8_000)
+    assert snap.gross_leverage == pytest.approx(19_000 / 53_000)
+    with pytest.raises(DomainError, match="no mark price"):
+        PortfolioSnapshot(NOW, cash=0, positions={"A": Position("A", 1, 1)})
+
+
+def test_events_require_json_like_payloads():
+    e = Event(EventType.FILL, "engine", "signal", {"qty": 1.0, "tags": ["a"]}, NOW)
+    assert e.sequence is None
+    with pytest.raises(DomainError, match=r"payload\.when holds a datetime"):
+        Event("fill", "engine", "x", {"when": NOW})
+    with pytest.raises(DomainError, match=r"payload\.px must be finite"):
+        Event("fill", "engine", "x", {"px": math.nan})
+    with pytest.raises(DomainError, match="event type must be one of"):
+        Event("teleport", "engine", "x")

@@ -1,0 +1,174 @@
+"""The `raytrade` command end to end, in a subprocess, on the bundled data."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def raytrade(*args: str, cwd: Path = ROOT, timeout: int = 300) -> subprocess.CompletedProcess:
+    env = {**os.environ, "COLUMNS": "200"}
+    env.pop("RAY_ADDRESS", None)
+    return subprocess.run([sys.executable, "-m", "raytrade.cli", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def write_config(tmp_path: Path, config: dict, name: str = "bt.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+BASE = {
+    "name": "cli_test",
+    "data": {"dataset": "us_equities_20", "symbols": ["KO", "PEP"], "start": "2015-01-01"},
+    "strategy": {"name": "ma_crossover", "params": {"fast": 10, "slow": 50}},
+    "costs": {"commission_bps": 1.0, "half_spread_bps": 2.0},
+}
+
+
+def test_help_reads_well():
+    res = raytrade("--help")
+    assert res.returncode == 0
+    for word in ("backtest", "data", "research", "demo"):
+        assert word in res.stdout
+
+
+def test_data_list_and_show():
+    res = raytrade("data", "list")
+    assert res.returncode == 0, res.stderr
+    assert "us_equities_20" in res.stdout and "fama_french_3" in res.stdout
+    res = raytrade("data", "show", "JPM", "--start", "2008-09-01", "--end", "2009-03-31", "--rows", "3")
+    assert res.returncode == 0, res.stderr
+    assert "Financials" in res.stdout and "2009-03-3" in res.stdout
+
+
+def test_backtest_writes_a_complete_run_folder(tmp_path):
+    config = write_config(tmp_path, {**BASE, "output_dir": str(tmp_path / "runs")})
+    res = raytrade("backtest", "--config", str(config))
+    assert res.returncode == 0, res.stderr
+    assert "PORTFOLIO" in res.stdout and "Traceback" not in res.stderr
+    (folder,) = (tmp_path / "runs").iterdir()
+    names = {p.name for p in folder.iterdir()}
+    assert names == {"config.yaml", "manifest.json", "metrics.json", "equity.csv", "trades.csv", "equity_drawdown.png"}
+    metrics = json.loads((folder / "metrics.json").read_text())
+    assert set(metrics) == {"KO", "PEP", "PORTFOLIO"}
+    equity = pd.read_csv(folder / "equity.csv", index_col=0)
+    assert equity["PORTFOLIO"].iloc[0] == pytest.approx(100_000)
+    assert metrics["PORTFOLIO"]["total_return"] == pytest.approx(equity["PORTFOLIO"].iloc[-1] / 100_000 - 1)
+    trades = pd.read_csv(folder / "trades.csv")
+    assert len(trades) > 10 and set(trades["side"]) == {"buy", "sell"}
+    assert (folder / "equity_drawdown.png").read_bytes()[:4] == b"\x89PNG"
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert len(manifest["data_sha256"]) == 64 and manifest["synthetic"] is False
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"strategy": {"name": "ma_crossover", "params": {"fast": 50, "slow": 10}}}, "fast < slow"),
+        ({"strategy": {"name": "nope", "params": {}}}, "unknown strategy 'nope'"),
+        ({"data": {"dataset": "us_equities_20", "symbols": ["TSLA"]}}, "unknown symbol 'TSLA'"),
+        ({"data": {"dataset": "nope"}}, "unknown dataset 'nope'"),
+        ({"costs": {"commission_bps": -1}}, "costs.commission_bps"),
+        ({"sizing": {"mode": "kelly"}}, "sizing.mode"),
+        ({"initial_capital": 0}, "initial_capital"),
+        ({"colour": "blue"}, "colour: unknown field"),
+        ({"data": {"dataset": "us_equities_20", "start": "2030-01-01"}}, "fewer than 2 bars"),
+    ],
+)
+def test_user_mistakes_print_one_line(tmp_path, change, message):
+    config = write_config(tmp_path, {**BASE, **change, "output_dir": str(tmp_path / "runs")})
+    res = raytrade("backtest", "--config", str(config))
+    assert res.returncode == 2
+    lines = [line for line in res.stderr.splitlines() if line.strip() and "WARNING" not in line]
+    assert len(lines) == 1, res.stderr
+    assert message in lines[0] and "Traceback" not in res.stderr
+    assert not (tmp_path / "runs").exists()
+
+
+def test_bad_data_file_and_missing_config(tmp_path):
+    bad = tmp_path / "prices.csv"
+    bad.write_text("timestamp,XYZ\n2024-01-02,10\n2024-01-03,-1\n")
+    config = write_config(tmp_path, {**BASE, "data": {"path": str(bad)}})
+    res = raytrade("backtest", "--config", str(config))
+    assert res.returncode == 2
+    assert "prices.csv, column 'XYZ', row 3" in res.stderr and "price must be > 0" in res.stderr
+    res = raytrade("backtest", "--config", str(tmp_path / "missing.yaml"))
+    assert res.returncode == 2 and "config file not found" in res.stderr
+    (tmp_path / "broken.yaml").write_text("name: [unclosed\n")
+    res = raytrade("backtest", "--config", str(tmp_path / "broken.yaml"))
+    assert res.returncode == 2 and "not valid YAML at line" in res.stderr
+
+
+def test_user_csv_backtest(tmp_path):
+    from raytrade.data import gbm_prices
+
+    frame = gbm_prices(600, 2, seed=4)
+    path = tmp_path / "mine.csv"
+    frame.to_csv(path, index_label="timestamp")
+    config = write_config(tmp_path, {**BASE, "data": {"path": str(path)}, "output_dir": str(tmp_path / "runs")})
+    res = raytrade("backtest", "--config", str(config))
+    assert res.returncode == 0, res.stderr
+    assert "SYN000" in res.stdout
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "configs" / "backtests").glob("*.yaml")), ids=lambda p: p.name)
+def test_shipped_backtest_configs_run(tmp_path, path):
+    res = raytrade("backtest", "--config", str(path), "--output-dir", str(tmp_path))
+    assert res.returncode == 0, res.stderr
+
+
+@pytest.mark.slow
+def test_research_grid_on_ray(tmp_path):
+    config = {
+        "name": "grid_test",
+        "data": {"dataset": "us_equities_20", "symbols": ["KO", "XOM", "MSFT"]},
+        "strategy": {"name": "ma_crossover", "grid": {"fast": [5, 10, 20], "slow": [50, 100]}},
+        "sets_per_task": 4,
+        "output_dir": str(tmp_path / "runs"),
+    }
+    res = raytrade("research", "grid", "--config", str(write_config(tmp_path, config)), "--cpus", "2")
+    assert res.returncode == 0, res.stderr
+    assert "hold Sharpe" in res.stdout
+    (folder,) = (tmp_path / "runs").iterdir()
+    table = pd.read_parquet(folder / "results.parquet")
+    assert len(table) == 18
+    summary = json.loads((folder / "summary.json").read_text())
+    assert {row["symbol"] for row in summary["best"]} == {"KO", "XOM", "MSFT"}
+    assert "<img" in (folder / "report.html").read_text()
+
+
+@pytest.mark.slow
+def test_research_montecarlo_and_stress(tmp_path):
+    path = ROOT / "configs" / "research" / "ma_crossover_risk.yaml"
+    res = raytrade("research", "stress", "--config", str(path), "--output-dir", str(tmp_path))
+    assert res.returncode == 0, res.stderr
+    assert "COVID crash" in res.stdout and "Black Monday" in res.stdout
+    res = raytrade("research", "montecarlo", "--config", str(path), "--output-dir", str(tmp_path), "--cpus", "2")
+    assert res.returncode == 0, res.stderr
+    (mc,) = tmp_path.glob("*-montecarlo-*")
+    summary = json.loads((mc / "summary.json").read_text())
+    assert summary["paths"] == 2000 and 0.0 <= summary["probability_of_loss"] <= 1.0
+    assert "<img" in (mc / "report.html").read_text()
+
+
+def test_research_walkforward_bad_config_is_one_line(tmp_path):
+    config = {
+        "name": "wf_bad", "data": {"dataset": "us_equities_20", "symbols": ["KO"]},
+        "strategy": {"name": "ma_crossover", "grid": {"fast": [5], "slow": [50]}},
+        "walkforward": {"window": 50000}, "output_dir": str(tmp_path / "runs"),
+    }
+    res = raytrade("research", "walkforward", "--config", str(write_config(tmp_path, config)), "--local")
+    assert res.returncode == 2
+    assert "walkforward.window: 50000 bars is longer than the data (8313 bars)" in res.stderr
+    assert "Traceback" not in res.stderr and not (tmp_path / "runs").exists()

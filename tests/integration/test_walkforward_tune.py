@@ -1,0 +1,173 @@
+"""The walk-forward on Ray Tune: same numbers as one plain process, on 1 or 2 CPUs, after a
+killed worker, and after an interrupted run resumes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from raytrade.configfile import parse_model
+from raytrade.core.errors import ConfigError
+from raytrade.tune.walkforward_job import WalkForwardConfig, prepare, run_walkforward_job
+
+pytestmark = pytest.mark.integration
+
+
+def config(tmp_path: Path, name: str, **changes) -> WalkForwardConfig:
+    raw = {
+        "name": name,
+        "data": {"dataset": "us_equities_20", "symbols": ["KO", "XOM", "MSFT", "JPM"], "start": "2002-01-01"},
+        "strategy": {"name": "ma_crossover", "allow_short": False,
+                     "grid": {"fast": [5, 10, 20, 40], "slow": [60, 120, 200]}},
+        "walkforward": {"window": 1500},
+        "costs": {"commission_bps": 1, "half_spread_bps": 2},
+        "pbo_blocks": 8,
+        "output_dir": str(tmp_path),
+    }
+    raw.update(changes)
+    return parse_model(raw, WalkForwardConfig, "test")
+
+
+def summary_bytes(run) -> bytes:
+    return (run.folder / "summary.json").read_bytes()
+
+
+def test_same_summary_bit_for_bit_local_one_and_two_cpus(ray_session, tmp_path):
+    local = run_walkforward_job(config(tmp_path / "a", "wf"), use_ray=False)
+    one = run_walkforward_job(config(tmp_path / "b", "wf"), cpus=1, verbose=0)
+    two = run_walkforward_job(config(tmp_path / "c", "wf"), cpus=2, verbose=0)
+    assert summary_bytes(local) == summary_bytes(one) == summary_bytes(two)
+    risk = [(r.folder / "risk.json").read_bytes() for r in (local, one, two)]
+    assert risk[0] == risk[1] == risk[2]
+    names = {p.name for p in two.folder.iterdir()}
+    assert {"config.yaml", "manifest.json", "summary.json", "windows.csv", "oos_returns.parquet",
+            "full_sample.parquet", "report.html", "tune"} <= names
+    html = (two.folder / "report.html").read_text()
+    assert html.count("<img") >= 4 and "Probability of Backtest Overfitting" in html
+    assert "Monte Carlo" in html and "historical replays" in html
+
+
+def test_finished_run_is_not_recomputed_silently(ray_session, tmp_path):
+    cfg = config(tmp_path, "wf_once")
+    first = run_walkforward_job(cfg, use_ray=False)
+    stamp = (first.folder / "summary.json").stat().st_mtime_ns
+    again = run_walkforward_job(cfg, use_ray=False)
+    assert again.reused and again.folder == first.folder
+    assert (first.folder / "summary.json").stat().st_mtime_ns == stamp
+    rerun = run_walkforward_job(cfg, use_ray=False, rerun=True)
+    assert not rerun.reused and summary_bytes(rerun) == summary_bytes(first)
+
+
+def _trial_pids() -> list[int]:
+    """PIDs of the live Tune trial actors (function trainables run in ``ImplicitFunc`` actors)."""
+    from ray.util.state import list_actors
+
+    return [a.pid for a in list_actors(filters=[("state", "=", "ALIVE")], raise_on_missing_output=False)
+            if a.class_name == "ImplicitFunc" and a.pid]
+
+
+@pytest.mark.slow
+def test_killed_worker_is_retried_and_result_unchanged(ray_session, tmp_path):
+    big = {"fast": {"start": 2, "stop": 60, "step": 2}, "slow": {"start": 60, "stop": 200, "step": 5}}
+    strategy = {"name": "ma_crossover", "allow_short": False, "grid": big}
+    clean = run_walkforward_job(config(tmp_path / "clean", "wf_kill", strategy=strategy), use_ray=False)
+    killed: list[int] = []
+
+    def killer() -> None:
+        deadline = time.time() + 120
+        while time.time() < deadline and not killed:
+            for pid in _trial_pids():
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                    killed.append(pid)
+                    return
+                except ProcessLookupError:
+                    continue
+            time.sleep(0.2)
+
+    thread = threading.Thread(target=killer, daemon=True)
+    thread.start()
+    run = run_walkforward_job(config(tmp_path / "killed", "wf_kill", strategy=strategy, chunk_size=100),
+                              cpus=2, verbose=0)
+    thread.join(timeout=1)
+    assert killed, "no trial worker was found to kill"
+    assert summary_bytes(run) == summary_bytes(clean)
+
+
+@pytest.mark.slow
+def test_interrupted_run_resumes(tmp_path):
+    """Ctrl-C on a running `raytrade research walkforward`, then the same command again: it resumes
+    the Tune experiment and ends with the same summary as an uninterrupted run."""
+    import subprocess
+    import sys
+
+    import yaml
+
+    grid = {"fast": {"start": 2, "stop": 60, "step": 2}, "slow": {"start": 60, "stop": 200, "step": 5}}
+    cfg = config(tmp_path / "runs", "wf_resume", chunk_size=40,
+                 strategy={"name": "ma_crossover", "allow_short": False, "grid": grid})
+    path = tmp_path / "wf.yaml"
+    path.write_text(yaml.safe_dump(cfg.model_dump(mode="json")))
+    expected = summary_bytes(run_walkforward_job(cfg.model_copy(update={"output_dir": tmp_path / "clean"}),
+                                                 use_ray=False))
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+    cmd = [sys.executable, "-m", "raytrade.cli", "research", "walkforward", "--config", str(path), "--cpus", "2"]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    deadline = time.time() + 240
+    done = 0
+    while time.time() < deadline and proc.poll() is None:
+        done = len(list((tmp_path / "runs").glob("wf_resume-*/tune/walkforward/*/checkpoint_*")))
+        if done >= 3:
+            break
+        time.sleep(0.2)
+    assert proc.poll() is None, "the run finished before it could be interrupted"
+    os.killpg(proc.pid, signal.SIGINT)
+    proc.wait(timeout=120)
+    (folder,) = (tmp_path / "runs").glob("wf_resume-*")
+    assert not (folder / "summary.json").exists()
+    before = {p: p.stat().st_mtime_ns for p in folder.glob("tune/walkforward/*/checkpoint_*/scores.npz")}
+    assert before, "no finished trial survived the interruption"
+    resumed = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert (folder / "summary.json").read_bytes() == expected
+    # Tune snapshots its experiment state every few seconds: trials that finished after the last
+    # snapshot are run again, the others must be kept as they were.
+    kept = sum(p.stat().st_mtime_ns == t for p, t in before.items())
+    assert kept >= max(1, len(before) // 2), f"only {kept} of {len(before)} finished trials were kept"
+    total = len(list(folder.glob("tune/walkforward/*/checkpoint_*/scores.npz")))
+    assert total > len(before)
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"strategy": {"name": "nope", "grid": {}}}, "unknown strategy 'nope'"),
+        ({"strategy": {"name": "ma_crossover", "grid": {"fast": [50], "slow": [10]}}}, "empty after the constraint"),
+        ({"walkforward": {"window": 99999}}, "walkforward.window: 99999 bars is longer than the data"),
+        ({"walkforward": {"window": 1500, "train_fraction": 1.5}}, "walkforward.train_fraction"),
+        ({"objective": "alpha"}, "unknown objective 'alpha'"),
+    ],
+)
+def test_bad_config_fails_before_any_work(tmp_path, changes, message):
+    with pytest.raises(ConfigError, match=message):
+        prepare(config(tmp_path, "bad", **changes), 1)
+    assert not any(tmp_path.iterdir())
+
+
+def test_random_search_samples_the_grid_reproducibly(tmp_path):
+    grid = {"fast": {"start": 2, "stop": 40}, "slow": {"start": 50, "stop": 200, "step": 10}}
+    strategy = {"name": "ma_crossover", "allow_short": False, "grid": grid}
+    cfg = config(tmp_path, "wf_random", strategy=strategy, search={"mode": "random", "samples": 25, "seed": 3})
+    block = cfg.block()
+    assert len(block) == 25
+    assert block.rows() == cfg.block().rows()
+    other = config(tmp_path, "wf_random", strategy=strategy, search={"mode": "random", "samples": 25, "seed": 4})
+    assert other.block().rows() != block.rows()
+    run = run_walkforward_job(cfg.model_copy(update={"montecarlo": None, "stress": None}), use_ray=False)
+    assert run.summary["n_trials"] == 25
