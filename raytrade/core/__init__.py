@@ -11,12 +11,16 @@ from raytrade.core.enums import (
     TimeInForce,
 )
 from raytrade.core.errors import (
+    AuditError,
     BacktestError,
     ClusterError,
     ConfigError,
     DataError,
     DomainError,
+    OrderStateError,
     RaytradeError,
+    StoreError,
+    StoreUnavailableError,
 )
 from raytrade.core.events import Event
 from raytrade.core.instruments import Instrument, OptionContract, crypto, equity, option
@@ -25,8 +29,8 @@ from raytrade.core.orders import Fill, Order, new_client_order_id
 from raytrade.core.portfolio import PortfolioSnapshot, Position
 
 __all__ = [
-    "AssetClass", "BacktestError", "Bar", "ClusterError", "ConfigError", "DataError", "DomainError",
+    "AssetClass", "AuditError", "BacktestError", "Bar", "ClusterError", "ConfigError", "DataError", "DomainError",
     "Event", "EventType", "Fill", "Instrument", "OptionContract", "OptionRight", "Order",
-    "OrderStatus", "OrderType", "PortfolioSnapshot", "Position", "Quote", "RaytradeError", "Side",
-    "TimeInForce", "crypto", "ensure_utc", "equity", "new_client_order_id", "option", "utc_now",
+    "OrderStateError", "OrderStatus", "OrderType", "PortfolioSnapshot", "Position", "Quote", "RaytradeError", "Side",
+    "StoreError", "StoreUnavailableError", "TimeInForce", "crypto", "ensure_utc", "equity", "new_client_order_id", "option", "utc_now",
 ]

@@ -56,3 +56,19 @@ class BacktestError(RaytradeError):
 
 class ClusterError(RaytradeError):
     """Ray could not be started or reached."""
+
+
+class StoreError(RaytradeError):
+    """The event store refused or failed an operation."""
+
+
+class StoreUnavailableError(StoreError):
+    """The event store cannot be reached; nothing was written (fail closed)."""
+
+
+class AuditError(RaytradeError):
+    """The audit chain is broken: a record was altered, removed, inserted or reordered."""
+
+
+class OrderStateError(DomainError):
+    """An order was asked to make a transition its state machine does not allow."""
