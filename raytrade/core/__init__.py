@@ -7,12 +7,16 @@ from raytrade.core.enums import (
     OptionRight,
     OrderStatus,
     OrderType,
+    RejectReason,
+    Severity,
     Side,
     TimeInForce,
 )
 from raytrade.core.errors import (
     AuditError,
     BacktestError,
+    BrokerError,
+    BrokerUnavailableError,
     ClusterError,
     ConfigError,
     DataError,
@@ -26,11 +30,11 @@ from raytrade.core.events import Event
 from raytrade.core.instruments import Instrument, OptionContract, crypto, equity, option
 from raytrade.core.market import Bar, Quote
 from raytrade.core.orders import Fill, Order, new_client_order_id
-from raytrade.core.portfolio import PortfolioSnapshot, Position
+from raytrade.core.portfolio import Portfolio, PortfolioSnapshot, Position
 
 __all__ = [
-    "AssetClass", "AuditError", "BacktestError", "Bar", "ClusterError", "ConfigError", "DataError", "DomainError",
+    "AssetClass", "AuditError", "BacktestError", "Bar", "BrokerError", "BrokerUnavailableError", "ClusterError", "ConfigError", "DataError", "DomainError",
     "Event", "EventType", "Fill", "Instrument", "OptionContract", "OptionRight", "Order",
-    "OrderStateError", "OrderStatus", "OrderType", "PortfolioSnapshot", "Position", "Quote", "RaytradeError", "Side",
+    "OrderStateError", "OrderStatus", "OrderType", "Portfolio", "PortfolioSnapshot", "Position", "Quote", "RaytradeError", "RejectReason", "Severity", "Side",
     "StoreError", "StoreUnavailableError", "TimeInForce", "crypto", "ensure_utc", "equity", "new_client_order_id", "option", "utc_now",
 ]

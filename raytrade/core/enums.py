@@ -58,6 +58,7 @@ class EventType(StrEnum):
     ORDER_REJECTED = "order_rejected"
     ORDER_CANCELLED = "order_cancelled"
     ORDER_EXPIRED = "order_expired"
+    ORDER_REPLACED = "order_replaced"
     FILL = "fill"
     POSITION_CHANGED = "position_changed"
     CASH_CHANGED = "cash_changed"
@@ -65,3 +66,44 @@ class EventType(StrEnum):
     VIOLATION = "violation"
     STRATEGY_STARTED = "strategy_started"
     STRATEGY_STOPPED = "strategy_stopped"
+    TRADING_HALTED = "trading_halted"
+    TRADING_RESUMED = "trading_resumed"
+    ENGINE_STARTED = "engine_started"
+    ENGINE_STOPPED = "engine_stopped"
+
+
+class RejectReason(StrEnum):
+    """Why an order was refused. Stable codes: clients, metrics and the audit trail use them."""
+
+    # the order itself
+    INVALID_QUANTITY = "INVALID_QUANTITY"          # <= 0, NaN or infinite
+    NOT_LOT_MULTIPLE = "NOT_LOT_MULTIPLE"          # not a whole number of the instrument's lots
+    INVALID_PRICE = "INVALID_PRICE"                # NaN, infinite, <= 0 or off-tick limit/stop price
+    INVALID_ORDER = "INVALID_ORDER"                # any other malformed field
+    UNKNOWN_SYMBOL = "UNKNOWN_SYMBOL"              # not in the engine's instrument list
+    DUPLICATE_ORDER_ID = "DUPLICATE_ORDER_ID"      # same client id, different order
+    # compliance
+    MARKET_CLOSED = "MARKET_CLOSED"
+    RESTRICTED_SYMBOL = "RESTRICTED_SYMBOL"
+    # risk
+    NO_MARKET_PRICE = "NO_MARKET_PRICE"            # no mark to value the order against
+    LIMIT_FAR_FROM_MARKET = "LIMIT_FAR_FROM_MARKET"
+    ORDER_NOTIONAL = "ORDER_NOTIONAL"
+    ORDER_RATE = "ORDER_RATE"
+    SYMBOL_LIMIT = "SYMBOL_LIMIT"
+    SECTOR_LIMIT = "SECTOR_LIMIT"
+    GROSS_LEVERAGE = "GROSS_LEVERAGE"
+    DAILY_LOSS_HALT = "DAILY_LOSS_HALT"
+    TRADING_HALTED = "TRADING_HALTED"
+    # the engine
+    ENGINE_STOPPED = "ENGINE_STOPPED"
+    STORE_UNAVAILABLE = "STORE_UNAVAILABLE"
+    RISK_UNAVAILABLE = "RISK_UNAVAILABLE"
+    COMPLIANCE_UNAVAILABLE = "COMPLIANCE_UNAVAILABLE"
+    BROKER_UNAVAILABLE = "BROKER_UNAVAILABLE"
+    BROKER_REJECTED = "BROKER_REJECTED"
+
+
+class Severity(StrEnum):
+    WARNING = "warning"
+    CRITICAL = "critical"

@@ -72,3 +72,11 @@ class AuditError(RaytradeError):
 
 class OrderStateError(DomainError):
     """An order was asked to make a transition its state machine does not allow."""
+
+
+class BrokerError(RaytradeError):
+    """The broker refused or failed a request."""
+
+
+class BrokerUnavailableError(BrokerError):
+    """The broker cannot be reached; new orders are rejected (fail closed)."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from raytrade.core import checks
 from raytrade.core.clock import ensure_utc, utc_now
@@ -61,6 +62,20 @@ class Order:
         """Quantity with the side's sign: + for buys, - for sells."""
         return self.side.sign * self.quantity
 
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready fields (enums as their values, ``created_at`` as ISO 8601 UTC)."""
+        return {"symbol": self.symbol, "side": self.side.value, "quantity": self.quantity,
+                "order_type": self.order_type.value, "limit_price": self.limit_price,
+                "stop_price": self.stop_price, "time_in_force": self.time_in_force.value,
+                "client_order_id": self.client_order_id, "created_at": self.created_at.isoformat()}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Order:
+        """The inverse of :meth:`to_dict`; validates like the constructor."""
+        return cls(d["symbol"], d["side"], d["quantity"], d.get("order_type", "market"), d.get("limit_price"),
+                   d.get("stop_price"), d.get("time_in_force", "day"), d["client_order_id"],
+                   _parse_time(d["created_at"]))
+
 
 @dataclass(frozen=True, slots=True)
 class Fill:
@@ -92,3 +107,20 @@ class Fill:
     def cash_flow(self) -> float:
         """Cash change of the fill: a buy pays price x quantity + commission (negative)."""
         return -self.signed_quantity * self.price - self.commission
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"client_order_id": self.client_order_id, "symbol": self.symbol, "side": self.side.value,
+                "quantity": self.quantity, "price": self.price, "commission": self.commission,
+                "timestamp": self.timestamp.isoformat(), "fill_id": self.fill_id}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Fill:
+        return cls(d["client_order_id"], d["symbol"], d["side"], d["quantity"], d["price"], d["commission"],
+                   _parse_time(d["timestamp"]), d["fill_id"])
+
+
+def _parse_time(text: str) -> datetime:
+    try:
+        return datetime.fromisoformat(text)
+    except (TypeError, ValueError):
+        raise DomainError(f"timestamp must be ISO 8601, got {text!r}") from None

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import date, datetime
+from typing import Any
 
 from raytrade.core import checks
 from raytrade.core.clock import ensure_utc
@@ -95,3 +96,108 @@ class PortfolioSnapshot:
     def net_leverage(self) -> float:
         eq = self.equity
         return self.net_exposure / eq if eq > 0 else (math.inf if self.net_exposure else 0.0)
+
+
+class Portfolio:
+    """The mutable book behind the portfolio, risk and compliance actors and the paper replay.
+
+    Cash and P&L in the account currency; quantities signed. ``marks`` are the last prices seen
+    (a fill sets its symbol's mark when none is known yet). Daily P&L is equity minus the equity
+    at the start of the current day, where a day is whatever :meth:`roll_day` is called with (the
+    engine passes the exchange session date; UTC dates otherwise).
+    """
+
+    def __init__(self, cash: float = 0.0) -> None:
+        self.cash = checks.finite(cash, "cash")
+        self.positions: dict[str, Position] = {}
+        self.marks: dict[str, float] = {}
+        self.day: date | None = None
+        self.day_start_equity = self.cash
+
+    def deposit(self, amount: float) -> None:
+        """Add (or, negative, withdraw) cash; it does not count as P&L of the day."""
+        amount = checks.finite(amount, "amount")
+        self.cash += amount
+        self.day_start_equity += amount
+
+    def apply_fill(self, fill: Fill) -> float:
+        """Apply ``fill``; return the P&L it realised (commission included)."""
+        pos = self.positions.get(fill.symbol) or Position(fill.symbol)
+        new = pos.apply(fill)
+        self.positions[fill.symbol] = new
+        self.cash += fill.cash_flow
+        self.marks.setdefault(fill.symbol, fill.price)
+        return new.realized_pnl - pos.realized_pnl
+
+    def mark(self, symbol: str, price: float) -> None:
+        self.marks[symbol] = checks.positive(price, f"mark of {symbol}")
+
+    def roll_day(self, day: date) -> None:
+        """Start a new day: the current equity becomes the day's starting equity."""
+        if day != self.day:
+            self.day = day
+            self.day_start_equity = self.equity
+
+    def quantity(self, symbol: str) -> float:
+        p = self.positions.get(symbol)
+        return p.quantity if p else 0.0
+
+    def price(self, symbol: str) -> float | None:
+        return self.marks.get(symbol)
+
+    def market_value(self, symbol: str) -> float:
+        q = self.quantity(symbol)
+        return q * self.marks[symbol] if q else 0.0
+
+    @property
+    def net_exposure(self) -> float:
+        return sum(self.market_value(s) for s in self.positions)
+
+    @property
+    def gross_exposure(self) -> float:
+        return sum(abs(self.market_value(s)) for s in self.positions)
+
+    @property
+    def equity(self) -> float:
+        return self.cash + self.net_exposure
+
+    @property
+    def daily_pnl(self) -> float:
+        return self.equity - self.day_start_equity
+
+    @property
+    def realized_pnl(self) -> float:
+        return sum(p.realized_pnl for p in self.positions.values())
+
+    @property
+    def unrealized_pnl(self) -> float:
+        return sum(p.unrealized_pnl(self.marks[s]) for s, p in self.positions.items() if p.quantity)
+
+    def snapshot(self, timestamp: datetime) -> PortfolioSnapshot:
+        return PortfolioSnapshot(timestamp, self.cash, dict(self.positions),
+                                 {s: m for s, m in self.marks.items() if s in self.positions})
+
+    def to_state(self) -> dict[str, Any]:
+        """JSON-ready state (for snapshots); :meth:`from_state` restores it exactly."""
+        return {"cash": self.cash, "day": self.day.isoformat() if self.day else None,
+                "day_start_equity": self.day_start_equity, "marks": dict(self.marks),
+                "positions": {s: [p.quantity, p.avg_cost, p.realized_pnl] for s, p in self.positions.items()}}
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> Portfolio:
+        p = cls(state["cash"])
+        p.day = date.fromisoformat(state["day"]) if state.get("day") else None
+        p.day_start_equity = state["day_start_equity"]
+        p.marks = {s: float(m) for s, m in state["marks"].items()}
+        p.positions = {s: Position(s, q, c, r) for s, (q, c, r) in state["positions"].items()}
+        return p
+
+    def summary(self) -> dict[str, Any]:
+        """Headline figures (currency units; leverage as a multiple of equity, None when equity <= 0)."""
+        eq = self.equity
+        return {"cash": self.cash, "equity": eq, "gross_exposure": self.gross_exposure,
+                "net_exposure": self.net_exposure,
+                "gross_leverage": self.gross_exposure / eq if eq > 0 else None,
+                "net_leverage": self.net_exposure / eq if eq > 0 else None,
+                "realized_pnl": self.realized_pnl, "unrealized_pnl": self.unrealized_pnl,
+                "daily_pnl": self.daily_pnl}

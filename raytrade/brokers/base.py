@@ -1,0 +1,55 @@
+"""The Broker interface the order manager routes to (paper now, Interactive Brokers later).
+
+A broker receives validated, risk- and compliance-approved orders. ``submit`` returns the fills
+that happened at once (a paper broker filling against the current price); fills that happen later
+(resting limit orders, an exchange's asynchronous executions) are collected with
+:meth:`take_fills`. Fill ids are stable: the same execution reported twice carries the same
+``fill_id``, so the order manager can apply fills idempotently after a restart.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+
+from raytrade.core.instruments import Instrument
+from raytrade.core.orders import Fill, Order
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerReply:
+    accepted: bool
+    detail: str = ""
+    fills: tuple[Fill, ...] = field(default_factory=tuple)
+    cancelled_remainder: bool = False  # an IOC order's unfilled rest was cancelled
+
+
+class Broker(abc.ABC):
+    name: str = "broker"
+
+    async def connect(self) -> None:
+        """Open the session (nothing for a paper broker)."""
+        return None
+
+    async def close(self) -> None:
+        """Close the session."""
+        return None
+
+    @abc.abstractmethod
+    async def ping(self) -> None:
+        """Raise BrokerUnavailableError unless the broker answers."""
+
+    @abc.abstractmethod
+    async def submit(self, order: Order, instrument: Instrument) -> BrokerReply: ...
+
+    @abc.abstractmethod
+    async def cancel(self, client_order_id: str) -> bool:
+        """Cancel a working order; False when the broker holds nothing to cancel."""
+
+    @abc.abstractmethod
+    async def replace(self, order: Order) -> bool:
+        """Change a working order's quantity or limit (same client order id)."""
+
+    @abc.abstractmethod
+    def take_fills(self) -> list[Fill]:
+        """Fills since the last call that were not returned by ``submit``."""

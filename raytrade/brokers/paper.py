@@ -1,0 +1,183 @@
+"""The paper broker: fills orders against the latest bar or quote with the backtest's cost model.
+
+Rules (the same :class:`~raytrade.backtest.costs.CostModel` as the backtest kernel):
+
+- Reference price. After a bar: its close (``fill_at="last"``), or, for orders resting into the
+  next bar, that bar's open (``fill_at="next_open"``: market orders wait for the next bar). After
+  a quote: the ask for buys and the bid for sells, so the quoted spread replaces ``half_spread_bps``.
+- Fill price = reference x (1 + side x impact / 1e4), side +1 buy / -1 sell, impact =
+  half_spread_bps + slippage_bps (slippage_bps alone against a quote).
+- A limit order fills only when that fill price is at or better than its limit, at the fill
+  price; otherwise it rests and is tried at every later bar or quote.
+- Participation. With ``participation_rate`` set, the quantity filled per bar across all orders
+  of a symbol is capped at rate x bar volume (rounded down to the lot size); the rest stays
+  working (partially filled). A bar with zero volume fills nothing. ``None`` means no cap (data
+  without volume). Quotes cap at the displayed size when it is > 0.
+- Commission = |q| x fill x commission_bps / 1e4 + |q| x commission_per_share.
+- IOC orders fill what they can at once and cancel the rest; FOK fill whole or are rejected.
+- ``latency_ms`` delays every submission's answer (simulated round trip).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from raytrade.backtest.costs import CostModel
+from raytrade.brokers.base import Broker, BrokerReply
+from raytrade.core.enums import OrderType, Side, TimeInForce
+from raytrade.core.instruments import Instrument
+from raytrade.core.market import Bar, Quote
+from raytrade.core.orders import Fill, Order
+
+
+class PaperBrokerConfig(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    costs: CostModel = CostModel()
+    participation_rate: float | None = Field(0.1, gt=0, le=1)
+    latency_ms: float = Field(0.0, ge=0, le=60_000)
+    fill_at: Literal["last", "next_open"] = "last"
+
+
+@dataclass(slots=True)
+class _Market:
+    last: float
+    bid: float | None = None
+    ask: float | None = None
+    capacity: float = math.inf
+    open_next: float | None = None  # the open of the newest bar, for orders waiting for a new bar
+
+
+@dataclass(slots=True)
+class _Working:
+    order: Order
+    lot: float
+    remaining: float
+    fills: int = 0
+    waits_for_bar: bool = False
+
+
+class PaperBroker(Broker):
+    name = "paper"
+
+    def __init__(self, config: PaperBrokerConfig | None = None) -> None:
+        self.config = config or PaperBrokerConfig()
+        self._market: dict[str, _Market] = {}
+        self._working: dict[str, _Working] = {}
+        self._fills: list[Fill] = []
+        self._seen: dict[str, int] = {}  # client order id -> fills issued, for stable fill ids
+
+    async def ping(self) -> None:
+        return None
+
+    def price(self, symbol: str) -> float | None:
+        m = self._market.get(symbol)
+        return m.last if m else None
+
+    def working(self) -> list[str]:
+        return list(self._working)
+
+    def on_bar(self, bar: Bar) -> list[Fill]:
+        """A new bar: update the market, then fill working orders of its symbol (returned and kept
+        for :meth:`take_fills`)."""
+        rate = self.config.participation_rate
+        cap = math.inf if rate is None else rate * bar.volume
+        self._market[bar.symbol] = _Market(bar.close, capacity=cap, open_next=bar.open)
+        fills = self._sweep(bar.symbol, new_bar=True)
+        self._fills.extend(fills)
+        return fills
+
+    def on_quote(self, quote: Quote) -> list[Fill]:
+        self._market[quote.symbol] = _Market(quote.mid, quote.bid, quote.ask)
+        fills = self._sweep(quote.symbol, new_bar=False)
+        self._fills.extend(fills)
+        return fills
+
+    def take_fills(self) -> list[Fill]:
+        out, self._fills = self._fills, []
+        return out
+
+    async def submit(self, order: Order, instrument: Instrument) -> BrokerReply:
+        if self.config.latency_ms:
+            await asyncio.sleep(self.config.latency_ms / 1000)
+        if order.client_order_id in self._working or order.client_order_id in self._seen:
+            return BrokerReply(True, "already working")  # resubmission after a restart: idempotent
+        if order.order_type not in (OrderType.MARKET, OrderType.LIMIT):
+            return BrokerReply(False, f"the paper broker does not support {order.order_type.value} orders")
+        if order.symbol not in self._market:
+            return BrokerReply(False, f"no market data for {order.symbol} yet")
+        self._seen[order.client_order_id] = 0
+        w = _Working(order, instrument.lot_size, order.quantity,
+                     waits_for_bar=self.config.fill_at == "next_open" and order.order_type is OrderType.MARKET)
+        if order.time_in_force is TimeInForce.FOK:
+            fills = self._try(w, dry_run=True)
+            if sum(f.quantity for f in fills) + 1e-12 < order.quantity:
+                del self._seen[order.client_order_id]
+                return BrokerReply(False, "fill-or-kill order cannot be filled in full now")
+        self._working[order.client_order_id] = w
+        fills = [] if w.waits_for_bar else self._try(w)
+        ioc = order.time_in_force in (TimeInForce.IOC, TimeInForce.FOK)
+        rest_cancelled = ioc and w.remaining > 0
+        if w.remaining <= 0 or ioc:
+            self._working.pop(order.client_order_id, None)
+        return BrokerReply(True, fills=tuple(fills), cancelled_remainder=rest_cancelled)
+
+    async def cancel(self, client_order_id: str) -> bool:
+        return self._working.pop(client_order_id, None) is not None
+
+    async def replace(self, order: Order) -> bool:
+        w = self._working.get(order.client_order_id)
+        if w is None:
+            return False
+        filled = w.order.quantity - w.remaining
+        w.order, w.remaining = order, order.quantity - filled
+        if w.remaining <= 1e-12:
+            del self._working[order.client_order_id]
+        return True
+
+    def _sweep(self, symbol: str, new_bar: bool) -> list[Fill]:
+        fills: list[Fill] = []
+        for cid, w in list(self._working.items()):
+            if w.order.symbol != symbol:
+                continue
+            fills.extend(self._try(w, at_open=w.waits_for_bar and new_bar))
+            w.waits_for_bar = False
+            if w.remaining <= 1e-12:
+                del self._working[cid]
+        return fills
+
+    def _try(self, w: _Working, at_open: bool = False, dry_run: bool = False) -> list[Fill]:
+        m = self._market.get(w.order.symbol)
+        if m is None or w.remaining <= 0:
+            return []
+        costs = self.config.costs
+        side = w.order.side
+        if at_open and m.open_next is not None:
+            ref, impact = m.open_next, costs.price_impact_bps
+        elif m.bid is not None and m.ask is not None:
+            ref, impact = (m.ask if side is Side.BUY else m.bid), costs.slippage_bps
+        else:
+            ref, impact = m.last, costs.price_impact_bps
+        price = ref * (1 + side.sign * impact / 1e4)
+        if w.order.limit_price is not None and side.sign * (price - w.order.limit_price) > 1e-12:
+            return []
+        qty = min(w.remaining, m.capacity)
+        if w.lot > 0 and qty < w.remaining:
+            qty = math.floor(qty / w.lot + 1e-9) * w.lot
+        if qty <= 0:
+            return []
+        if dry_run:
+            return [Fill(w.order.client_order_id, w.order.symbol, side, qty, price)]
+        commission = qty * price * costs.commission_bps / 1e4 + qty * costs.commission_per_share
+        n = self._seen.get(w.order.client_order_id, 0) + 1
+        self._seen[w.order.client_order_id] = n
+        m.capacity -= qty
+        w.remaining -= qty
+        w.fills += 1
+        return [Fill(w.order.client_order_id, w.order.symbol, side, qty, price, commission,
+                     fill_id=f"{w.order.client_order_id}-{n}")]

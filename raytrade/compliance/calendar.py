@@ -1,0 +1,73 @@
+"""Exchange sessions from exchange_calendars: regular hours, holidays and half days.
+
+Instruments name their calendar by ``venue`` (``XNYS`` for US equities, ``OPRA`` options follow
+XNYS); crypto trades 24/7. Times are UTC; a minute is open when exchange_calendars says the
+exchange trades in it (the close minute itself is not open, so on a 13:00 ET half day 12:59 is the
+last open minute). Times outside the calendar's range are treated as closed (fail closed).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from functools import lru_cache
+
+import exchange_calendars as xc
+import pandas as pd
+
+from raytrade.core.enums import AssetClass
+from raytrade.core.errors import ConfigError
+from raytrade.core.instruments import Instrument
+
+VENUE_CALENDARS = {"XNYS": "XNYS", "XNAS": "XNAS", "ARCX": "XNYS", "BATS": "XNYS", "OPRA": "XNYS",
+                   "XLON": "XLON", "XETR": "XETR", "XTKS": "XTKS"}
+CALENDAR_START = "1990-01-01"
+
+
+@lru_cache(maxsize=16)
+def exchange_calendar(code: str) -> xc.ExchangeCalendar:
+    """The exchange_calendars calendar ``code`` from 1990 on (cached per process)."""
+    try:
+        return xc.get_calendar(code, start=CALENDAR_START)
+    except xc.errors.InvalidCalendarName:
+        raise ConfigError(f"unknown exchange calendar {code!r}") from None
+
+
+def calendar_for(instrument: Instrument) -> xc.ExchangeCalendar | None:
+    """The instrument's calendar; None for 24/7 crypto."""
+    if instrument.asset_class is AssetClass.CRYPTO:
+        return None
+    code = VENUE_CALENDARS.get(instrument.venue, instrument.venue)
+    return exchange_calendar(code)
+
+
+def is_market_open(instrument: Instrument, ts: datetime) -> bool:
+    cal = calendar_for(instrument)
+    if cal is None:
+        return True
+    minute = pd.Timestamp(ts).floor("min")
+    if minute < cal.first_minute or minute > cal.last_minute:
+        return False
+    return bool(cal.is_open_on_minute(minute))
+
+
+def session_date(instrument: Instrument, ts: datetime) -> date:
+    """The trading day ``ts`` belongs to: the exchange session (the next one when closed), or
+    the UTC date for crypto."""
+    cal = calendar_for(instrument)
+    if cal is None:
+        return ts.date()
+    minute = pd.Timestamp(ts).floor("min")
+    if minute < cal.first_minute or minute > cal.last_minute:
+        return ts.date()
+    return cal.minute_to_session(minute, direction="next").date()
+
+
+def session_close(instrument: Instrument, day: date) -> datetime | None:
+    """The UTC close time of ``day``'s session (early on half days); None when it is no session."""
+    cal = calendar_for(instrument)
+    if cal is None:
+        return None
+    session = pd.Timestamp(day)
+    if not cal.is_session(session):
+        return None
+    return cal.session_close(session).to_pydatetime()

@@ -1,0 +1,202 @@
+"""The order state machine and the order book it lives in.
+
+States and the only transitions allowed (anything else raises OrderStateError)::
+
+    new -> accepted | rejected
+    accepted -> partially_filled | filled | cancelled | expired | rejected (by the broker)
+    partially_filled -> partially_filled | filled | cancelled | expired
+
+filled, cancelled, rejected and expired are terminal. A replace (new quantity and/or limit) keeps
+the state and is allowed only on an open order, never below the quantity already filled.
+
+The book is rebuilt from the event log by :meth:`OrderBook.apply_event`; the events it reads and
+the payloads the order manager writes are:
+
+- ``order_accepted``: ``{"order": Order.to_dict()}`` (the principal is the event's)
+- ``order_rejected``: ``{"client_order_id", "request", "code", "detail"}``
+- ``fill``: ``{"fill": Fill.to_dict()}``
+- ``order_cancelled`` / ``order_expired``: ``{"client_order_id"}``
+- ``order_replaced``: ``{"client_order_id", "quantity", "limit_price"}``
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+from raytrade.core.clock import utc_now
+from raytrade.core.enums import EventType, OrderStatus, RejectReason
+from raytrade.core.errors import OrderStateError
+from raytrade.core.events import Event
+from raytrade.core.orders import Fill, Order
+
+S = OrderStatus
+TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
+    S.NEW: frozenset({S.ACCEPTED, S.REJECTED}),
+    S.ACCEPTED: frozenset({S.PARTIALLY_FILLED, S.FILLED, S.CANCELLED, S.EXPIRED, S.REJECTED}),
+    S.PARTIALLY_FILLED: frozenset({S.PARTIALLY_FILLED, S.FILLED, S.CANCELLED, S.EXPIRED}),
+    S.FILLED: frozenset(),
+    S.CANCELLED: frozenset(),
+    S.REJECTED: frozenset(),
+    S.EXPIRED: frozenset(),
+}
+TERMINAL = frozenset(s for s, nxt in TRANSITIONS.items() if not nxt)
+QTY_EPS = 1e-9
+
+
+@dataclass(slots=True)
+class ManagedOrder:
+    """An order and what happened to it. ``filled_quantity`` >= 0; ``avg_fill_price`` is the
+    quantity-weighted mean fill price (None before the first fill)."""
+
+    order: Order
+    principal: str
+    status: OrderStatus = S.NEW
+    filled_quantity: float = 0.0
+    avg_fill_price: float | None = None
+    reject_code: RejectReason | None = None
+    reject_detail: str | None = None
+    updated_at: datetime = field(default_factory=utc_now)
+    fill_ids: list[str] = field(default_factory=list)
+
+    @property
+    def client_order_id(self) -> str:
+        return self.order.client_order_id
+
+    @property
+    def remaining(self) -> float:
+        return 0.0 if self.status in TERMINAL else max(self.order.quantity - self.filled_quantity, 0.0)
+
+    @property
+    def is_open(self) -> bool:
+        return self.status not in TERMINAL
+
+    def transition(self, to: OrderStatus, at: datetime | None = None) -> None:
+        if to not in TRANSITIONS[self.status]:
+            raise OrderStateError(f"order {self.client_order_id}: cannot go from {self.status.value} to {to.value}")
+        self.status = to
+        self.updated_at = at or utc_now()
+
+    def apply_fill(self, fill: Fill) -> None:
+        """Add ``fill``; a fill already applied (same ``fill_id``) is ignored."""
+        if fill.fill_id in self.fill_ids:
+            return
+        if fill.client_order_id != self.client_order_id or fill.symbol != self.order.symbol or fill.side != self.order.side:
+            raise OrderStateError(f"fill {fill.fill_id} does not belong to order {self.client_order_id}")
+        if fill.quantity > self.remaining + QTY_EPS:
+            raise OrderStateError(f"order {self.client_order_id}: fill of {fill.quantity} exceeds the remaining "
+                                  f"{self.remaining} (overfill refused)")
+        new_filled = self.filled_quantity + fill.quantity
+        prev_value = (self.avg_fill_price or 0.0) * self.filled_quantity
+        done = math.isclose(new_filled, self.order.quantity, rel_tol=0.0, abs_tol=QTY_EPS)
+        self.transition(S.FILLED if done else S.PARTIALLY_FILLED, fill.timestamp)
+        self.avg_fill_price = (prev_value + fill.price * fill.quantity) / new_filled
+        self.filled_quantity = self.order.quantity if done else new_filled
+        self.fill_ids.append(fill.fill_id)
+
+    def replace(self, quantity: float | None, limit_price: float | None) -> Order:
+        """The order with a new quantity and/or limit price (validated like a new order)."""
+        if not self.is_open:
+            raise OrderStateError(f"order {self.client_order_id} is {self.status.value}: nothing to replace")
+        new = replace(self.order, quantity=self.order.quantity if quantity is None else quantity,
+                      limit_price=self.order.limit_price if limit_price is None else limit_price)
+        if new.quantity < self.filled_quantity - QTY_EPS:
+            raise OrderStateError(f"order {self.client_order_id}: new quantity {new.quantity} is below the "
+                                  f"{self.filled_quantity} already filled")
+        return new
+
+    def view(self) -> dict[str, Any]:
+        """JSON-ready view for clients."""
+        return {**self.order.to_dict(), "status": self.status.value, "principal": self.principal,
+                "filled_quantity": self.filled_quantity, "remaining_quantity": self.remaining,
+                "avg_fill_price": self.avg_fill_price,
+                "reject_code": self.reject_code.value if self.reject_code else None,
+                "reject_detail": self.reject_detail, "updated_at": self.updated_at.isoformat()}
+
+
+@dataclass(slots=True)
+class Rejection:
+    """An order refused before it could be built or accepted (its request may be malformed)."""
+
+    client_order_id: str
+    principal: str
+    request: dict[str, Any]
+    code: RejectReason
+    detail: str
+    at: datetime
+
+    def view(self) -> dict[str, Any]:
+        return {**self.request, "client_order_id": self.client_order_id, "status": OrderStatus.REJECTED.value,
+                "principal": self.principal, "filled_quantity": 0.0, "remaining_quantity": 0.0,
+                "avg_fill_price": None, "reject_code": self.code.value, "reject_detail": self.detail,
+                "updated_at": self.at.isoformat()}
+
+
+class OrderBook:
+    """Every order the engine has seen, by client order id (accepted and rejected)."""
+
+    def __init__(self) -> None:
+        self.orders: dict[str, ManagedOrder] = {}
+        self.rejections: dict[str, Rejection] = {}
+
+    def __contains__(self, client_order_id: str) -> bool:
+        return client_order_id in self.orders or client_order_id in self.rejections
+
+    def view(self, client_order_id: str) -> dict[str, Any] | None:
+        if client_order_id in self.orders:
+            return self.orders[client_order_id].view()
+        if client_order_id in self.rejections:
+            return self.rejections[client_order_id].view()
+        return None
+
+    def open_orders(self, symbol: str | None = None) -> list[ManagedOrder]:
+        return [m for m in self.orders.values() if m.is_open and (symbol is None or m.order.symbol == symbol)]
+
+    def open_quantity(self, symbol: str) -> float:
+        """Signed quantity still to fill on ``symbol``'s open orders (+ buys, - sells)."""
+        return sum(m.order.side.sign * m.remaining for m in self.open_orders(symbol))
+
+    def accept(self, order: Order, principal: str, at: datetime) -> ManagedOrder:
+        m = ManagedOrder(order, principal, updated_at=at)
+        m.transition(S.ACCEPTED, at)
+        self.orders[order.client_order_id] = m
+        return m
+
+    def reject(self, client_order_id: str, principal: str, request: dict[str, Any], code: RejectReason,
+               detail: str, at: datetime) -> Rejection:
+        r = Rejection(client_order_id, principal, request, code, detail, at)
+        self.rejections[client_order_id] = r
+        return r
+
+    def get(self, client_order_id: str) -> ManagedOrder:
+        try:
+            return self.orders[client_order_id]
+        except KeyError:
+            raise OrderStateError(f"unknown order {client_order_id!r}") from None
+
+    def apply_event(self, event: Event) -> None:
+        """Replay one logged event into the book (events of other kinds are ignored)."""
+        p, t, at = event.payload, event.type, event.timestamp
+        if t is EventType.ORDER_ACCEPTED:
+            self.accept(Order.from_dict(p["order"]), event.principal, at)
+        elif t is EventType.ORDER_REJECTED:
+            if p["client_order_id"] in self.orders:  # refused by the broker after acceptance
+                m = self.orders[p["client_order_id"]]
+                m.transition(S.REJECTED, at)
+                m.reject_code, m.reject_detail = RejectReason(p["code"]), p["detail"]
+            else:
+                self.reject(p["client_order_id"], event.principal, p["request"], RejectReason(p["code"]),
+                            p["detail"], at)
+        elif t is EventType.FILL:
+            fill = Fill.from_dict(p["fill"])
+            self.get(fill.client_order_id).apply_fill(fill)
+        elif t is EventType.ORDER_CANCELLED:
+            self.get(p["client_order_id"]).transition(S.CANCELLED, at)
+        elif t is EventType.ORDER_EXPIRED:
+            self.get(p["client_order_id"]).transition(S.EXPIRED, at)
+        elif t is EventType.ORDER_REPLACED:
+            m = self.get(p["client_order_id"])
+            m.order = m.replace(p.get("quantity"), p.get("limit_price"))
+            m.updated_at = at

@@ -1,0 +1,86 @@
+"""The paper broker's fill rules against hand-computed prices, quantities and commissions."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from raytrade.backtest.costs import CostModel
+from raytrade.brokers import PaperBroker, PaperBrokerConfig
+from raytrade.core import Bar, Order, Quote, equity
+
+T = datetime(2024, 3, 1, 21, tzinfo=UTC)
+X = equity("X")
+COSTS = CostModel(commission_bps=1.0, commission_per_share=0.005, half_spread_bps=2.0, slippage_bps=1.0)
+
+
+def bar(close: float, volume: float = 1_000, day: int = 0, open_: float | None = None) -> Bar:
+    o = open_ if open_ is not None else close
+    return Bar("X", T + timedelta(days=day), o, max(o, close) * 1.01, min(o, close) * 0.99, close, volume)
+
+
+async def test_market_order_fills_at_close_plus_impact_with_commission() -> None:
+    b = PaperBroker(PaperBrokerConfig(costs=COSTS, participation_rate=None))
+    b.on_bar(bar(100.0))
+    r = await b.submit(Order("X", "buy", 10, client_order_id="o1"), X)
+    (f,) = r.fills
+    assert f.price == pytest.approx(100.0 * (1 + 3 / 1e4))
+    assert f.commission == pytest.approx(10 * f.price * 1e-4 + 10 * 0.005)
+    assert f.fill_id == "o1-1"
+    r = await b.submit(Order("X", "sell", 10, client_order_id="o2"), X)
+    assert r.fills[0].price == pytest.approx(100.0 * (1 - 3 / 1e4))
+
+
+async def test_participation_caps_fills_per_bar_and_the_rest_works_on() -> None:
+    b = PaperBroker(PaperBrokerConfig(participation_rate=0.1))
+    b.on_bar(bar(100.0, volume=1_000))
+    r = await b.submit(Order("X", "buy", 250, client_order_id="o1"), X)
+    assert [f.quantity for f in r.fills] == [100]
+    r2 = await b.submit(Order("X", "buy", 5, client_order_id="o2"), X)
+    assert r2.fills == ()                                    # this bar's capacity is used up
+    fills = b.on_bar(bar(101.0, volume=1_000, day=1))
+    assert [(f.client_order_id, f.quantity) for f in fills] == [("o1", 100)]
+    fills = b.on_bar(bar(102.0, volume=600, day=2))
+    assert [(f.client_order_id, f.quantity) for f in fills] == [("o1", 50), ("o2", 5)]
+    assert b.take_fills()[-1].fill_id == "o2-1" and b.working() == []
+    assert b.on_bar(bar(102.0, volume=0, day=3)) == []
+
+
+async def test_limit_orders_rest_until_marketable() -> None:
+    b = PaperBroker(PaperBrokerConfig(costs=CostModel(slippage_bps=10), participation_rate=None))
+    b.on_bar(bar(100.0))
+    r = await b.submit(Order("X", "buy", 10, "limit", 99.5, client_order_id="o1"), X)
+    assert r.accepted and r.fills == ()
+    assert b.on_bar(bar(99.5, day=1)) == []                  # 99.5 x 1.001 > 99.5
+    (f,) = b.on_bar(bar(99.0, day=2))
+    assert f.price == pytest.approx(99.0 * 1.001)
+
+
+async def test_next_open_timing_and_quotes() -> None:
+    b = PaperBroker(PaperBrokerConfig(fill_at="next_open", participation_rate=None))
+    b.on_bar(bar(100.0))
+    r = await b.submit(Order("X", "buy", 10, client_order_id="o1"), X)
+    assert r.fills == ()
+    (f,) = b.on_bar(bar(105.0, day=1, open_=103.0))
+    assert f.price == 103.0
+    q = PaperBroker(PaperBrokerConfig(costs=CostModel(half_spread_bps=50, slippage_bps=1), participation_rate=None))
+    q.on_quote(Quote("X", T, 99.0, 101.0, 500, 500))
+    r = await q.submit(Order("X", "buy", 10, client_order_id="q1"), X)
+    assert r.fills[0].price == pytest.approx(101.0 * 1.0001)   # ask + slippage; the quote is the spread
+
+
+async def test_ioc_fok_cancel_and_unknown_market() -> None:
+    b = PaperBroker(PaperBrokerConfig(participation_rate=0.1))
+    r = await b.submit(Order("X", "buy", 1, client_order_id="z"), X)
+    assert not r.accepted and "no market data" in r.detail
+    b.on_bar(bar(100.0, volume=100))
+    r = await b.submit(Order("X", "buy", 30, time_in_force="ioc", client_order_id="i"), X)
+    assert [f.quantity for f in r.fills] == [10] and r.cancelled_remainder and b.working() == []
+    b.on_bar(bar(100.0, volume=100, day=1))
+    r = await b.submit(Order("X", "buy", 30, time_in_force="fok", client_order_id="f"), X)
+    assert not r.accepted and r.fills == ()
+    r = await b.submit(Order("X", "buy", 10, "limit", 90.0, client_order_id="l"), X)
+    assert await b.cancel("l") and not await b.cancel("l")
+    r = await b.submit(Order("X", "buy", 10, client_order_id="l"), X)
+    assert r.detail == "already working" and r.fills == ()

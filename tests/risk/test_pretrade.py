@@ -1,0 +1,100 @@
+"""Pre-trade limits: each reason code at its threshold, reductions always allowed, halt and resume."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from raytrade.core import Fill, Order, Portfolio, RejectReason
+from raytrade.risk import PreTradeRisk, RiskLimits
+
+T = datetime(2024, 3, 1, 15, tzinfo=UTC)
+SECTORS = {"AAPL": "Tech", "MSFT": "Tech", "NVDA": "Tech", "KO": "Staples", "JPM": "Financials"}
+
+
+def book(cash: float = 100_000, **positions: tuple[float, float]) -> Portfolio:
+    p = Portfolio(cash)
+    p.roll_day(date(2024, 3, 1))
+    for sym, (qty, price) in positions.items():
+        p.apply_fill(Fill("seed", sym, "buy" if qty > 0 else "sell", abs(qty), price, 0.0, T))
+    p.day_start_equity = p.equity
+    for s in SECTORS:
+        p.marks.setdefault(s, 100.0)
+    return p
+
+
+def buy(sym: str, qty: float, **kw: object) -> Order:
+    return Order(sym, "buy", qty, created_at=T, **kw)  # type: ignore[arg-type]
+
+
+def risk(**kw: float) -> PreTradeRisk:
+    return PreTradeRisk(RiskLimits(**kw), SECTORS)
+
+
+def test_symbol_limit_is_five_percent_of_equity() -> None:
+    r, b = risk(), book()
+    assert r.check(buy("AAPL", 50), b, {}, T).ok                  # 5,000 = 5.00% of 100,000
+    d = r.check(buy("AAPL", 51), b, {}, T)
+    assert d.code is RejectReason.SYMBOL_LIMIT
+    assert d.numbers["weight"] == pytest.approx(0.051) and d.numbers["limit"] == 0.05
+
+
+def test_open_orders_count_towards_the_projection() -> None:
+    r, b = risk(), book()
+    assert r.check(buy("AAPL", 30), b, {"AAPL": 30.0}, T).code is RejectReason.SYMBOL_LIMIT
+
+
+def test_sector_limit_sums_the_sector() -> None:
+    r = risk(max_symbol_weight=1.0)
+    b = book(AAPL=(100, 100.0), MSFT=(100, 100.0))              # Tech 20,000 of 100,000
+    assert r.check(buy("NVDA", 50), b, {}, T).ok                   # 25%
+    d = r.check(buy("NVDA", 51), b, {}, T)
+    assert d.code is RejectReason.SECTOR_LIMIT and d.numbers["weight"] == pytest.approx(0.251)
+    assert r.check(buy("KO", 200), b, {}, T).ok                    # another sector
+
+
+def test_gross_leverage_counts_shorts() -> None:
+    r = risk(max_symbol_weight=10, max_sector_weight=10, max_gross_leverage=1.5)
+    b = book(KO=(-500, 100.0))                                      # short 50,000: gross 0.5x
+    assert r.check(buy("JPM", 1000), b, {}, T).ok                  # +100,000 -> 1.5x
+    assert r.check(buy("JPM", 1001), b, {}, T).code is RejectReason.GROSS_LEVERAGE
+
+
+def test_reductions_pass_limits_that_are_already_breached() -> None:
+    r = risk()
+    b = book(AAPL=(200, 100.0))                                     # 20% of equity: over the limit
+    assert r.check(Order("AAPL", "sell", 100, created_at=T), b, {}, T).ok
+    assert r.check(buy("AAPL", 1), b, {}, T).code is RejectReason.SYMBOL_LIMIT
+
+
+def test_notional_rate_price_and_collar() -> None:
+    r = risk(max_order_notional=2_000, max_orders_per_second=2, max_symbol_weight=1)
+    b = book()
+    assert r.check(buy("KO", 21), b, {}, T).code is RejectReason.ORDER_NOTIONAL
+    assert r.check(buy("KO", 1), b, {}, T).ok
+    assert r.check(buy("KO", 1), b, {}, T + timedelta(milliseconds=500)).ok
+    assert r.check(buy("KO", 1), b, {}, T + timedelta(milliseconds=900)).code is RejectReason.ORDER_RATE
+    assert r.check(buy("KO", 1), b, {}, T + timedelta(milliseconds=1001)).ok
+    assert r.check(buy("ZZZ", 1), b, {}, T + timedelta(seconds=5)).code is RejectReason.NO_MARKET_PRICE
+    d = r.check(buy("KO", 1, order_type="limit", limit_price=111.0), b, {}, T + timedelta(seconds=9))
+    assert d.code is RejectReason.LIMIT_FAR_FROM_MARKET and d.numbers["deviation"] == pytest.approx(0.11)
+
+
+def test_daily_loss_halts_risk_increasing_orders_until_resumed() -> None:
+    r = risk(max_symbol_weight=1)
+    b = book(KO=(100, 100.0))
+    b.mark("KO", 50.0)                                              # -5,000 = -5% of 100,000
+    d = r.check(buy("KO", 1), b, {}, T)
+    assert d.code is RejectReason.DAILY_LOSS_HALT and r.halted
+    assert r.check(Order("KO", "sell", 10, created_at=T), b, {}, T).ok
+    r.resume(b)
+    assert r.check(buy("KO", 1), b, {}, T + timedelta(seconds=2)).ok
+    b.mark("KO", 1.0)                                               # a further 4.9% is not yet 5%
+    assert r.check(buy("KO", 1), b, {}, T + timedelta(seconds=4)).ok
+    b.apply_fill(Fill("x", "KO", "sell", 101, 1.0, 0.0, T))
+    b.apply_fill(Fill("y", "JPM", "buy", 1, 100.0, 5_000.0, T))   # commission pushes loss past 10%
+    assert r.check(buy("KO", 1), b, {}, T + timedelta(seconds=6)).ok           # covers the short: reduces
+    assert r.halted and r.check(buy("JPM", 1), b, {}, T + timedelta(seconds=7)).code is RejectReason.DAILY_LOSS_HALT
+    r.halt(RejectReason.TRADING_HALTED, "halted by admin")
+    assert r.check(buy("JPM", 1), b, {}, T + timedelta(seconds=9)).code is RejectReason.TRADING_HALTED
