@@ -6,7 +6,13 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from raytrade.compliance import ComplianceChecker, ComplianceRules, is_market_open, session_close, session_date
+from raytrade.compliance import (
+    ComplianceChecker,
+    ComplianceRules,
+    is_market_open,
+    session_close,
+    session_date,
+)
 from raytrade.core import Fill, Order, RejectReason, Severity, crypto, equity
 
 AAPL = equity("AAPL")

@@ -21,7 +21,7 @@ def fill(qty: float, price: float, n: int = 1, cid: str = "o1") -> Fill:
 
 
 def test_terminal_states_allow_nothing_and_every_illegal_transition_is_refused() -> None:
-    assert TERMINAL == {OrderStatus.FILLED, OrderStatus.CANCELLED, OrderStatus.REJECTED, OrderStatus.EXPIRED}
+    assert {OrderStatus.FILLED, OrderStatus.CANCELLED, OrderStatus.REJECTED, OrderStatus.EXPIRED} == TERMINAL
     book = OrderBook()
     for src in OrderStatus:
         for dst in OrderStatus:
