@@ -51,5 +51,10 @@ class Broker(abc.ABC):
         """Change a working order's quantity or limit (same client order id)."""
 
     @abc.abstractmethod
+    async def restore(self, order: Order, instrument: Instrument, filled_quantity: float, fills_reported: int) -> None:
+        """After a restart of the order manager: re-attach a working order the log says is open
+        (a paper broker re-creates it; a real broker reconciles with its own open orders)."""
+
+    @abc.abstractmethod
     def take_fills(self) -> list[Fill]:
         """Fills since the last call that were not returned by ``submit``."""

@@ -16,6 +16,7 @@ Rules (the same :class:`~raytrade.backtest.costs.CostModel` as the backtest kern
 - Commission = |q| x fill x commission_bps / 1e4 + |q| x commission_per_share.
 - IOC orders fill what they can at once and cancel the rest; FOK fill whole or are rejected.
 - ``latency_ms`` delays every submission's answer (simulated round trip).
+- Fills are stamped with the time of the bar or quote they fill against.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import math
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -47,6 +49,7 @@ class PaperBrokerConfig(BaseModel):
 @dataclass(slots=True)
 class _Market:
     last: float
+    ts: datetime
     bid: float | None = None
     ask: float | None = None
     capacity: float = math.inf
@@ -87,13 +90,13 @@ class PaperBroker(Broker):
         for :meth:`take_fills`)."""
         rate = self.config.participation_rate
         cap = math.inf if rate is None else rate * bar.volume
-        self._market[bar.symbol] = _Market(bar.close, capacity=cap, open_next=bar.open)
+        self._market[bar.symbol] = _Market(bar.close, bar.timestamp, capacity=cap, open_next=bar.open)
         fills = self._sweep(bar.symbol, new_bar=True)
         self._fills.extend(fills)
         return fills
 
     def on_quote(self, quote: Quote) -> list[Fill]:
-        self._market[quote.symbol] = _Market(quote.mid, quote.bid, quote.ask)
+        self._market[quote.symbol] = _Market(quote.mid, quote.timestamp, quote.bid, quote.ask)
         fills = self._sweep(quote.symbol, new_bar=False)
         self._fills.extend(fills)
         return fills
@@ -126,6 +129,12 @@ class PaperBroker(Broker):
         if w.remaining <= 0 or ioc:
             self._working.pop(order.client_order_id, None)
         return BrokerReply(True, fills=tuple(fills), cancelled_remainder=rest_cancelled)
+
+    async def restore(self, order: Order, instrument: Instrument, filled_quantity: float, fills_reported: int) -> None:
+        self._seen[order.client_order_id] = fills_reported
+        remaining = order.quantity - filled_quantity
+        if remaining > 1e-12:
+            self._working[order.client_order_id] = _Working(order, instrument.lot_size, remaining)
 
     async def cancel(self, client_order_id: str) -> bool:
         return self._working.pop(client_order_id, None) is not None
@@ -172,12 +181,12 @@ class PaperBroker(Broker):
         if qty <= 0:
             return []
         if dry_run:
-            return [Fill(w.order.client_order_id, w.order.symbol, side, qty, price)]
+            return [Fill(w.order.client_order_id, w.order.symbol, side, qty, price, 0.0, m.ts)]
         commission = qty * price * costs.commission_bps / 1e4 + qty * costs.commission_per_share
         n = self._seen.get(w.order.client_order_id, 0) + 1
         self._seen[w.order.client_order_id] = n
         m.capacity -= qty
         w.remaining -= qty
         w.fills += 1
-        return [Fill(w.order.client_order_id, w.order.symbol, side, qty, price, commission,
+        return [Fill(w.order.client_order_id, w.order.symbol, side, qty, price, commission, m.ts,
                      fill_id=f"{w.order.client_order_id}-{n}")]

@@ -70,6 +70,7 @@ class EventType(StrEnum):
     TRADING_RESUMED = "trading_resumed"
     ENGINE_STARTED = "engine_started"
     ENGINE_STOPPED = "engine_stopped"
+    SESSION_STARTED = "session_started"
 
 
 class RejectReason(StrEnum):

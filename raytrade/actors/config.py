@@ -1,0 +1,79 @@
+"""The trading engine's configuration (``configs/engine.yaml`` or the ``engine`` part of a paper config)."""
+
+from __future__ import annotations
+
+import os
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from raytrade.brokers.paper import PaperBrokerConfig
+from raytrade.compliance.rules import ComplianceRules
+from raytrade.core.enums import AssetClass
+from raytrade.core.instruments import Instrument
+from raytrade.risk.limits import RiskLimits
+
+
+class InstrumentSpec(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    symbol: str
+    asset_class: AssetClass = AssetClass.EQUITY
+    venue: str | None = None
+    sector: str | None = None
+    tick_size: float = Field(0.01, gt=0)
+    lot_size: float | None = Field(None, gt=0)
+
+    def build(self) -> Instrument:
+        crypto = self.asset_class is AssetClass.CRYPTO
+        return Instrument(self.symbol, self.asset_class, venue=self.venue or ("CRYPTO" if crypto else "XNYS"),
+                          sector=self.sector, tick_size=self.tick_size,
+                          lot_size=self.lot_size or (1e-8 if crypto else 1.0))
+
+
+class EngineConfig(BaseModel):
+    """Everything the engine's actors need; each actor gets a copy at creation.
+
+    ``equities`` is a shortcut for US stocks (sectors from the bundled sector table when known);
+    ``instruments`` lists any others. ``clock="market"`` makes "now" the time of the latest bar
+    (replay); ``"wall"`` the real UTC time. ``store_url``/``store_schema``/``redis_url`` default to
+    ``RAYTRADE_DATABASE_URL``, ``RAYTRADE_DATABASE_SCHEMA`` and ``RAYTRADE_REDIS_URL``.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field("raytrade", pattern=r"^[a-z][a-z0-9_-]{0,40}$")
+    initial_cash: float = Field(1_000_000.0, gt=0)
+    equities: tuple[str, ...] = ()
+    instruments: tuple[InstrumentSpec, ...] = ()
+    calendar_venue: str = "XNYS"
+    risk: RiskLimits = RiskLimits()
+    compliance: ComplianceRules = ComplianceRules()
+    broker: PaperBrokerConfig = PaperBrokerConfig()
+    clock: Literal["wall", "market"] = "wall"
+    store_url: str | None = None
+    store_schema: str | None = None
+    redis_url: str | None = None
+    call_timeout_s: float = Field(5.0, gt=0, le=120)
+
+    @field_validator("equities")
+    @classmethod
+    def _upper(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(s.strip().upper() for s in v)
+
+    def instrument_map(self) -> dict[str, Instrument]:
+        from raytrade.data import load_sectors
+
+        sectors = load_sectors()["gics_sector"].to_dict() if self.equities else {}
+        out = {s: InstrumentSpec(symbol=s, sector=sectors.get(s)).build() for s in self.equities}
+        out.update({i.symbol: i.build() for i in self.instruments})
+        return out
+
+    def resolved_store_url(self) -> str | None:
+        return self.store_url or os.environ.get("RAYTRADE_DATABASE_URL") or None
+
+    def resolved_redis_url(self) -> str | None:
+        return self.redis_url or os.environ.get("RAYTRADE_REDIS_URL") or None
+
+    def actor_name(self, role: str) -> str:
+        return f"{self.name}-{role}"

@@ -1,0 +1,109 @@
+"""TradingEngine: starts the actors by name in the raytrade namespace, wires them, and offers
+start, stop, halt and resume.
+
+Every actor restarts on failure (``max_restarts=-1``) and rebuilds from the log; a call that was
+in flight when an actor died fails rather than being retried blindly (``max_task_retries=0``):
+clients resubmit with the same client order id, which is idempotent. Actors take no CPU slot
+(``num_cpus=0``): they wait on I/O, and research jobs on the same cluster keep every core.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from raytrade.actors.compliance import ComplianceActor
+from raytrade.actors.config import EngineConfig
+from raytrade.actors.order_manager import OrderManager
+from raytrade.actors.portfolio import PortfolioActor
+from raytrade.actors.risk import RiskActor
+from raytrade.cluster import NAMESPACE
+
+# Start order matters: the order manager looks the other three up by name when it rebuilds.
+ROLES: dict[str, type] = {"portfolio": PortfolioActor, "risk": RiskActor, "compliance": ComplianceActor,
+                          "orders": OrderManager}
+
+
+class TradingEngine:
+    """Driver-side handle of one engine (``config.name`` prefixes its actor names)."""
+
+    def __init__(self, config: EngineConfig, *, detached: bool = False) -> None:
+        self.config = config
+        self.detached = detached
+        self.handles: dict[str, Any] = {}
+
+    def start(self, principal: str = "engine", timeout_s: float = 120.0) -> dict[str, Any]:
+        """Create (or find) the actors, wait until each has rebuilt its state, fund a new book
+        with ``initial_cash``, and accept orders."""
+        import ray
+
+        for role, cls in ROLES.items():
+            options: dict[str, Any] = {"name": self.config.actor_name(role), "namespace": NAMESPACE,
+                                       "get_if_exists": True, "max_restarts": -1, "max_task_retries": 0,
+                                       "num_cpus": 0}
+            if self.detached:
+                options["lifetime"] = "detached"
+            self.handles[role] = ray.remote(cls).options(**options).remote(self.config)
+            ray.get(self.handles[role].ready.remote(), timeout=timeout_s)
+        state = ray.get(self.portfolio.state.remote())
+        if state["cash"] == 0 and not state["positions"]:
+            ray.get(self.portfolio.deposit.remote(self.config.initial_cash, principal, "initial capital"))
+        ray.get(self.orders.set_running.remote(True, principal, "engine started"))
+        return self.status()
+
+    @property
+    def orders(self) -> Any:
+        return self.handles["orders"]
+
+    @property
+    def portfolio(self) -> Any:
+        return self.handles["portfolio"]
+
+    @property
+    def risk(self) -> Any:
+        return self.handles["risk"]
+
+    @property
+    def compliance(self) -> Any:
+        return self.handles["compliance"]
+
+    def status(self) -> dict[str, Any]:
+        import ray
+
+        return {"running": ray.get(self.orders.stats.remote())["running"],
+                "halted": ray.get(self.risk.status.remote())["halted"],
+                "actors": {r: ray.get(h.ready.remote()) for r, h in self.handles.items()}}
+
+    def stop(self, principal: str = "engine", reason: str = "engine stopped") -> None:
+        """Refuse new orders (ENGINE_STOPPED) until :meth:`resume_trading`; state is kept."""
+        import ray
+
+        ray.get(self.orders.set_running.remote(False, principal, reason))
+
+    def resume_trading(self, principal: str = "engine", reason: str = "engine started") -> None:
+        import ray
+
+        ray.get(self.orders.set_running.remote(True, principal, reason))
+
+    def halt(self, principal: str, reason: str) -> dict[str, Any]:
+        """Risk halt: only position-reducing orders pass until :meth:`resume`."""
+        import ray
+
+        return ray.get(self.risk.halt.remote(principal, reason))
+
+    def resume(self, principal: str, reason: str) -> dict[str, Any]:
+        import ray
+
+        return ray.get(self.risk.resume.remote(principal, reason))
+
+    def submit(self, request: dict[str, Any], principal: str = "client") -> dict[str, Any]:
+        import ray
+
+        return ray.get(self.orders.submit.remote(request, principal))
+
+    def shutdown(self) -> None:
+        """Kill the actors for good (the log keeps everything; a new start rebuilds from it)."""
+        import ray
+
+        for h in self.handles.values():
+            ray.kill(h, no_restart=True)
+        self.handles = {}

@@ -1,0 +1,406 @@
+"""OrderManager: the order state machine, idempotent submissions, cancel and replace, routing to
+the broker and recording fills; the hub that forwards committed fills and marks to the portfolio,
+risk and compliance actors.
+
+A submission goes: validate -> compliance and risk (concurrently) -> ``order_accepted`` committed
+-> broker -> ``fill`` events committed -> answer. An order is acknowledged (the method returns)
+only after what the answer reports is committed. Fail closed: if the store, the risk or compliance
+actor or the broker cannot be reached, the order is rejected with STORE_UNAVAILABLE,
+RISK_UNAVAILABLE, COMPLIANCE_UNAVAILABLE or BROKER_UNAVAILABLE and nothing half-written stays.
+
+Idempotency: a client order id seen before returns the first order's current view (never a
+second order or fill), also while the first submission is still in flight.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import time
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from raytrade.actors.base import MARKS_SNAPSHOT, MIRROR_TYPES, ActorBase
+from raytrade.actors.config import EngineConfig
+from raytrade.brokers.paper import PaperBroker
+from raytrade.compliance.calendar import session_date
+from raytrade.core import checks
+from raytrade.core.clock import utc_now
+from raytrade.core.enums import AssetClass, EventType, OrderStatus, RejectReason
+from raytrade.core.errors import DomainError, OrderStateError, StoreError
+from raytrade.core.events import Event
+from raytrade.core.instruments import Instrument
+from raytrade.core.market import Bar
+from raytrade.core.orders import Fill, Order, new_client_order_id
+from raytrade.execution.orders import OrderBook, Rejection
+from raytrade.storage import AuditRecord, GroupCommitter
+
+ORDER_TYPES = (EventType.ORDER_ACCEPTED, EventType.ORDER_REJECTED, EventType.FILL, EventType.ORDER_CANCELLED,
+               EventType.ORDER_EXPIRED, EventType.ORDER_REPLACED, EventType.ENGINE_STARTED,
+               EventType.ENGINE_STOPPED)
+MARKS_SAVE_S = 0.25
+REQUEST_FIELDS = ("symbol", "side", "quantity", "order_type", "limit_price", "stop_price", "time_in_force")
+
+
+def _json_safe(value: Any) -> Any:
+    """A client's raw field as something the log can hold (NaN and objects as text)."""
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else repr(value)
+    return repr(value)
+
+
+class OrderManager(ActorBase):
+    def __init__(self, config: EngineConfig) -> None:
+        super().__init__(config)
+        self.instruments = config.instrument_map()
+        crypto = config.calendar_venue == "CRYPTO"
+        self.calendar = Instrument("CALENDAR", AssetClass.CRYPTO if crypto else AssetClass.EQUITY,
+                                   venue=config.calendar_venue)
+        self.book = OrderBook()
+        self.broker = PaperBroker(config.broker)
+        self.running = True
+        self.committer: GroupCommitter | None = None
+        self._inflight: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self._reserved: defaultdict[str, float] = defaultdict(float)
+        self._market_now: datetime | None = None
+        self._marks: dict[str, float] = {}
+        self._day: str | None = None
+        self._marks_saved_at = 0.0
+        self._unrecorded: list[Fill] = []
+        self._mirrors: list[Any] | None = None
+        self.counts: Counter[str] = Counter()
+
+    # --- start and rebuild -------------------------------------------------------------------
+
+    async def rebuild(self) -> None:
+        assert self.store is not None
+        self.book = OrderBook()
+        self.broker = PaperBroker(self.config.broker)
+        self.running = True
+        records = await self.store.read(1, types=(*ORDER_TYPES, EventType.SESSION_STARTED))
+        for r in records:
+            if r.event.type is EventType.SESSION_STARTED:
+                self._day = r.event.payload["day"]
+            elif r.event.type is EventType.ENGINE_STARTED:
+                self.running = True
+            elif r.event.type is EventType.ENGINE_STOPPED:
+                self.running = False
+            else:
+                self.book.apply_event(r.event)
+        self.rebuilt_events = len(records)
+        marks = await self.store.load_snapshot(MARKS_SNAPSHOT)
+        if marks:
+            self._marks = dict(marks[1]["marks"])
+            if marks[1].get("market_now"):
+                self._market_now = datetime.fromisoformat(marks[1]["market_now"])
+        for m in self.book.open_orders():
+            await self.broker.restore(m.order, self.instruments[m.order.symbol], m.filled_quantity, len(m.fill_ids))
+        self.committer = GroupCommitter(self.store)
+        for actor in self.mirrors():
+            actor.resync.remote()
+
+    def mirrors(self) -> list[Any]:
+        """Handles of the portfolio, risk and compliance actors (by name, in this namespace)."""
+        if self._mirrors is None:
+            import ray
+
+            self._mirrors = [ray.get_actor(self.config.actor_name(r)) for r in ("portfolio", "risk", "compliance")]
+        return self._mirrors
+
+    def now(self) -> datetime:
+        return self._market_now if self.config.clock == "market" and self._market_now else utc_now()
+
+    # --- submissions -------------------------------------------------------------------------
+
+    async def submit(self, request: dict[str, Any], principal: str) -> dict[str, Any]:
+        """Submit an order (fields of :class:`~raytrade.core.orders.Order`); return its view."""
+        await self.ensure_ready()
+        cid = request.get("client_order_id") or new_client_order_id()
+        if not isinstance(cid, str) or not cid.strip() or len(cid) > 64:
+            return self._unrecorded_reject(str(cid)[:64], principal, request, RejectReason.INVALID_ORDER,
+                                           "client_order_id must be a non-empty string of at most 64 characters")
+        known = self.book.view(cid)
+        if known is not None:
+            self.counts["duplicate"] += 1
+            return {**known, "duplicate": True}
+        if cid in self._inflight:
+            self.counts["duplicate"] += 1
+            return {**await asyncio.shield(self._inflight[cid]), "duplicate": True}
+        fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._inflight[cid] = fut
+        try:
+            view = await self._submit(cid, request, principal)
+            fut.set_result(view)
+            return view
+        except BaseException as exc:
+            fut.set_exception(exc)
+            fut.exception()  # retrieved: a duplicate waiting on it re-raises, nobody else must
+            raise
+        finally:
+            del self._inflight[cid]
+
+    async def submit_many(self, requests: Sequence[dict[str, Any]], principal: str) -> list[dict[str, Any]]:
+        """Submit several orders concurrently (one Ray call; each is handled as by :meth:`submit`)."""
+        return list(await asyncio.gather(*[self.submit(r, principal) for r in requests]))
+
+    async def _submit(self, cid: str, request: dict[str, Any], principal: str) -> dict[str, Any]:
+        self.counts["submitted"] += 1
+        raw = {k: _json_safe(request.get(k)) for k in REQUEST_FIELDS if k in request}
+        reason = str(request.get("reason") or "order submitted")
+        if not self.running:
+            return await self._reject(cid, principal, raw, RejectReason.ENGINE_STOPPED,
+                                      "the engine is stopped; start it to accept orders")
+        built = self._build(cid, request)
+        if isinstance(built, tuple):
+            return await self._reject(cid, principal, raw, *built)
+        order = built
+        now = self.now()
+        sym, dq = order.symbol, order.signed_quantity
+        open_q = {s: self.book.open_quantity(s) + self._reserved.get(s, 0.0)
+                  for s in {m.order.symbol for m in self.book.open_orders()} | set(self._reserved)}
+        self._reserved[sym] += dq  # concurrent submissions see this one while it is checked
+        try:
+            verdict = await self._checks(order, open_q, now)
+        finally:
+            self._reserved[sym] -= dq
+            if abs(self._reserved[sym]) < 1e-12:
+                del self._reserved[sym]
+        if verdict is not None:
+            return await self._reject(cid, principal, raw, *verdict)
+        accepted = Event(EventType.ORDER_ACCEPTED, principal, reason, {"order": order.to_dict()}, now)
+        try:
+            await self._commit([accepted])
+        except StoreError as exc:
+            self.counts["rejected:STORE_UNAVAILABLE"] += 1
+            return self._unrecorded_reject(cid, principal, raw, RejectReason.STORE_UNAVAILABLE, str(exc))
+        managed = self.book.accept(order, principal, now)
+        self.counts["accepted"] += 1
+        try:
+            reply = await asyncio.wait_for(self.broker.submit(order, self.instruments[sym]),
+                                           self.config.call_timeout_s)
+        except (TimeoutError, ConnectionError, OSError) as exc:
+            await self._broker_rejects(managed.client_order_id, principal, RejectReason.BROKER_UNAVAILABLE,
+                                       f"broker unreachable: {type(exc).__name__}")
+            return managed.view()
+        if not reply.accepted:
+            await self._broker_rejects(cid, principal, RejectReason.BROKER_REJECTED, reply.detail)
+            return managed.view()
+        extra = ([Event(EventType.ORDER_CANCELLED, principal, "immediate-or-cancel remainder",
+                        {"client_order_id": cid}, now)] if reply.cancelled_remainder else [])
+        # A store failure here keeps the fills for the next batch; the view shows what is committed.
+        with contextlib.suppress(StoreError):
+            await self._record_fills(list(reply.fills), extra)
+        return managed.view()
+
+    def _build(self, cid: str, req: dict[str, Any]) -> Order | tuple[RejectReason, str]:
+        try:
+            qty = float(req.get("quantity"))  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            return RejectReason.INVALID_QUANTITY, f"quantity must be a number, got {req.get('quantity')!r}"
+        if not math.isfinite(qty) or qty <= 0:
+            return RejectReason.INVALID_QUANTITY, f"quantity must be finite and > 0, got {req.get('quantity')!r}"
+        for name in ("limit_price", "stop_price"):
+            v = req.get(name)
+            if v is not None:
+                try:
+                    ok = math.isfinite(float(v)) and float(v) > 0
+                except (TypeError, ValueError):
+                    ok = False
+                if not ok:
+                    return RejectReason.INVALID_PRICE, f"{name} must be a finite number > 0, got {v!r}"
+        sym = req.get("symbol")
+        inst = self.instruments.get(sym) if isinstance(sym, str) else None
+        if inst is None:
+            return RejectReason.UNKNOWN_SYMBOL, f"unknown symbol {sym!r}: not an instrument of this engine"
+        try:
+            order = Order(sym, req.get("side"), qty, req.get("order_type") or "market",  # type: ignore[arg-type]
+                          req.get("limit_price"), req.get("stop_price"), req.get("time_in_force") or "day",
+                          cid, self.now())
+        except DomainError as exc:
+            return RejectReason.INVALID_ORDER, str(exc)
+        if not inst.is_lot_multiple(order.quantity):
+            return RejectReason.NOT_LOT_MULTIPLE, f"quantity {qty:g} is not a multiple of the lot size {inst.lot_size:g}"
+        if order.limit_price is not None and abs(inst.round_price(order.limit_price) - order.limit_price) > 1e-9:
+            return RejectReason.INVALID_PRICE, f"limit price {order.limit_price:g} is not on the tick {inst.tick_size:g}"
+        return order
+
+    async def _checks(self, order: Order, open_q: dict[str, float], now: datetime) -> tuple[RejectReason, str] | None:
+        """Risk and compliance concurrently; the first refusal (compliance first) or None."""
+        import ray
+
+        _, risk, compliance = self.mirrors()
+        o, ts = order.to_dict(), now.isoformat()
+        marks = {order.symbol: self._marks[order.symbol]} if order.symbol in self._marks else None
+        calls = {RejectReason.COMPLIANCE_UNAVAILABLE: compliance.check.remote(o, ts),
+                 RejectReason.RISK_UNAVAILABLE: risk.check.remote(o, open_q, ts, marks)}
+        answers: dict[RejectReason, dict[str, Any]] = {}
+        for code, ref in calls.items():
+            try:
+                answers[code] = await asyncio.wait_for(ref, self.config.call_timeout_s)
+            except (TimeoutError, ray.exceptions.RayError) as exc:
+                return code, f"{code.value.split('_')[0].lower()} check failed: {type(exc).__name__}"
+        for a in answers.values():
+            if not a["ok"]:
+                return RejectReason(a["code"]), a["detail"]
+        return None
+
+    async def _reject(self, cid: str, principal: str, raw: dict[str, Any], code: RejectReason,
+                      detail: str) -> dict[str, Any]:
+        """Record a refusal (committed before the answer) and return its view."""
+        now = self.now()
+        self.counts[f"rejected:{code.value}"] += 1
+        event = Event(EventType.ORDER_REJECTED, principal, detail,
+                      {"client_order_id": cid, "request": raw, "code": code.value, "detail": detail}, now)
+        try:
+            await self._commit([event])
+        except StoreError as exc:
+            return self._unrecorded_reject(cid, principal, raw, RejectReason.STORE_UNAVAILABLE,
+                                           f"{detail}; and the refusal could not be recorded: {exc}")
+        return self.book.reject(cid, principal, raw, code, detail, now).view()
+
+    def _unrecorded_reject(self, cid: str, principal: str, raw: dict[str, Any], code: RejectReason,
+                           detail: str) -> dict[str, Any]:
+        """A refusal that could not be (or need not be) logged: answered, never kept."""
+        return Rejection(cid, principal, raw, code, detail, self.now()).view()
+
+    async def _broker_rejects(self, cid: str, principal: str, code: RejectReason, detail: str) -> None:
+        event = Event(EventType.ORDER_REJECTED, principal, detail,
+                      {"client_order_id": cid, "request": {}, "code": code.value, "detail": detail}, self.now())
+        await self._commit([event])
+        self.book.apply_event(event)
+
+    # --- fills and market data ---------------------------------------------------------------
+
+    async def _commit(self, events: list[Event]) -> list[AuditRecord]:
+        assert self.committer is not None
+        return await self.committer.append(events)
+
+    async def _record_fills(self, fills: list[Fill], extra: list[Event] | None = None,
+                            marks: dict[str, float] | None = None, first: list[Event] | None = None) -> None:
+        """Commit ``first`` events, fills and ``extra`` events in one batch, apply them to the
+        book, and notify the mirrors.
+
+        A fill the store cannot take yet is kept and retried before the next submission's fills,
+        never dropped: the broker has executed it.
+        """
+        pending, self._unrecorded = self._unrecorded + fills, []
+        events = [Event(EventType.FILL, self.book.get(f.client_order_id).principal, "fill", {"fill": f.to_dict()},
+                        f.timestamp) for f in pending]
+        try:
+            records = await self._commit((first or []) + events + (extra or []))
+        except StoreError:
+            self._unrecorded = pending
+            raise
+        for r in records:
+            if r.event.type is EventType.FILL:
+                self.counts["fills"] += 1
+            self.book.apply_event(r.event)
+        mirrored = [r.event for r in records if r.event.type in MIRROR_TYPES]
+        if mirrored or marks:
+            for actor in self.mirrors():
+                actor.on_market.remote(marks or {}, mirrored)
+
+    async def on_bars(self, bars: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+        """New bars (``Bar`` fields; timestamps ISO): mark, fill working orders, return the fills.
+
+        The first bar of a new session logs ``session_started`` with the marks before this bar,
+        ahead of the bar's fills: the day's starting equity is the previous close's.
+        """
+        await self.ensure_ready()
+        parsed = [Bar(b["symbol"], datetime.fromisoformat(b["timestamp"]) if isinstance(b["timestamp"], str)
+                      else b["timestamp"], b["open"], b["high"], b["low"], b["close"], b.get("volume", 0.0))
+                  for b in bars]
+        if parsed:
+            self._market_now = max(b.timestamp for b in parsed)
+        day = session_date(self.calendar, self.now()).isoformat()
+        first: list[Event] = []
+        if day != self._day:
+            first.append(Event(EventType.SESSION_STARTED, "engine", "new trading session",
+                               {"day": day, "marks": dict(self._marks)}, self.now()))
+            self._day = day
+        fills: list[Fill] = []
+        for bar in parsed:
+            fills.extend(self.broker.on_bar(bar))
+            self._marks[bar.symbol] = bar.close
+        self.broker.take_fills()  # returned above; the broker's queue is not needed for bars
+        await self._record_fills(fills, first=first, marks={b.symbol: b.close for b in parsed})
+        if first or time.monotonic() - self._marks_saved_at >= MARKS_SAVE_S:
+            await self._save_marks()
+        return [f.to_dict() for f in fills]
+
+    async def _save_marks(self) -> None:
+        assert self.store is not None
+        self._marks_saved_at = time.monotonic()
+        head = (await self.store.head())[0]
+        await self.store.save_snapshot(MARKS_SNAPSHOT, head, {
+            "marks": dict(self._marks),
+            "market_now": self._market_now.isoformat() if self._market_now else None})
+
+    # --- cancel, replace, state --------------------------------------------------------------
+
+    async def cancel(self, client_order_id: str, principal: str) -> dict[str, Any]:
+        await self.ensure_ready()
+        m = self.book.get(client_order_id)
+        if not m.is_open:
+            raise OrderStateError(f"order {client_order_id} is {m.status.value}: it cannot be cancelled")
+        await self.broker.cancel(client_order_id)
+        event = Event(EventType.ORDER_CANCELLED, principal, "cancel requested",
+                      {"client_order_id": client_order_id}, self.now())
+        await self._commit([event])
+        self.book.apply_event(event)
+        return m.view()
+
+    async def replace(self, client_order_id: str, principal: str, quantity: float | None = None,
+                      limit_price: float | None = None) -> dict[str, Any]:
+        await self.ensure_ready()
+        m = self.book.get(client_order_id)
+        new = m.replace(quantity, limit_price)
+        inst = self.instruments[new.symbol]
+        if not inst.is_lot_multiple(new.quantity):
+            raise DomainError(f"quantity {new.quantity:g} is not a multiple of the lot size {inst.lot_size:g}")
+        event = Event(EventType.ORDER_REPLACED, principal, "replace requested",
+                      {"client_order_id": client_order_id, "quantity": new.quantity, "limit_price": new.limit_price},
+                      self.now())
+        await self._commit([event])
+        self.book.apply_event(event)
+        await self.broker.replace(new)
+        return m.view()
+
+    async def set_running(self, running: bool, principal: str, reason: str) -> bool:
+        await self.ensure_ready()
+        if running != self.running:
+            t = EventType.ENGINE_STARTED if running else EventType.ENGINE_STOPPED
+            await self._commit([Event(t, principal, reason, {})])
+            self.running = running
+        return self.running
+
+    async def get_order(self, client_order_id: str) -> dict[str, Any] | None:
+        await self.ensure_ready()
+        return self.book.view(client_order_id)
+
+    async def list_orders(self, status: str | None = None, symbol: str | None = None,
+                          since: str | None = None, limit: int = 100, offset: int = 0) -> dict[str, Any]:
+        """Orders newest first, filtered; ``total`` counts all matches."""
+        await self.ensure_ready()
+        views = [m.view() for m in self.book.orders.values()] + [r.view() for r in self.book.rejections.values()]
+        if status:
+            checks.member(OrderStatus, status, "status")
+            views = [v for v in views if v["status"] == status]
+        if symbol:
+            views = [v for v in views if v.get("symbol") == symbol]
+        if since:
+            views = [v for v in views if v["updated_at"] >= datetime.fromisoformat(since).isoformat()]
+        views.sort(key=lambda v: v["updated_at"], reverse=True)
+        return {"total": len(views), "offset": offset, "limit": limit, "orders": views[offset:offset + limit]}
+
+    async def stats(self) -> dict[str, Any]:
+        await self.ensure_ready()
+        return {"running": self.running, "counts": dict(self.counts), "open_orders": len(self.book.open_orders()),
+                "orders": len(self.book.orders), "rejections": len(self.book.rejections),
+                "commits": self.committer.commits if self.committer else 0, "marks": dict(self._marks),
+                "unrecorded_fills": len(self._unrecorded)}

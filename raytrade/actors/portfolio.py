@@ -1,0 +1,47 @@
+"""PortfolioActor: positions, cash, average cost, realised and unrealised P&L, marks, leverage and
+daily P&L, rebuilt from the log; its snapshot goes to the store (and to Redis when configured) for
+readers that should not queue behind the trading path."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from raytrade.actors.base import PortfolioMirror
+from raytrade.core.clock import utc_now
+from raytrade.core.enums import EventType
+from raytrade.core.events import Event
+
+SNAPSHOT = "portfolio"
+
+
+class PortfolioActor(PortfolioMirror):
+    async def deposit(self, amount: float, principal: str, reason: str) -> dict[str, Any]:
+        """Add cash (negative: withdraw); committed to the log before it counts."""
+        await self.ensure_ready()
+        assert self.store is not None
+        (rec,) = await self.store.append([Event(EventType.CASH_CHANGED, principal, reason, {"amount": float(amount)})])
+        self._apply_new([rec.event])
+        import ray
+
+        for role in ("risk", "compliance"):
+            ray.get_actor(self.config.actor_name(role)).on_market.remote({}, [rec.event])
+        return self.summary()
+
+    def summary(self) -> dict[str, Any]:
+        return self.book.summary()
+
+    async def snapshot(self) -> dict[str, Any]:
+        """Summary, positions and marks (currency units; quantities signed)."""
+        await self.ensure_ready()
+        b = self.book
+        positions = [{"symbol": s, "quantity": p.quantity, "avg_cost": p.avg_cost, "mark": b.marks.get(s),
+                      "market_value": b.market_value(s), "realized_pnl": p.realized_pnl,
+                      "unrealized_pnl": p.unrealized_pnl(b.marks[s]) if p.quantity else 0.0}
+                     for s, p in sorted(b.positions.items())]
+        return {**self.summary(), "positions": positions, "marks": dict(b.marks),
+                "day": b.day.isoformat() if b.day else None, "as_of": utc_now().isoformat()}
+
+    async def state(self) -> dict[str, Any]:
+        """The exact book state (what a restart must reproduce)."""
+        await self.ensure_ready()
+        return self.book.to_state()

@@ -1,0 +1,330 @@
+"""The trading engine on a real local Ray instance: order flow, refusals, halts, restarts, crashes.
+
+Each test runs its own engine (actor names prefixed by a fresh name) over its own SQLite file or
+PostgreSQL schema, and removes them after.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+import ray
+
+from raytrade.actors import EngineConfig, TradingEngine
+from raytrade.core import EventType, Portfolio
+from raytrade.storage import store_from_url
+from raytrade.storage.postgres import PostgresEventStore
+from tests.storage.conftest import PG_URL, pg_schema
+
+pytestmark = [pytest.mark.integration]
+
+OPEN = datetime(2024, 3, 4, 15, 0, tzinfo=UTC)  # a Monday, 10:00 New York
+
+
+def bar(symbol: str, close: float, ts: datetime = OPEN, volume: float = 1e6) -> dict[str, Any]:
+    return {"symbol": symbol, "timestamp": ts.isoformat(), "open": close, "high": close * 1.01,
+            "low": close * 0.99, "close": close, "volume": volume}
+
+
+def make_config(tmp_path: Path, backend: str = "sqlite", **kw: Any) -> EngineConfig:
+    base: dict[str, Any] = {
+        "name": f"t{uuid.uuid4().hex[:10]}", "equities": ("AAPL", "KO", "JPM", "TSLA"), "clock": "market",
+        "initial_cash": 1_000_000.0, "broker": {"participation_rate": None},
+        "risk": {"max_orders_per_second": 100_000},
+        "compliance": {"restricted": ("TSLA",)},
+    }
+    if backend == "sqlite":
+        base["store_url"] = f"sqlite:///{tmp_path / 'events.sqlite'}"
+    else:
+        base["store_url"], base["store_schema"] = PG_URL, pg_schema()
+    base.update(kw)
+    return EngineConfig(**base)
+
+
+@pytest.fixture
+def engine_factory(ray_session: dict, tmp_path: Path) -> Iterator[Any]:
+    engines: list[TradingEngine] = []
+
+    def make(backend: str = "sqlite", **kw: Any) -> TradingEngine:
+        eng = TradingEngine(make_config(tmp_path, backend, **kw))
+        eng.start()
+        engines.append(eng)
+        return eng
+
+    yield make
+    for eng in engines:
+        eng.shutdown()
+        if eng.config.store_schema:
+            asyncio.run(_drop(eng.config))
+
+
+async def _drop(cfg: EngineConfig) -> None:
+    s = PostgresEventStore(PG_URL, schema=cfg.store_schema or "x")
+    await s.open()
+    await s.drop_schema()
+    await s.close()
+
+
+async def _read_log(cfg: EngineConfig) -> tuple[list[Any], bool]:
+    store = store_from_url(cfg.store_url, schema=cfg.store_schema)
+    async with store:
+        return await store.read(), (await store.verify()).ok
+
+
+def read_log(cfg: EngineConfig) -> tuple[list[Any], bool]:
+    return asyncio.run(_read_log(cfg))
+
+
+def wait_ready(handle: Any, timeout_s: float = 120.0) -> dict[str, Any]:
+    """``ready()`` of an actor that may be restarting: retried as a client would."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            return ray.get(handle.ready.remote(), timeout=timeout_s)
+        except (ray.exceptions.ActorUnavailableError, ray.exceptions.RayActorError):
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+def settle(eng: TradingEngine) -> None:
+    """Wait until the fire-and-forget notifications to the mirrors are processed."""
+    for h in (eng.portfolio, eng.risk, eng.compliance):
+        ray.get(h.ping.remote())
+
+
+def test_order_flow_idempotency_and_every_bad_order_refused_with_its_code(engine_factory: Any) -> None:
+    eng = engine_factory(risk={"max_orders_per_second": 100_000, "max_symbol_weight": 0.5})
+    ray.get(eng.orders.on_bars.remote([bar("AAPL", 100.0), bar("KO", 50.0), bar("TSLA", 200.0)]))
+    good = eng.submit({"symbol": "AAPL", "side": "buy", "quantity": 100, "client_order_id": "good-1"}, "trader-1")
+    assert (good["status"], good["filled_quantity"], good["avg_fill_price"]) == ("filled", 100.0, 100.0)
+    again = eng.submit({"symbol": "AAPL", "side": "buy", "quantity": 999, "client_order_id": "good-1"}, "trader-1")
+    assert again["duplicate"] and again["quantity"] == 100.0 and again["status"] == "filled"
+
+    bad = {
+        "INVALID_QUANTITY": {"symbol": "AAPL", "side": "buy", "quantity": 0},
+        "NOT_LOT_MULTIPLE": {"symbol": "AAPL", "side": "buy", "quantity": 1.5},
+        "INVALID_PRICE": {"symbol": "AAPL", "side": "buy", "quantity": 1, "order_type": "limit",
+                          "limit_price": float("nan")},
+        "UNKNOWN_SYMBOL": {"symbol": "NOPE", "side": "buy", "quantity": 1},
+        "INVALID_ORDER": {"symbol": "AAPL", "side": "sideways", "quantity": 1},
+        "LIMIT_FAR_FROM_MARKET": {"symbol": "AAPL", "side": "buy", "quantity": 1, "order_type": "limit",
+                                  "limit_price": 150.0},
+        "RESTRICTED_SYMBOL": {"symbol": "TSLA", "side": "buy", "quantity": 1},
+        "SYMBOL_LIMIT": {"symbol": "KO", "side": "buy", "quantity": 20_000},
+    }
+    for code, req in bad.items():
+        view = eng.submit({**req, "client_order_id": f"bad-{code}"}, "trader-1")
+        assert (view["status"], view["reject_code"]) == ("rejected", code), view
+    neg = eng.submit({"symbol": "AAPL", "side": "buy", "quantity": 1, "order_type": "limit", "limit_price": -1,
+                      "client_order_id": "bad-neg"}, "trader-1")
+    assert neg["reject_code"] == "INVALID_PRICE"
+    ray.get(eng.orders.on_bars.remote([bar("AAPL", 101.0, OPEN + timedelta(days=5))]))  # a Saturday
+    closed = eng.submit({"symbol": "AAPL", "side": "buy", "quantity": 1, "client_order_id": "bad-closed"})
+    assert closed["reject_code"] == "MARKET_CLOSED"
+
+    log, ok = read_log(eng.config)
+    assert ok
+    accepted = [r.event.payload["order"]["client_order_id"] for r in log if r.event.type is EventType.ORDER_ACCEPTED]
+    assert accepted == ["good-1"]  # no refused order reached the broker
+    rejected = {r.event.payload["client_order_id"]: r.event.payload["code"] for r in log
+                if r.event.type is EventType.ORDER_REJECTED}
+    assert rejected == {f"bad-{c}": c for c in bad} | {"bad-neg": "INVALID_PRICE", "bad-closed": "MARKET_CLOSED"}
+    violations = ray.get(eng.compliance.list_violations.remote())
+    assert {(v["rule"], v["severity"]) for v in violations} == {("restricted_list", "critical"),
+                                                                ("market_hours", "critical")}
+
+
+def test_limit_orders_rest_then_cancel_and_replace(engine_factory: Any) -> None:
+    eng = engine_factory(risk={"max_orders_per_second": 100_000, "max_symbol_weight": 0.5})
+    ray.get(eng.orders.on_bars.remote([bar("KO", 50.0)]))
+    rest = eng.submit({"symbol": "KO", "side": "buy", "quantity": 100, "order_type": "limit", "limit_price": 49.0,
+                       "client_order_id": "l1"})
+    assert rest["status"] == "accepted"
+    replaced = ray.get(eng.orders.replace.remote("l1", "trader", 200, 48.5))
+    assert (replaced["quantity"], replaced["limit_price"], replaced["status"]) == (200, 48.5, "accepted")
+    fills = ray.get(eng.orders.on_bars.remote([bar("KO", 48.4, OPEN + timedelta(minutes=5))]))
+    assert [f["quantity"] for f in fills] == [200]
+    assert ray.get(eng.orders.get_order.remote("l1"))["status"] == "filled"
+    eng.submit({"symbol": "KO", "side": "buy", "quantity": 10, "order_type": "limit", "limit_price": 47.0,
+                "client_order_id": "l2"})
+    assert ray.get(eng.orders.cancel.remote("l2", "trader"))["status"] == "cancelled"
+    with pytest.raises(ray.exceptions.RayTaskError, match="cannot be cancelled"):
+        ray.get(eng.orders.cancel.remote("l2", "trader"))
+    listing = ray.get(eng.orders.list_orders.remote(status="cancelled"))
+    assert [o["client_order_id"] for o in listing["orders"]] == ["l2"]
+    settle(eng)
+    assert ray.get(eng.portfolio.state.remote())["positions"]["KO"][0] == 200
+
+
+def test_halt_refuses_risk_increasing_orders_until_resume_and_stop_refuses_all(engine_factory: Any) -> None:
+    eng = engine_factory(risk={"max_orders_per_second": 100_000, "max_symbol_weight": 0.5, "max_sector_weight": 1})
+    ray.get(eng.orders.on_bars.remote([bar("KO", 50.0)]))
+    eng.submit({"symbol": "KO", "side": "buy", "quantity": 100})
+    settle(eng)
+    assert eng.halt("admin-1", "test halt")["halted"]
+    assert eng.submit({"symbol": "KO", "side": "buy", "quantity": 1})["reject_code"] == "TRADING_HALTED"
+    assert eng.submit({"symbol": "KO", "side": "sell", "quantity": 50})["status"] == "filled"
+    eng.resume("admin-1", "done")
+    assert eng.submit({"symbol": "KO", "side": "buy", "quantity": 1})["status"] == "filled"
+    eng.stop("admin-1", "end of day")
+    assert eng.submit({"symbol": "KO", "side": "sell", "quantity": 1})["reject_code"] == "ENGINE_STOPPED"
+    eng.resume_trading("admin-1", "morning")
+    # a 6% fall breaches the 5% daily loss limit: halted, recorded, and only reductions pass
+    ray.get(eng.orders.on_bars.remote([bar("KO", 50.0, OPEN + timedelta(days=1))]))
+    assert eng.submit({"symbol": "KO", "side": "buy", "quantity": 8_000})["status"] == "filled"
+    ray.get(eng.orders.on_bars.remote([bar("KO", 43.0, OPEN + timedelta(days=1, minutes=1))]))
+    settle(eng)
+    assert eng.submit({"symbol": "KO", "side": "buy", "quantity": 1})["reject_code"] == "DAILY_LOSS_HALT"
+    log, ok = read_log(eng.config)
+    kinds = [r.event.type for r in log]
+    assert ok and kinds.count(EventType.TRADING_HALTED) == 2 and EventType.ENGINE_STOPPED in kinds
+
+
+def test_killed_actors_come_back_with_the_same_state(engine_factory: Any) -> None:
+    eng = engine_factory(risk={"max_orders_per_second": 100_000, "max_symbol_weight": 0.5})
+    ray.get(eng.orders.on_bars.remote([bar("AAPL", 100.0), bar("KO", 50.0)]))
+    for i in range(20):
+        eng.submit({"symbol": "AAPL" if i % 2 else "KO", "side": "buy" if i % 3 else "sell", "quantity": 10 + i})
+    eng.submit({"symbol": "KO", "side": "buy", "quantity": 5, "order_type": "limit", "limit_price": 49.0,
+                "client_order_id": "resting"})
+    eng.halt("admin", "before the kill")
+    settle(eng)
+    before = {
+        "portfolio": ray.get(eng.portfolio.state.remote()),
+        "risk": ray.get(eng.risk.status.remote()),
+        "orders": ray.get(eng.orders.list_orders.remote(limit=1000)),
+    }
+    pids = {r: ray.get(h.ready.remote())["pid"] for r, h in eng.handles.items()}
+    for h in eng.handles.values():
+        ray.kill(h, no_restart=False)
+    after_ready = {r: wait_ready(h) for r, h in eng.handles.items()}
+    assert all(after_ready[r]["pid"] != pids[r] and after_ready[r]["restarted"] for r in pids)
+    # Positions, cash, P&L, the day and its starting equity come back exactly; marks come from the
+    # marks snapshot, saved after the last bar batch here (the next bar refreshes them anyway).
+    assert ray.get(eng.portfolio.state.remote()) == before["portfolio"]
+    assert ray.get(eng.risk.status.remote()) == before["risk"]
+    assert ray.get(eng.orders.list_orders.remote(limit=1000)) == before["orders"]
+    # the resting order was re-attached to the paper broker and still fills
+    ray.get(eng.orders.on_bars.remote([bar("KO", 48.0, OPEN + timedelta(minutes=1))]))
+    assert ray.get(eng.orders.get_order.remote("resting"))["status"] == "filled"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_sigkill_mid_stream_loses_no_acknowledged_order(engine_factory: Any, backend: str) -> None:
+    eng = engine_factory(backend, risk={"max_orders_per_second": 100_000, "max_symbol_weight": 1.0,
+                                        "max_sector_weight": 1.0})
+    ray.get(eng.orders.on_bars.remote([bar("AAPL", 100.0), bar("KO", 50.0), bar("JPM", 80.0)]))
+    acks: dict[str, dict[str, Any]] = {}
+    failures: list[str] = []
+    stop = threading.Event()
+
+    def client() -> None:
+        i = 0
+        while not stop.is_set() and i < 2000:
+            cid = f"c{i:05d}"
+            req = {"symbol": ("AAPL", "KO", "JPM")[i % 3], "side": "buy" if i % 4 else "sell",
+                   "quantity": 1 + i % 7, "client_order_id": cid}
+            for _ in range(200):  # a real client resubmits the same id until it gets an answer
+                try:
+                    acks[cid] = ray.get(eng.orders.submit.remote(req, "loop"), timeout=30)
+                    break
+                except (ray.exceptions.RayActorError, ray.exceptions.ActorUnavailableError,
+                        ray.exceptions.GetTimeoutError):
+                    failures.append(cid)
+                    time.sleep(0.05)
+            i += 1
+
+    t = threading.Thread(target=client)
+    t.start()
+    time.sleep(2.0)
+    for role in ("orders", "portfolio", "risk"):
+        os.kill(ray.get(eng.handles[role].ready.remote())["pid"], signal.SIGKILL)
+        time.sleep(0.3)
+    time.sleep(2.0)
+    stop.set()
+    t.join(timeout=300)
+    assert not t.is_alive()
+    for h in eng.handles.values():
+        wait_ready(h)
+    settle(eng)
+
+    assert len(acks) > 50
+    assert failures, "the kills did not interrupt any submission"
+    log, ok = read_log(eng.config)
+    assert ok
+    accepted = {r.event.payload["order"]["client_order_id"] for r in log if r.event.type is EventType.ORDER_ACCEPTED}
+    rejected = {r.event.payload["client_order_id"] for r in log if r.event.type is EventType.ORDER_REJECTED}
+    filled: dict[str, float] = {}
+    for r in log:
+        if r.event.type is EventType.FILL:
+            f = r.event.payload["fill"]
+            filled[f["client_order_id"]] = filled.get(f["client_order_id"], 0.0) + f["quantity"]
+    for cid, view in acks.items():
+        if view["status"] == "rejected":
+            assert cid in rejected or view["reject_code"] == "STORE_UNAVAILABLE", view
+        else:
+            assert cid in accepted, view
+            assert filled.get(cid, 0.0) == view["filled_quantity"], view
+    # positions equal the replay of the log
+    replay = Portfolio(0.0)
+    for r in log:
+        if r.event.type is EventType.CASH_CHANGED:
+            replay.deposit(r.event.payload["amount"])
+        elif r.event.type is EventType.FILL:
+            from raytrade.core import Fill
+
+            replay.apply_fill(Fill.from_dict(r.event.payload["fill"]))
+    state = ray.get(eng.portfolio.state.remote())
+    assert state["positions"] == {s: [p.quantity, p.avg_cost, p.realized_pnl] for s, p in replay.positions.items()}
+    assert state["cash"] == pytest.approx(replay.cash, abs=1e-6)
+
+
+def test_unreachable_store_rejects_with_store_unavailable_and_writes_nothing(ray_session: dict) -> None:
+    role = f"rt_engine_{uuid.uuid4().hex[:8]}"
+
+    async def admin(sql: str) -> None:
+        conn = await asyncpg.connect(PG_URL)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    asyncio.run(admin(f"CREATE ROLE {role} LOGIN; GRANT CREATE ON DATABASE test TO {role}"))
+    url = PG_URL.replace("postgres@", f"{role}@")
+    cfg = EngineConfig(name=f"t{uuid.uuid4().hex[:10]}", equities=("KO",), clock="market", store_url=url,
+                       store_schema=pg_schema(), broker={"participation_rate": None},
+                       risk={"max_symbol_weight": 0.5}, call_timeout_s=3)
+    eng = TradingEngine(cfg)
+    eng.start()
+    try:
+        ray.get(eng.orders.on_bars.remote([bar("KO", 50.0)]))
+        assert eng.submit({"symbol": "KO", "side": "buy", "quantity": 10})["status"] == "filled"
+        count_before = len(read_log(cfg)[0])
+        asyncio.run(admin(f"ALTER ROLE {role} NOLOGIN; SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                          f"WHERE usename = '{role}'"))
+        view = eng.submit({"symbol": "KO", "side": "buy", "quantity": 10, "client_order_id": "while-down"})
+        assert (view["status"], view["reject_code"]) == ("rejected", "STORE_UNAVAILABLE")
+        asyncio.run(admin(f"ALTER ROLE {role} LOGIN"))
+        log, ok = read_log(cfg)
+        assert ok and len(log) == count_before
+        assert "while-down" not in {str(r.event.payload.get("client_order_id")) for r in log}
+        # back up: the same client order id is taken as new, since nothing of it was written
+        assert eng.submit({"symbol": "KO", "side": "buy", "quantity": 10,
+                           "client_order_id": "while-down"})["status"] == "filled"
+    finally:
+        eng.shutdown()
+        asyncio.run(_drop(cfg))
+        asyncio.run(admin(f"REASSIGN OWNED BY {role} TO postgres; DROP OWNED BY {role}; DROP ROLE {role}"))
