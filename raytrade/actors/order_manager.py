@@ -281,9 +281,9 @@ class OrderManager(ActorBase):
         return await self.committer.append(events)
 
     async def _record_fills(self, fills: list[Fill], extra: list[Event] | None = None,
-                            marks: dict[str, float] | None = None, first: list[Event] | None = None) -> None:
+                            marks: dict[str, float] | None = None, first: list[Event] | None = None) -> list[Any]:
         """Commit ``first`` events, fills and ``extra`` events in one batch, apply them to the
-        book, and notify the mirrors.
+        book, and notify the mirrors (their call refs are returned; nobody needs to wait).
 
         A fill the store cannot take yet is kept and retried before the next submission's fills,
         never dropped: the broker has executed it.
@@ -301,12 +301,15 @@ class OrderManager(ActorBase):
                 self.counts["fills"] += 1
             self.book.apply_event(r.event)
         mirrored = [r.event for r in records if r.event.type in MIRROR_TYPES]
-        if mirrored or marks:
-            for actor in self.mirrors():
-                actor.on_market.remote(marks or {}, mirrored)
+        if not (mirrored or marks):
+            return []
+        return [actor.on_market.remote(marks or {}, mirrored) for actor in self.mirrors()]
 
-    async def on_bars(self, bars: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    async def on_bars(self, bars: Sequence[dict[str, Any]], wait: bool = False) -> list[dict[str, Any]]:
         """New bars (``Bar`` fields; timestamps ISO): mark, fill working orders, return the fills.
+
+        With ``wait`` the call returns only once the portfolio, risk and compliance actors have
+        applied the bar (a replay reads the portfolio right after).
 
         The first bar of a new session logs ``session_started`` with the marks before this bar,
         ahead of the bar's fills: the day's starting equity is the previous close's.
@@ -328,10 +331,18 @@ class OrderManager(ActorBase):
             fills.extend(self.broker.on_bar(bar))
             self._marks[bar.symbol] = bar.close
         self.broker.take_fills()  # returned above; the broker's queue is not needed for bars
-        await self._record_fills(fills, first=first, marks={b.symbol: b.close for b in parsed})
+        refs = await self._record_fills(fills, first=first, marks={b.symbol: b.close for b in parsed})
+        if wait:
+            await asyncio.gather(*refs)
         if first or time.monotonic() - self._marks_saved_at >= MARKS_SAVE_S:
             await self._save_marks()
         return [f.to_dict() for f in fills]
+
+    async def sync(self) -> None:
+        """Return once the mirrors have applied every notification sent before this call (calls
+        from one caller to an actor start in order, and their bodies do not yield before applying)."""
+        await self.ensure_ready()
+        await asyncio.gather(*[actor.on_market.remote({}, []) for actor in self.mirrors()])
 
     async def _save_marks(self) -> None:
         assert self.store is not None

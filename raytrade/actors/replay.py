@@ -1,0 +1,255 @@
+"""Paper trading on history: bundled bars replayed through a strategy, the engine's actors and the
+paper broker, and compared with the vectorised backtest of the same config.
+
+Rules (they mirror the kernel's, :mod:`raytrade.backtest.kernel`, so the two can be compared):
+
+- Each daily bar is stamped one minute before its XNYS session close (so the market is open) and
+  sent to the order manager; marks, fills and the session start are applied before anything else.
+- The strategy's signals and the sizing scale are computed once over the whole history. That is
+  equivalent to computing them bar by bar because a signal at bar t reads only bars up to t
+  (``tests/backtest/test_no_lookahead.py`` holds every strategy to it).
+- A target set at bar t's close (signal x scale, a fraction of equity) is executed at bar t+1:
+  the order is sized with bar t+1's reference price and filled by the paper broker against that
+  bar's close, exactly as the kernel executes at the next close. Whole shares use the kernel's
+  formula (the count whose cost, impact and commission included, fits the equity).
+- One account holds every symbol: symbol j's target is w_j x equity / N. With one symbol this is
+  the kernel's backtest; with several it differs from the kernel's independent, equally funded
+  sleeves (their cash does not mix), which the parity report then shows.
+- Orders go through risk and compliance like any other: a refusal is recorded in the log and in
+  ``rejections.csv`` and the position stays as it was (the kernel never refuses, so parity breaks
+  exactly there). Configure limits the strategy is meant to respect.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field
+
+from raytrade.actors.config import EngineConfig
+from raytrade.actors.engine import TradingEngine
+from raytrade.backtest.config import BacktestConfig
+from raytrade.backtest.costs import Rebalance
+from raytrade.backtest.kernel import sizing_scale
+from raytrade.backtest.runfolder import library_versions, new_run_folder, write_json, write_yaml
+from raytrade.backtest.runner import backtest
+from raytrade.brokers.paper import PaperBrokerConfig
+from raytrade.compliance.calendar import exchange_calendar
+from raytrade.compliance.rules import ComplianceRules
+from raytrade.core.errors import ConfigError
+from raytrade.data.loaders import frame_digest
+from raytrade.risk.limits import RiskLimits
+from raytrade.storage import store_from_url
+
+
+class PaperEngineSettings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    risk: RiskLimits = RiskLimits()
+    compliance: ComplianceRules = ComplianceRules()
+    store_url: str | None = None  # default: events.sqlite in the run folder
+    store_schema: str | None = None
+
+
+class PaperConfig(BacktestConfig):
+    """A backtest config plus how to replay it (``configs/paper/*.yaml``)."""
+
+    speed: float | None = Field(None, gt=0, description="bars per second; none: as fast as possible")
+    engine: PaperEngineSettings = PaperEngineSettings()
+
+
+@dataclass(frozen=True, slots=True)
+class PaperRun:
+    folder: Path
+    equity: pd.DataFrame          # replay and backtest equity per bar
+    fills: pd.DataFrame
+    rejections: pd.DataFrame
+    parity: dict[str, Any]
+
+
+def _stamp(dates: pd.DatetimeIndex) -> list[pd.Timestamp]:
+    """One minute before each date's XNYS close (early on half days)."""
+    cal = exchange_calendar("XNYS")
+    sessions = pd.DatetimeIndex(dates.tz_convert(None).normalize())
+    unknown = sessions[~sessions.isin(cal.sessions)]
+    if len(unknown):
+        raise ConfigError(f"data: {unknown[0].date()} is not an XNYS session; the replay needs exchange days")
+    closes = pd.DatetimeIndex(cal.closes.reindex(sessions))
+    if closes.tz is None:
+        closes = closes.tz_localize("UTC")
+    return [c - timedelta(minutes=1) for c in closes]
+
+
+def run_paper(config: PaperConfig, *, on_progress: Callable[[int, int], None] | None = None) -> PaperRun:
+    """Replay ``config`` through a fresh engine on the connected Ray instance; write a run folder."""
+    import ray
+
+    close, open_ = config.data.load()
+    if open_ is not None:
+        raise ConfigError("data: the paper replay takes close-only price data for now (OHLCV sources trade at "
+                          "the next open in the backtest, which the replay does not model yet)")
+    strategy = config.strategy.build()
+    block = strategy.space.block(config.strategy.params, "strategy.params")
+    symbols = [str(s) for s in close.columns]
+    c = close.to_numpy(np.float64)
+    n_bars, n_sym = c.shape
+    signals = np.column_stack([strategy.signals(strategy.prepare(c[:, j], block), block)[:, 0]
+                               for j in range(n_sym)]).astype(np.float64)
+    scale = sizing_scale(c, config.sizing)
+    stamps = _stamp(close.index)
+
+    folder = new_run_folder(config.output_dir, config.name)
+    write_yaml(folder / "config.yaml", config.model_dump(mode="json"))
+    settings = config.engine
+    store_url = settings.store_url or f"sqlite:///{(folder / 'events.sqlite').resolve()}"
+    engine_cfg = EngineConfig(
+        name=f"paper-{uuid.uuid4().hex[:10]}", initial_cash=config.initial_capital, equities=tuple(symbols),
+        clock="market", risk=settings.risk, compliance=settings.compliance,
+        broker=PaperBrokerConfig(costs=config.costs, participation_rate=None, fill_at="last"),
+        store_url=store_url, store_schema=settings.store_schema)
+    engine = TradingEngine(engine_cfg)
+    engine.start(principal="paper")
+    om, portfolio = engine.orders, engine.portfolio
+
+    sizing, costs = config.sizing, config.costs
+    impact, comm_bps, comm_share = costs.price_impact_bps / 1e4, costs.commission_bps / 1e4, costs.commission_per_share
+    every_bar = sizing.rebalance is Rebalance.EVERY_BAR
+    prev_sig = np.zeros(n_sym)
+    pending = np.zeros(n_sym, dtype=bool)
+    pending_w = np.zeros(n_sym)
+    sized = np.ones(n_sym, dtype=bool)
+    equity = np.empty(n_bars)
+    rejections: list[dict[str, Any]] = []
+    started = time.perf_counter()
+    try:
+        for t in range(n_bars):
+            ts = stamps[t].isoformat()
+            bars = [{"symbol": s, "timestamp": ts, "open": c[t, j], "high": c[t, j], "low": c[t, j],
+                     "close": c[t, j], "volume": 0.0} for j, s in enumerate(symbols)]
+            ray.get(om.on_bars.remote(bars, True))
+            state = ray.get(portfolio.state.remote())
+            traded = False
+            total = state["cash"] + sum(state["positions"].get(s, [0.0])[0] * c[t, j] for j, s in enumerate(symbols))
+            for j, sym in enumerate(symbols):
+                if not pending[j]:
+                    continue
+                pending[j] = False
+                ref, pos = c[t, j], state["positions"].get(sym, [0.0])[0]
+                eq, w = total / n_sym, pending_w[j]
+                if eq <= 0 or w == 0:
+                    target = 0.0
+                elif sizing.whole_shares:
+                    unit = ref * (1.0 + impact + comm_bps) + comm_share
+                    n = math.floor(abs(w) * eq / unit / sizing.lot_size) * sizing.lot_size
+                    target = n if w > 0 else -n
+                else:
+                    target = w * eq / ref
+                q = target - pos
+                if q == 0:
+                    continue
+                view = engine.submit({"symbol": sym, "side": "buy" if q > 0 else "sell", "quantity": abs(q),
+                                      "client_order_id": f"{sym}-{t}", "reason": f"target {w:+.4f} of equity"},
+                                     principal=f"strategy:{strategy.name}")
+                traded = True
+                if view["status"] == "rejected":
+                    rejections.append({"timestamp": close.index[t], "symbol": sym, "quantity": q,
+                                       "code": view["reject_code"], "detail": view["reject_detail"]})
+            if traded:
+                ray.get(om.sync.remote())
+                state = ray.get(portfolio.state.remote())
+            equity[t] = state["cash"] + sum(state["positions"].get(s, [0.0])[0] * c[t, j]
+                                            for j, s in enumerate(symbols))
+            for j in range(n_sym):
+                sg, sc = signals[t, j], scale[t, j]
+                if every_bar or sg != prev_sig[j] or (not sized[j] and sc > 0.0):
+                    pending[j], pending_w[j] = True, sg * sc
+                    sized[j] = sc > 0.0 or sg == 0.0
+                prev_sig[j] = sg
+            if on_progress is not None:
+                on_progress(t + 1, n_bars)
+            if config.speed:
+                delay = (t + 1) / config.speed - (time.perf_counter() - started)
+                if delay > 0:
+                    time.sleep(delay)
+        fills, verified = asyncio.run(_read_fills(store_url, settings.store_schema))
+    finally:
+        engine.shutdown()
+    seconds = time.perf_counter() - started
+    kernel = backtest(strategy, config.strategy.params, close, costs=costs, sizing=sizing,
+                      initial_capital=config.initial_capital)
+    curves = pd.DataFrame({"replay": equity, "backtest": kernel.equity["PORTFOLIO"].to_numpy()}, index=close.index)
+    fills_df = pd.DataFrame(fills, columns=["timestamp", "symbol", "side", "quantity", "price", "commission"])
+    rej_df = pd.DataFrame(rejections, columns=["timestamp", "symbol", "quantity", "code", "detail"])
+    parity = compare(curves, fills_df, kernel.trades, n_sym)
+    parity.update({"bars": n_bars, "symbols": symbols, "seconds": seconds, "bars_per_second": n_bars / seconds,
+                   "rejections": len(rej_df), "audit_chain_ok": verified})
+    write_json(folder / "manifest.json", {
+        "kind": "paper", "data_sha256": frame_digest(close), "bars": n_bars, "symbols": symbols,
+        "start": close.index[0].isoformat(), "end": close.index[-1].isoformat(), "store": _safe(store_url),
+        "versions": library_versions()})
+    write_json(folder / "parity.json", parity)
+    curves.to_csv(folder / "equity.csv", index_label="timestamp")
+    fills_df.to_csv(folder / "fills.csv", index=False)
+    rej_df.to_csv(folder / "rejections.csv", index=False)
+    return PaperRun(folder, curves, fills_df, rej_df, parity)
+
+
+def _safe(url: str) -> str:
+    """A store URL without credentials, for the manifest."""
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        return f"{scheme}://{rest.split('@', 1)[1]}"
+    return url
+
+
+async def _read_fills(url: str, schema: str | None) -> tuple[list[dict[str, Any]], bool]:
+    from raytrade.core.enums import EventType
+
+    async with store_from_url(url, schema=schema) as store:
+        records = await store.read(types=[EventType.FILL])
+        ok = (await store.verify()).ok
+    rows = []
+    for r in records:
+        f = r.event.payload["fill"]
+        rows.append({"timestamp": pd.Timestamp(f["timestamp"]).normalize(), "symbol": f["symbol"],
+                     "side": f["side"], "quantity": f["quantity"], "price": f["price"],
+                     "commission": f["commission"]})
+    return rows, ok
+
+
+def compare(curves: pd.DataFrame, replay_fills: pd.DataFrame, kernel_fills: pd.DataFrame,
+            n_symbols: int) -> dict[str, Any]:
+    """Trades and P&L of the replay against the backtest.
+
+    ``pnl_diff_bp_per_year`` = ((E_replay / E_backtest) ** (1 / years) - 1) x 1e4 on the final
+    equities, years = bars / 252; ``trades_equal``: same count, and for each trade the same day,
+    symbol and side, quantities within 1e-6 and prices within 1e-9 relative.
+    """
+    k = kernel_fills.copy()
+    k["timestamp"] = pd.to_datetime(k["timestamp"]).dt.normalize()
+    r = replay_fills.sort_values(["timestamp", "symbol"]).reset_index(drop=True)
+    k = k.sort_values(["timestamp", "symbol"]).reset_index(drop=True)
+    same = len(r) == len(k)
+    if same and len(r):
+        same = bool((r["timestamp"].dt.tz_convert("UTC").to_numpy() == k["timestamp"].dt.tz_convert("UTC").to_numpy()).all()
+                    and (r["symbol"].to_numpy() == k["symbol"].to_numpy()).all()
+                    and (r["side"].to_numpy() == k["side"].to_numpy()).all()
+                    and np.allclose(r["quantity"], k["quantity"], rtol=0, atol=1e-6)
+                    and np.allclose(r["price"], k["price"], rtol=1e-9, atol=0))
+    years = len(curves) / 252
+    e_r, e_k = float(curves["replay"].iloc[-1]), float(curves["backtest"].iloc[-1])
+    diff = ((e_r / e_k) ** (1 / years) - 1) * 1e4 if e_r > 0 and e_k > 0 else math.inf
+    return {"trades_replay": len(r), "trades_backtest": len(k), "trades_equal": same,
+            "final_equity_replay": e_r, "final_equity_backtest": e_k, "pnl_diff_bp_per_year": diff,
+            "max_abs_equity_diff": float((curves["replay"] - curves["backtest"]).abs().max()),
+            "one_account": n_symbols > 1}
