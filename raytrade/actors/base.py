@@ -31,7 +31,7 @@ from raytrade.core.enums import EventType
 from raytrade.core.events import Event
 from raytrade.core.orders import Fill
 from raytrade.core.portfolio import Portfolio
-from raytrade.storage import EventStore, store_from_url
+from raytrade.storage import EventStore, RedisCache, store_from_url
 
 MIRROR_TYPES = (EventType.FILL, EventType.CASH_CHANGED, EventType.SESSION_STARTED)
 MARKS_SNAPSHOT = "marks"
@@ -43,6 +43,7 @@ class ActorBase:
     def __init__(self, config: EngineConfig) -> None:
         self.config = config
         self.store: EventStore | None = None
+        self.cache = RedisCache(config.resolved_redis_url(), prefix=f"raytrade:{config.name}:")
         self._ready = False
         self._ready_lock = asyncio.Lock()
         self.started_at_pid = os.getpid()

@@ -36,7 +36,7 @@ from raytrade.core.instruments import Instrument
 from raytrade.core.market import Bar
 from raytrade.core.orders import Fill, Order, new_client_order_id
 from raytrade.execution.orders import OrderBook, Rejection
-from raytrade.storage import AuditRecord, GroupCommitter
+from raytrade.storage import AuditRecord, EventBus, GroupCommitter
 
 ORDER_TYPES = (EventType.ORDER_ACCEPTED, EventType.ORDER_REJECTED, EventType.FILL, EventType.ORDER_CANCELLED,
                EventType.ORDER_EXPIRED, EventType.ORDER_REPLACED, EventType.ENGINE_STARTED,
@@ -74,6 +74,9 @@ class OrderManager(ActorBase):
         self._unrecorded: list[Fill] = []
         self._mirrors: list[Any] | None = None
         self.counts: Counter[str] = Counter()
+        self.bus = EventBus(self.cache)
+        self._outbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self._publisher: asyncio.Task[None] | None = None
 
     # --- start and rebuild -------------------------------------------------------------------
 
@@ -277,8 +280,20 @@ class OrderManager(ActorBase):
     # --- fills and market data ---------------------------------------------------------------
 
     async def _commit(self, events: list[Event]) -> list[AuditRecord]:
+        """Append durably, then publish the records on the event bus (in the background: Redis is
+        a fan-out, and an answer never waits for it)."""
         assert self.committer is not None
-        return await self.committer.append(events)
+        records = await self.committer.append(events)
+        for r in records:
+            self._outbox.put_nowait(r.to_json())
+        if self._publisher is None or self._publisher.done():
+            self._publisher = asyncio.create_task(self._publish_loop())
+        return records
+
+    async def _publish_loop(self) -> None:
+        """One publisher, so subscribers get the records in log order."""
+        while not self._outbox.empty():
+            await self.bus.publish(self._outbox.get_nowait())
 
     async def _record_fills(self, fills: list[Fill], extra: list[Event] | None = None,
                             marks: dict[str, float] | None = None, first: list[Event] | None = None) -> list[Any]:

@@ -27,6 +27,11 @@ class PortfolioActor(PortfolioMirror):
             ray.get_actor(self.config.actor_name(role)).on_market.remote({}, [rec.event])
         return self.summary()
 
+    async def on_market(self, marks: dict[str, float], events: list[Event]) -> None:
+        """As every mirror, then the snapshot goes to the cache for readers (the API)."""
+        await super().on_market(marks, events)
+        await self.cache.set(SNAPSHOT, await self.snapshot())
+
     def summary(self) -> dict[str, Any]:
         return self.book.summary()
 

@@ -328,3 +328,36 @@ def test_unreachable_store_rejects_with_store_unavailable_and_writes_nothing(ray
         eng.shutdown()
         asyncio.run(_drop(cfg))
         asyncio.run(admin(f"REASSIGN OWNED BY {role} TO postgres; DROP OWNED BY {role}; DROP ROLE {role}"))
+
+
+def test_events_and_the_portfolio_snapshot_reach_redis(engine_factory: Any) -> None:
+    from raytrade.storage import EventBus, RedisCache
+
+    eng = engine_factory(redis_url="redis://127.0.0.1:6379/0",
+                         risk={"max_orders_per_second": 100_000, "max_symbol_weight": 0.5})
+    cache = RedisCache("redis://127.0.0.1:6379/0", prefix=f"raytrade:{eng.config.name}:")
+    got: list[dict[str, Any]] = []
+
+    async def scenario() -> None:
+        async def listen() -> None:
+            async for msg in EventBus(cache).subscribe():
+                got.append(msg)
+                if msg["type"] == "fill":
+                    return
+
+        task = asyncio.create_task(listen())
+        await asyncio.sleep(0.3)
+        await asyncio.to_thread(lambda: ray.get(eng.orders.on_bars.remote([bar("KO", 50.0)])))
+        await asyncio.to_thread(eng.submit, {"symbol": "KO", "side": "buy", "quantity": 10})
+        await asyncio.wait_for(task, 10)
+        await asyncio.to_thread(settle, eng)
+        snap = await cache.get("portfolio")
+        assert snap is not None and snap["positions"][0]["quantity"] == 10.0
+        await cache.flush()
+        await cache.close()
+
+    asyncio.run(scenario())
+    types = [m["type"] for m in got]
+    assert types[-2:] == ["order_accepted", "fill"]
+    seqs = [m["sequence"] for m in got]
+    assert seqs == sorted(seqs)
