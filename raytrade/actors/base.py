@@ -31,10 +31,17 @@ from raytrade.core.enums import EventType
 from raytrade.core.events import Event
 from raytrade.core.orders import Fill
 from raytrade.core.portfolio import Portfolio
-from raytrade.storage import EventStore, RedisCache, store_from_url
+from raytrade.storage import AuditRecord, EventStore, RedisCache, store_from_url
 
+# What the order manager sends the mirrors for each committed event: (sequence, type, payload).
+# Plain tuples pickle several times faster than Event objects, and notifications are the hot path.
+Note = tuple[int, str, dict[str, Any]]
 MIRROR_TYPES = (EventType.FILL, EventType.CASH_CHANGED, EventType.SESSION_STARTED)
 MARKS_SNAPSHOT = "marks"
+
+
+def note(record: AuditRecord) -> Note:
+    return (record.sequence, record.event.type.value, record.event.payload)
 
 
 class ActorBase:
@@ -106,40 +113,92 @@ class PortfolioMirror(ActorBase):
         return ()
 
     def apply_event(self, event: Event) -> None:
-        if event.type is EventType.FILL:
-            fill = Fill.from_dict(event.payload["fill"])
+        self.apply(event.type, event.payload)
+
+    def apply(self, type_: EventType, payload: dict[str, Any]) -> None:
+        """Apply one logged event (given by type and payload) to the mirror's state."""
+        if type_ is EventType.FILL:
+            fill = Fill.from_dict(payload["fill"])
             realized = self.book.apply_fill(fill)
             self.on_fill(fill, realized)
-        elif event.type is EventType.CASH_CHANGED:
-            self.book.deposit(float(event.payload["amount"]))
-        elif event.type is EventType.SESSION_STARTED:
-            for sym, price in event.payload["marks"].items():
+        elif type_ is EventType.CASH_CHANGED:
+            self.book.deposit(float(payload["amount"]))
+        elif type_ is EventType.SESSION_STARTED:
+            for sym, price in payload["marks"].items():
                 self.book.mark(sym, price)
-            self.book.roll_day(date.fromisoformat(event.payload["day"]))
+            self.book.roll_day(date.fromisoformat(payload["day"]))
 
     def on_fill(self, fill: Fill, realized: float) -> None:
         """Hook for subclasses (compliance remembers loss sales)."""
 
-    def _apply_new(self, events: list[Event]) -> None:
-        for e in events:
-            seq = e.sequence
-            assert seq is not None
+    def _apply_new(self, notes: list[Note]) -> None:
+        for seq, type_, payload in notes:
             if seq <= self.rebuilt_upto or seq in self._seen:
                 continue
             self._seen.add(seq)
-            self.apply_event(e)
+            self.apply(EventType(type_), payload)
 
-    async def on_market(self, marks: dict[str, float], events: list[Event]) -> None:
+    async def on_market(self, marks: dict[str, float], notes: list[Note]) -> None:
         """New committed events (fills, cash, session starts) in log order, then the latest marks."""
         await self.ensure_ready()
-        self._apply_new(events)
+        self._apply_new(notes)
         for sym, price in marks.items():
             self.book.mark(sym, price)
+
+    async def on_market_batch(self, batch: list[tuple[dict[str, float], list[Note]]]) -> list[None]:
+        """Several :meth:`on_market` notifications, applied in order."""
+        for marks, notes in batch:
+            await self.on_market(marks, notes)
+        return [None] * len(batch)
 
     async def resync(self) -> int:
         """Apply logged events this mirror has not seen (lost notifications); return how many."""
         await self.ensure_ready()
         assert self.store is not None
         before = len(self._seen)
-        self._apply_new([r.event for r in await self.store.read(self.rebuilt_upto + 1, types=MIRROR_TYPES)])
+        self._apply_new([note(r) for r in await self.store.read(self.rebuilt_upto + 1, types=MIRROR_TYPES)])
         return len(self._seen) - before
+
+
+class CallBatcher:
+    """Coalesce concurrent calls to one actor method into batch calls.
+
+    ``send(items)`` starts one remote call for a list of items and returns its ObjectRef, which
+    resolves to one result per item, in order. While a batch is in flight, new calls queue and go
+    together in the next one: under load a handful of Ray calls carry hundreds of requests, and
+    with no load each call goes alone at once. Items are sent in call order, so an actor that
+    applies a batch in order sees calls in order.
+    """
+
+    def __init__(self, send: Any, max_batch: int = 256) -> None:
+        self._send = send
+        self.max_batch = max_batch
+        self._queue: list[tuple[Any, asyncio.Future[Any]]] = []
+        self._task: asyncio.Task[None] | None = None
+        self.batches = 0
+
+    def submit(self, item: Any) -> asyncio.Future[Any]:
+        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._queue.append((item, fut))
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._run())
+        return fut
+
+    async def _run(self) -> None:
+        while self._queue:
+            await asyncio.sleep(0)  # one more turn of the loop: callers woken together join this batch
+            batch, self._queue = self._queue[:self.max_batch], self._queue[self.max_batch:]
+            self.batches += 1
+            try:
+                results = await self._send([item for item, _ in batch])
+            except BaseException as exc:
+                for _, fut in batch:
+                    if not fut.done():
+                        fut.set_exception(exc)
+                        fut.exception()  # marked retrieved: a caller that gave up must not warn
+                if isinstance(exc, asyncio.CancelledError):
+                    raise
+                continue
+            for (_, fut), result in zip(batch, results, strict=True):
+                if not fut.done():
+                    fut.set_result(result)

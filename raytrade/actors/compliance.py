@@ -30,11 +30,11 @@ class ComplianceActor(PortfolioMirror):
         self.violations = []
         await super().rebuild()
 
-    def apply_event(self, event: Event) -> None:
-        if event.type is EventType.VIOLATION:
-            self.violations.append(Violation.from_dict(event.payload))
+    def apply(self, type_: EventType, p: dict[str, Any]) -> None:
+        if type_ is EventType.VIOLATION:
+            self.violations.append(Violation.from_dict(p))
         else:
-            super().apply_event(event)
+            super().apply(type_, p)
 
     def on_fill(self, fill: Fill, realized: float) -> None:
         self.checker.on_fill(fill, realized)
@@ -52,6 +52,10 @@ class ComplianceActor(PortfolioMirror):
             self.violations.extend(d.violations)
         return {"ok": d.ok, "code": d.code.value if d.code else None, "detail": d.detail,
                 "violations": [v.to_dict() for v in d.violations]}
+
+    async def check_many(self, requests: list[tuple[dict[str, Any], str | None]]) -> list[dict[str, Any]]:
+        """:meth:`check` for several orders, in order."""
+        return [await self.check(*r) for r in requests]
 
     async def list_violations(self, limit: int = 100) -> list[dict[str, Any]]:
         await self.ensure_ready()

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from raytrade.actors.base import MARKS_SNAPSHOT, MIRROR_TYPES, ActorBase
+from raytrade.actors.base import MARKS_SNAPSHOT, MIRROR_TYPES, ActorBase, CallBatcher, Note, note
 from raytrade.actors.config import EngineConfig
 from raytrade.brokers.paper import PaperBroker
 from raytrade.compliance.calendar import session_date
@@ -73,6 +73,8 @@ class OrderManager(ActorBase):
         self._marks_saved_at = 0.0
         self._unrecorded: list[Fill] = []
         self._mirrors: list[Any] | None = None
+        self._notifiers: list[CallBatcher] = []
+        self._check_batchers: dict[str, CallBatcher] = {}
         self.counts: Counter[str] = Counter()
         self.bus = EventBus(self.cache)
         self._outbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
@@ -108,11 +110,16 @@ class OrderManager(ActorBase):
             actor.resync.remote()
 
     def mirrors(self) -> list[Any]:
-        """Handles of the portfolio, risk and compliance actors (by name, in this namespace)."""
+        """Handles of the portfolio, risk and compliance actors (by name, in this namespace), and
+        the batchers that carry checks and notifications to them."""
         if self._mirrors is None:
             import ray
 
             self._mirrors = [ray.get_actor(self.config.actor_name(r)) for r in ("portfolio", "risk", "compliance")]
+            self._notifiers = [CallBatcher(lambda notes, a=a: a.on_market_batch.remote(notes)) for a in self._mirrors]
+            _, risk, compliance = self._mirrors
+            self._check_batchers = {"risk": CallBatcher(lambda items: risk.check_many.remote(items)),
+                                    "compliance": CallBatcher(lambda items: compliance.check_many.remote(items))}
         return self._mirrors
 
     def now(self) -> datetime:
@@ -164,8 +171,9 @@ class OrderManager(ActorBase):
         order = built
         now = self.now()
         sym, dq = order.symbol, order.signed_quantity
-        open_q = {s: self.book.open_quantity(s) + self._reserved.get(s, 0.0)
-                  for s in {m.order.symbol for m in self.book.open_orders()} | set(self._reserved)}
+        open_q = self.book.open_quantities()
+        for s, q in self._reserved.items():
+            open_q[s] = open_q.get(s, 0.0) + q
         self._reserved[sym] += dq  # concurrent submissions see this one while it is checked
         try:
             verdict = await self._checks(order, open_q, now)
@@ -236,15 +244,15 @@ class OrderManager(ActorBase):
         """Risk and compliance concurrently; the first refusal (compliance first) or None."""
         import ray
 
-        _, risk, compliance = self.mirrors()
+        self.mirrors()
         o, ts = order.to_dict(), now.isoformat()
         marks = {order.symbol: self._marks[order.symbol]} if order.symbol in self._marks else None
-        calls = {RejectReason.COMPLIANCE_UNAVAILABLE: compliance.check.remote(o, ts),
-                 RejectReason.RISK_UNAVAILABLE: risk.check.remote(o, open_q, ts, marks)}
+        calls = {RejectReason.COMPLIANCE_UNAVAILABLE: self._check_batchers["compliance"].submit((o, ts)),
+                 RejectReason.RISK_UNAVAILABLE: self._check_batchers["risk"].submit((o, open_q, ts, marks))}
         answers: dict[RejectReason, dict[str, Any]] = {}
-        for code, ref in calls.items():
+        for code, fut in calls.items():
             try:
-                answers[code] = await asyncio.wait_for(ref, self.config.call_timeout_s)
+                answers[code] = await asyncio.wait_for(asyncio.shield(fut), self.config.call_timeout_s)
             except (TimeoutError, ray.exceptions.RayError) as exc:
                 return code, f"{code.value.split('_')[0].lower()} check failed: {type(exc).__name__}"
         for a in answers.values():
@@ -315,10 +323,16 @@ class OrderManager(ActorBase):
             if r.event.type is EventType.FILL:
                 self.counts["fills"] += 1
             self.book.apply_event(r.event)
-        mirrored = [r.event for r in records if r.event.type in MIRROR_TYPES]
+        mirrored = [note(r) for r in records if r.event.type in MIRROR_TYPES]
         if not (mirrored or marks):
             return []
-        return [actor.on_market.remote(marks or {}, mirrored) for actor in self.mirrors()]
+        return self._notify(marks or {}, mirrored)
+
+    def _notify(self, marks: dict[str, float], notes: list[Note]) -> list[asyncio.Future[Any]]:
+        """Send committed events and marks to the mirrors (batched, in order); the futures
+        resolve once each mirror has applied them (nobody has to wait)."""
+        self.mirrors()
+        return [n.submit((marks, notes)) for n in self._notifiers]
 
     async def on_bars(self, bars: Sequence[dict[str, Any]], wait: bool = False) -> list[dict[str, Any]]:
         """New bars (``Bar`` fields; timestamps ISO): mark, fill working orders, return the fills.
@@ -357,7 +371,7 @@ class OrderManager(ActorBase):
         """Return once the mirrors have applied every notification sent before this call (calls
         from one caller to an actor start in order, and their bodies do not yield before applying)."""
         await self.ensure_ready()
-        await asyncio.gather(*[actor.on_market.remote({}, []) for actor in self.mirrors()])
+        await asyncio.gather(*self._notify({}, []))
 
     async def _save_marks(self) -> None:
         assert self.store is not None
@@ -429,4 +443,6 @@ class OrderManager(ActorBase):
         return {"running": self.running, "counts": dict(self.counts), "open_orders": len(self.book.open_orders()),
                 "orders": len(self.book.orders), "rejections": len(self.book.rejections),
                 "commits": self.committer.commits if self.committer else 0, "marks": dict(self._marks),
-                "unrecorded_fills": len(self._unrecorded)}
+                "unrecorded_fills": len(self._unrecorded),
+                "ray_batches": {"checks": sum(b.batches for b in self._check_batchers.values()),
+                                "notifications": sum(n.batches for n in self._notifiers)}}

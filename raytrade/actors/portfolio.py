@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from raytrade.actors.base import PortfolioMirror
+from raytrade.actors.base import Note, PortfolioMirror, note
 from raytrade.core.clock import utc_now
 from raytrade.core.enums import EventType
 from raytrade.core.events import Event
@@ -20,17 +20,18 @@ class PortfolioActor(PortfolioMirror):
         await self.ensure_ready()
         assert self.store is not None
         (rec,) = await self.store.append([Event(EventType.CASH_CHANGED, principal, reason, {"amount": float(amount)})])
-        self._apply_new([rec.event])
+        self._apply_new([note(rec)])
         import ray
 
         for role in ("risk", "compliance"):
-            ray.get_actor(self.config.actor_name(role)).on_market.remote({}, [rec.event])
+            ray.get_actor(self.config.actor_name(role)).on_market.remote({}, [note(rec)])
         return self.summary()
 
-    async def on_market(self, marks: dict[str, float], events: list[Event]) -> None:
+    async def on_market_batch(self, batch: list[tuple[dict[str, float], list[Note]]]) -> list[None]:
         """As every mirror, then the snapshot goes to the cache for readers (the API)."""
-        await super().on_market(marks, events)
+        out = await super().on_market_batch(batch)
         await self.cache.set(SNAPSHOT, await self.snapshot())
+        return out
 
     def summary(self) -> dict[str, Any]:
         return self.book.summary()

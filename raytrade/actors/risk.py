@@ -35,18 +35,17 @@ class RiskActor(PortfolioMirror):
         self.risk = self._new_risk(self.config.risk)
         await super().rebuild()
 
-    def apply_event(self, event: Event) -> None:
-        p = event.payload
-        if event.type is EventType.TRADING_HALTED:
+    def apply(self, type_: EventType, p: dict[str, Any]) -> None:
+        if type_ is EventType.TRADING_HALTED:
             self.risk.halt(RejectReason(p["code"]), p["detail"])
-        elif event.type is EventType.TRADING_RESUMED:
+        elif type_ is EventType.TRADING_RESUMED:
             self.risk.resume(self.book)
-        elif event.type is EventType.PARAMETER_CHANGED and p.get("component") == "risk":
+        elif type_ is EventType.PARAMETER_CHANGED and p.get("component") == "risk":
             halted = (self.risk.halted, self.risk.halt_code, self.risk.halt_detail)
             self.risk = self._new_risk(RiskLimits.model_validate(p["limits"]))
             self.risk.halted, self.risk.halt_code, self.risk.halt_detail = halted
         else:
-            super().apply_event(event)
+            super().apply(type_, p)
 
     async def check(self, order: dict[str, Any], open_quantities: dict[str, float], now: str | None,
                     marks: dict[str, float] | None = None) -> dict[str, Any]:
@@ -63,6 +62,11 @@ class RiskActor(PortfolioMirror):
             await self._record_halt(self.risk.halt_code or RejectReason.DAILY_LOSS_HALT, self.risk.halt_detail,
                                     "risk", "daily loss limit breached")
         return {"ok": d.ok, "code": d.code.value if d.code else None, "detail": d.detail, "numbers": d.numbers}
+
+    async def check_many(self, requests: list[tuple[dict[str, Any], dict[str, float], str | None,
+                                                    dict[str, float] | None]]) -> list[dict[str, Any]]:
+        """:meth:`check` for several orders, in order (the order manager batches concurrent checks)."""
+        return [await self.check(*r) for r in requests]
 
     async def _record_halt(self, code: RejectReason, detail: str, principal: str, reason: str) -> None:
         assert self.store is not None

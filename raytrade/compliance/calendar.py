@@ -44,7 +44,14 @@ def is_market_open(instrument: Instrument, ts: datetime) -> bool:
     cal = calendar_for(instrument)
     if cal is None:
         return True
-    minute = pd.Timestamp(ts).floor("min")
+    return _open_on_minute(cal.name, int(ts.timestamp() // 60))
+
+
+@lru_cache(maxsize=4096)
+def _open_on_minute(code: str, epoch_minute: int) -> bool:
+    """Cached per (calendar, minute): a live engine asks about the same minute many times."""
+    cal = exchange_calendar(code)
+    minute = pd.Timestamp(epoch_minute * 60, unit="s", tz="UTC")
     if minute < cal.first_minute or minute > cal.last_minute:
         return False
     return bool(cal.is_open_on_minute(minute))

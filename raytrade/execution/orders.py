@@ -140,6 +140,7 @@ class OrderBook:
     def __init__(self) -> None:
         self.orders: dict[str, ManagedOrder] = {}
         self.rejections: dict[str, Rejection] = {}
+        self._open: dict[str, ManagedOrder] = {}  # index: the book grows, the open orders do not
 
     def __contains__(self, client_order_id: str) -> bool:
         return client_order_id in self.orders or client_order_id in self.rejections
@@ -152,7 +153,14 @@ class OrderBook:
         return None
 
     def open_orders(self, symbol: str | None = None) -> list[ManagedOrder]:
-        return [m for m in self.orders.values() if m.is_open and (symbol is None or m.order.symbol == symbol)]
+        return [m for m in self._open.values() if symbol is None or m.order.symbol == symbol]
+
+    def open_quantities(self) -> dict[str, float]:
+        """Signed remaining quantity of the open orders, per symbol."""
+        out: dict[str, float] = {}
+        for m in self._open.values():
+            out[m.order.symbol] = out.get(m.order.symbol, 0.0) + m.order.side.sign * m.remaining
+        return out
 
     def open_quantity(self, symbol: str) -> float:
         """Signed quantity still to fill on ``symbol``'s open orders (+ buys, - sells)."""
@@ -162,6 +170,7 @@ class OrderBook:
         m = ManagedOrder(order, principal, updated_at=at)
         m.transition(S.ACCEPTED, at)
         self.orders[order.client_order_id] = m
+        self._open[order.client_order_id] = m
         return m
 
     def reject(self, client_order_id: str, principal: str, request: dict[str, Any], code: RejectReason,
@@ -178,6 +187,13 @@ class OrderBook:
 
     def apply_event(self, event: Event) -> None:
         """Replay one logged event into the book (events of other kinds are ignored)."""
+        self._apply(event)
+        cid = event.payload.get("client_order_id") or event.payload.get("fill", {}).get("client_order_id")
+        m = self.orders.get(cid) if isinstance(cid, str) else None
+        if m is not None and not m.is_open:
+            self._open.pop(cid, None)  # type: ignore[arg-type]
+
+    def _apply(self, event: Event) -> None:
         p, t, at = event.payload, event.type, event.timestamp
         if t is EventType.ORDER_ACCEPTED:
             self.accept(Order.from_dict(p["order"]), event.principal, at)

@@ -1,0 +1,217 @@
+"""Trading engine throughput: orders per second through compliance, risk, the paper broker, the
+portfolio and the event store (every acknowledgement committed), with SQLite and PostgreSQL;
+event-store appends per second; ``audit verify`` records per second.
+
+Baselines measured in the same run: the same order flow through the same pure domain objects in
+one process without Ray or actors (what the actor plumbing costs), and single-event appends (what
+group commit saves).
+
+    python benchmarks/engine_throughput.py [--seconds 5] [--concurrency 32] [--pg postgresql://...]
+
+Targets on the 2-core machine, PostgreSQL: >= 1,000 orders/s sustained with p99 <= 20 ms from
+submission to acknowledgement; verify >= 100,000 records/s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from raytrade.actors import EngineConfig, TradingEngine
+from raytrade.brokers import PaperBroker, PaperBrokerConfig
+from raytrade.compliance import ComplianceChecker, ComplianceRules
+from raytrade.core import Bar, Event, EventType, Order, Portfolio, equity
+from raytrade.risk import PreTradeRisk, RiskLimits
+from raytrade.storage import GroupCommitter, store_from_url
+from raytrade.storage.postgres import PostgresEventStore
+
+SYMBOLS = ("AAPL", "MSFT", "KO", "JPM", "XOM", "PFE", "WMT", "INTC")
+NOW = datetime(2024, 3, 4, 15, 0, tzinfo=UTC)
+RISK = {"max_orders_per_second": 1e9, "max_symbol_weight": 1.0, "max_sector_weight": 1.0}
+
+
+def request(i: int) -> dict[str, Any]:
+    return {"symbol": SYMBOLS[i % len(SYMBOLS)], "side": "buy" if (i // len(SYMBOLS)) % 2 == 0 else "sell",
+            "quantity": 1 + i % 5, "client_order_id": f"b{i}-{uuid.uuid4().hex[:8]}"}
+
+
+def pct(values: list[float], q: float) -> float:
+    return float(np.percentile(values, q)) * 1000 if values else float("nan")
+
+
+async def drive_engine(eng: TradingEngine, seconds: float, concurrency: int, batch: int = 1) -> dict[str, Any]:
+    """Keep ``concurrency`` calls in flight for ``seconds``, each carrying ``batch`` orders (one
+    ``submit`` call, or ``submit_many``); latency per order from the call to its acknowledgement."""
+    latencies: list[float] = []
+    statuses: dict[str, int] = {}
+    counter = iter(range(10**9))
+    deadline = time.perf_counter() + seconds
+
+    async def worker() -> None:
+        while time.perf_counter() < deadline:
+            t = time.perf_counter()
+            if batch == 1:
+                views = [await eng.orders.submit.remote(request(next(counter)), "bench")]
+            else:
+                views = await eng.orders.submit_many.remote([request(next(counter)) for _ in range(batch)], "bench")
+            latencies.extend([time.perf_counter() - t] * len(views))
+            for view in views:
+                statuses[view["status"]] = statuses.get(view["status"], 0) + 1
+
+    start = time.perf_counter()
+    await asyncio.gather(*[worker() for _ in range(concurrency)])
+    wall = time.perf_counter() - start
+    return {"orders": len(latencies), "orders_s": len(latencies) / wall, "p50_ms": pct(latencies, 50),
+            "p99_ms": pct(latencies, 99), "statuses": statuses}
+
+
+def engine_run(store_url: str, schema: str | None, seconds: float,
+               shapes: list[tuple[int, int]]) -> list[tuple[int, int, dict[str, Any]]]:
+    """One engine; for each (calls in flight, orders per call) a timed run."""
+    import ray
+
+    cfg = EngineConfig(name=f"bench{uuid.uuid4().hex[:8]}", equities=SYMBOLS, clock="market", store_url=store_url,
+                       store_schema=schema, risk=RISK, broker={"participation_rate": None}, initial_cash=1e9)
+    eng = TradingEngine(cfg)
+    eng.start()
+    try:
+        bars = [{"symbol": s, "timestamp": NOW.isoformat(), "open": 100.0, "high": 101.0, "low": 99.0,
+                 "close": 100.0, "volume": 1e9} for s in SYMBOLS]
+        ray.get(eng.orders.on_bars.remote(bars, True))
+        asyncio.run(drive_engine(eng, 1.0, 8))  # warm-up
+        out = []
+        for inflight, batch in shapes:
+            before = ray.get(eng.orders.stats.remote())
+            result = asyncio.run(drive_engine(eng, seconds, inflight, batch))
+            after = ray.get(eng.orders.stats.remote())
+            result["commits"] = after["commits"] - before["commits"]
+            out.append((inflight, batch, result))
+        return out
+    finally:
+        eng.shutdown()
+
+
+async def in_process_baseline(seconds: float) -> dict[str, Any]:
+    """The same checks, broker and book, called directly in one process, one order at a time,
+    with no store: the cost floor of the domain logic itself."""
+    instruments = {s: equity(s) for s in SYMBOLS}
+    book = Portfolio(1e9)
+    risk = PreTradeRisk(RiskLimits(**RISK))
+    compliance = ComplianceChecker(ComplianceRules())
+    broker = PaperBroker(PaperBrokerConfig(participation_rate=None))
+    for s in SYMBOLS:
+        broker.on_bar(Bar(s, NOW, 100.0, 101.0, 99.0, 100.0, 1e9))
+        book.mark(s, 100.0)
+    n, latencies = 0, []
+    deadline = time.perf_counter() + seconds
+    while time.perf_counter() < deadline:
+        t = time.perf_counter()
+        r = request(n)
+        order = Order(r["symbol"], r["side"], r["quantity"], client_order_id=r["client_order_id"], created_at=NOW)
+        if compliance.check(order, instruments[order.symbol], NOW).ok and risk.check(order, book, {}, NOW).ok:
+            reply = await broker.submit(order, instruments[order.symbol])
+            for f in reply.fills:
+                book.apply_fill(f)
+        latencies.append(time.perf_counter() - t)
+        n += 1
+    return {"orders": n, "orders_s": n / seconds, "p50_ms": pct(latencies, 50), "p99_ms": pct(latencies, 99)}
+
+
+async def store_appends(store_url: str, schema: str | None, seconds: float, concurrency: int) -> dict[str, float]:
+    """Appends per second: one event per transaction (serial), and group commit under concurrency."""
+    async with store_from_url(store_url, schema=schema) as store:
+        n, deadline = 0, time.perf_counter() + seconds / 2
+        while time.perf_counter() < deadline:
+            await store.append([Event(EventType.FILL, "bench", "x", {"i": n})])
+            n += 1
+        single = n / (seconds / 2)
+        gc = GroupCommitter(store)
+        count = 0
+        deadline = time.perf_counter() + seconds / 2
+
+        async def writer() -> None:
+            nonlocal count
+            while time.perf_counter() < deadline:
+                await gc.append([Event(EventType.FILL, "bench", "x", {"i": count})])
+                count += 1
+
+        t = time.perf_counter()
+        await asyncio.gather(*[writer() for _ in range(concurrency)])
+        grouped = count / (time.perf_counter() - t)
+        t = time.perf_counter()
+        result = await store.verify()
+        verify_s = time.perf_counter() - t
+        assert result.ok
+        return {"single_s": single, "grouped_s": grouped, "commits": gc.commits, "verify_records": result.records,
+                "verify_s": result.records / verify_s}
+
+
+async def drop_schema(url: str, schema: str) -> None:
+    async with PostgresEventStore(url, schema=schema) as s:
+        await s.drop_schema()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--seconds", type=float, default=5.0)
+    ap.add_argument("--concurrency", type=int, default=32, help="appenders in the group-commit test")
+    ap.add_argument("--pg", default=os.environ.get("RAYTRADE_TEST_DATABASE_URL",
+                                                    "postgresql://postgres@127.0.0.1:5432/test"))
+    args = ap.parse_args()
+    from raytrade import cluster
+
+    cluster.connect(num_cpus=2)
+    tmp = Path(tempfile.mkdtemp())
+    backends = {"sqlite": (f"sqlite:///{tmp / 'bench.sqlite'}", None),
+                "postgresql": (args.pg, f"rt_bench_{uuid.uuid4().hex[:8]}")}
+    shapes = [(8, 1), (32, 1), (4, 8), (8, 16)]
+    rows = []
+    base = asyncio.run(in_process_baseline(args.seconds))
+    rows.append(("in-process domain objects, no store (baseline)", base))
+    store_rows = []
+    for name, (url, schema) in backends.items():
+        try:
+            for inflight, batch, result in engine_run(url, schema, args.seconds, shapes):
+                how = "submit" if batch == 1 else f"submit_many x{batch}"
+                rows.append((f"actors, {name}, {inflight} calls in flight, {how}", result))
+            store_rows.append((name, asyncio.run(store_appends(url, (schema or "") + "_s" if schema else None,
+                                                               args.seconds, args.concurrency))))
+        finally:
+            if schema:
+                asyncio.run(drop_schema(url, schema))
+                asyncio.run(drop_schema(url, schema + "_s"))
+
+    print(f"Trading engine: market orders on {len(SYMBOLS)} symbols through compliance, risk, paper broker, "
+          f"portfolio and the event store; {args.seconds:g} s each")
+    print(f"{'path':58s} {'orders':>8s} {'orders/s':>9s} {'p50 ms':>8s} {'p99 ms':>8s} {'x baseline':>10s} "
+          f"{'commits':>8s}")
+    for label, r in rows:
+        print(f"{label:58s} {r['orders']:8,d} {r['orders_s']:9,.0f} {r['p50_ms']:8.2f} {r['p99_ms']:8.2f} "
+              f"{r['orders_s'] / base['orders_s']:10.3f} {r.get('commits', 0):8,d}")
+    assert all(set(r["statuses"]) == {"filled"} for _, r in rows[1:]), [r["statuses"] for _, r in rows[1:]]
+    print()
+    print(f"{'event store':12s} {'appends/s, 1 per txn':>21s} {'appends/s, group commit':>24s} {'x':>6s} "
+          f"{'verify records/s':>17s}")
+    for name, r in store_rows:
+        print(f"{name:12s} {r['single_s']:21,.0f} {r['grouped_s']:24,.0f} {r['grouped_s'] / r['single_s']:6.1f} "
+              f"{r['verify_s']:17,.0f}  ({r['verify_records']:,} records)")
+    print()
+    print("targets (PostgreSQL, every acknowledgement committed): >= 1,000 orders/s with p99 <= 20 ms; "
+          f"verify >= 100,000 records/s (measured {dict(store_rows)['postgresql']['verify_s']:,.0f})")
+    for label, r in rows:
+        if "postgresql" in label:
+            met = r["orders_s"] >= 1000 and r["p99_ms"] <= 20
+            print(f"  {label}: {r['orders_s']:,.0f} orders/s, p99 {r['p99_ms']:.1f} ms -> {'met' if met else 'NOT met'}")
+
+
+if __name__ == "__main__":
+    main()
