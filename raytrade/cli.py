@@ -178,22 +178,37 @@ def _submitted(command: str, config_path: Path, address: str | None, extra: list
     return True
 
 
-def _run_grid(config_path: Path, output_dir: Path | None, address: str | None, cpus: int | None) -> None:
+def _connect(address: str | None, cpus: int | None) -> dict[str, Any]:
+    """Connect to (or start) Ray and say where."""
+    from raytrade.cluster import connect
+
+    info = connect(address, num_cpus=cpus)
+    out.print(f"Ray: {info['address']} with {info['cpus']} CPUs; dashboard {info['dashboard'] or 'off'}")
+    return info
+
+
+R = TypeVar("R")
+
+
+def _with_progress(label: str, work: Callable[[Callable[[int, int], None]], R]) -> R:
+    """Run ``work(on_progress)`` under a progress bar titled ``label``."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
-    from raytrade.cluster import connect
+    with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=out) as progress:
+        task = progress.add_task(label, total=None)
+        return work(lambda done, total: progress.update(task, completed=done, total=total))
+
+
+def _run_grid(config_path: Path, output_dir: Path | None, address: str | None, cpus: int | None) -> None:
     from raytrade.configfile import load_yaml
     from raytrade.tune.grid_job import GridConfig, run_grid_job
 
     cfg = load_yaml(config_path, GridConfig)
     if output_dir is not None:
         cfg = cfg.model_copy(update={"output_dir": output_dir})
-    info = connect(address, num_cpus=cpus)
-    out.print(f"Ray: {info['address']} with {info['cpus']} CPUs; dashboard {info['dashboard'] or 'off'}")
-    with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), console=out) as progress:
-        task = progress.add_task(f"{cfg.name}: tasks", total=None)
-        run = run_grid_job(cfg, on_progress=lambda done, total: progress.update(task, completed=done, total=total))
+    _connect(address, cpus)
+    run = _with_progress(f"{cfg.name}: tasks", lambda progress: run_grid_job(cfg, on_progress=progress))
     out.print(f"{len(run.table):,} backtests ({len(run.table) // len(run.best):,} parameter sets x "
               f"{len(run.best)} symbols), ranked by {cfg.objective} [yellow](in sample)[/]")
     labels = {"sharpe": "Sharpe", "annual_return": "CAGR", "max_drawdown": "max DD", "round_trips": "trips",
@@ -245,13 +260,7 @@ def _run_walkforward(config_path: Path, output_dir: Path | None, address: str | 
     if output_dir is not None:
         cfg = cfg.model_copy(update={"output_dir": output_dir})
     prepare(cfg, cpus or 1)  # every config and data mistake surfaces here, before Ray starts
-    n_cpus = 1
-    if not local:
-        from raytrade.cluster import connect
-
-        info = connect(address, num_cpus=cpus)
-        n_cpus = info["cpus"]
-        out.print(f"Ray: {info['address']} with {n_cpus} CPUs; dashboard {info['dashboard'] or 'off'}")
+    n_cpus = 1 if local else _connect(address, cpus)["cpus"]
     run = run_walkforward_job(cfg, cpus=n_cpus, rerun=rerun, use_ray=not local)
     if run.reused:
         out.print(f"[yellow]already finished[/]: {run.folder} (pass --rerun to compute it again)")
@@ -364,10 +373,7 @@ def paper(config: ConfigOption, output_dir: OutputOption = None,
           cpus: CpusOption = None) -> None:
     """Paper-trade history: replay a config's bars through the engine's actors and the paper
     broker, then compare trades and P&L with the vectorised backtest."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
-
     from raytrade.actors.replay import PaperConfig, run_paper
-    from raytrade.cluster import connect
     from raytrade.configfile import load_yaml
 
     cfg = load_yaml(config, PaperConfig)
@@ -378,12 +384,8 @@ def paper(config: ConfigOption, output_dir: OutputOption = None,
         updates["speed"] = speed
     cfg = cfg.model_copy(update=updates)
     cfg.data.load()  # data mistakes surface before Ray starts
-    info = connect(None, num_cpus=cpus)
-    out.print(f"Ray: {info['address']} with {info['cpus']} CPUs; dashboard {info['dashboard'] or 'off'}")
-    with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), console=out) as progress:
-        task = progress.add_task(f"{cfg.name}: bars", total=None)
-        run = run_paper(cfg, on_progress=lambda done, total: progress.update(task, completed=done, total=total))
+    _connect(None, cpus)
+    run = _with_progress(f"{cfg.name}: bars", lambda progress: run_paper(cfg, on_progress=progress))
     p = run.parity
     out.print(f"{p['bars']:,} bars of {', '.join(p['symbols'])} in {p['seconds']:.1f} s ({p['bars_per_second']:,.0f} bars/s); "
               f"{p['trades_replay']} fills, {p['rejections']} orders refused; audit chain "

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import warnings
 from datetime import date
 from typing import Any
 
@@ -77,9 +78,10 @@ class ActorBase:
         await self.ensure_ready()
         import ray
 
-        ctx = ray.get_runtime_context()
-        return {"pid": os.getpid(), "restarted": ctx.was_current_actor_reconstructed,
-                "rebuilt_events": self.rebuilt_events}
+        with warnings.catch_warnings():  # Ray 2.60 warns about its own use of a deprecated actor_id
+            warnings.simplefilter("ignore", DeprecationWarning)
+            restarted = ray.get_runtime_context().was_current_actor_reconstructed
+        return {"pid": os.getpid(), "restarted": restarted, "rebuilt_events": self.rebuilt_events}
 
     async def ping(self) -> bool:
         await self.ensure_ready()

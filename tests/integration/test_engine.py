@@ -98,6 +98,16 @@ def wait_ready(handle: Any, timeout_s: float = 120.0) -> dict[str, Any]:
             time.sleep(0.1)
 
 
+def wait_restarted(handle: Any, old_pid: int, timeout_s: float = 120.0) -> dict[str, Any]:
+    """``ready()`` of the actor's next incarnation (ray.kill returns before the process is gone)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        info = wait_ready(handle, timeout_s)
+        if info["pid"] != old_pid or time.monotonic() > deadline:
+            return info
+        time.sleep(0.1)
+
+
 def settle(eng: TradingEngine) -> None:
     """Wait until the fire-and-forget notifications to the mirrors are processed."""
     for h in (eng.portfolio, eng.risk, eng.compliance):
@@ -209,7 +219,7 @@ def test_killed_actors_come_back_with_the_same_state(engine_factory: Any) -> Non
     pids = {r: ray.get(h.ready.remote())["pid"] for r, h in eng.handles.items()}
     for h in eng.handles.values():
         ray.kill(h, no_restart=False)
-    after_ready = {r: wait_ready(h) for r, h in eng.handles.items()}
+    after_ready = {r: wait_restarted(h, pids[r]) for r, h in eng.handles.items()}
     assert all(after_ready[r]["pid"] != pids[r] and after_ready[r]["restarted"] for r in pids)
     # Positions, cash, P&L, the day and its starting equity come back exactly; marks come from the
     # marks snapshot, saved after the last bar batch here (the next bar refreshes them anyway).
@@ -292,6 +302,19 @@ def test_sigkill_mid_stream_loses_no_acknowledged_order(engine_factory: Any, bac
     assert state["cash"] == pytest.approx(replay.cash, abs=1e-6)
 
 
+async def sessions_gone(role: str) -> None:
+    """pg_terminate_backend only signals: wait until the role's sessions have really ended."""
+    conn = await asyncpg.connect(PG_URL)
+    try:
+        for _ in range(200):
+            if not await conn.fetchval("SELECT count(*) FROM pg_stat_activity WHERE usename = $1", role):
+                return
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"sessions of {role} still open")
+    finally:
+        await conn.close()
+
+
 def test_unreachable_store_rejects_with_store_unavailable_and_writes_nothing(ray_session: dict) -> None:
     role = f"rt_engine_{uuid.uuid4().hex[:8]}"
 
@@ -315,6 +338,7 @@ def test_unreachable_store_rejects_with_store_unavailable_and_writes_nothing(ray
         count_before = len(read_log(cfg)[0])
         asyncio.run(admin(f"ALTER ROLE {role} NOLOGIN; SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                           f"WHERE usename = '{role}'"))
+        asyncio.run(sessions_gone(role))
         view = eng.submit({"symbol": "KO", "side": "buy", "quantity": 10, "client_order_id": "while-down"})
         assert (view["status"], view["reject_code"]) == ("rejected", "STORE_UNAVAILABLE")
         asyncio.run(admin(f"ALTER ROLE {role} LOGIN"))
