@@ -29,7 +29,7 @@ from raytrade.brokers.paper import PaperBroker
 from raytrade.compliance.calendar import session_date
 from raytrade.core import checks
 from raytrade.core.clock import utc_now
-from raytrade.core.enums import AssetClass, EventType, OrderStatus, RejectReason
+from raytrade.core.enums import AssetClass, EventType, OrderStatus, RejectReason, TimeInForce
 from raytrade.core.errors import DomainError, OrderStateError, StoreError
 from raytrade.core.events import Event
 from raytrade.core.instruments import Instrument
@@ -355,6 +355,7 @@ class OrderManager(ActorBase):
             first.append(Event(EventType.SESSION_STARTED, "engine", "new trading session",
                                {"day": day, "marks": dict(self._marks)}, self.now()))
             self._day = day
+            first.extend(await self._expire_day_orders(day))
         fills: list[Fill] = []
         for bar in parsed:
             fills.extend(self.broker.on_bar(bar))
@@ -366,6 +367,18 @@ class OrderManager(ActorBase):
         if first or time.monotonic() - self._marks_saved_at >= MARKS_SAVE_S:
             await self._save_marks()
         return [f.to_dict() for f in fills]
+
+    async def _expire_day_orders(self, day: str) -> list[Event]:
+        """Day orders of earlier sessions still open when a new session starts: cancelled at the
+        broker and logged as expired (before the new bar can fill them)."""
+        out = []
+        for m in self.book.open_orders():
+            if (m.order.time_in_force is TimeInForce.DAY
+                    and session_date(self.calendar, m.order.created_at).isoformat() < day):
+                await self.broker.cancel(m.client_order_id)
+                out.append(Event(EventType.ORDER_EXPIRED, m.principal, "day order expired at the end of its session",
+                                 {"client_order_id": m.client_order_id}, self.now()))
+        return out
 
     async def sync(self) -> None:
         """Return once the mirrors have applied every notification sent before this call (calls

@@ -174,8 +174,15 @@ def test_limit_orders_rest_then_cancel_and_replace(engine_factory: Any) -> None:
         ray.get(eng.orders.cancel.remote("l2", "trader"))
     listing = ray.get(eng.orders.list_orders.remote(status="cancelled"))
     assert [o["client_order_id"] for o in listing["orders"]] == ["l2"]
+    eng.submit({"symbol": "KO", "side": "buy", "quantity": 10, "order_type": "limit", "limit_price": 47.0,
+                "client_order_id": "day"})
+    eng.submit({"symbol": "KO", "side": "buy", "quantity": 10, "order_type": "limit", "limit_price": 47.0,
+                "time_in_force": "gtc", "client_order_id": "gtc"})
+    ray.get(eng.orders.on_bars.remote([bar("KO", 46.0, OPEN + timedelta(days=1))]))  # next session
+    assert ray.get(eng.orders.get_order.remote("day"))["status"] == "expired"
+    assert ray.get(eng.orders.get_order.remote("gtc"))["status"] == "filled"
     settle(eng)
-    assert ray.get(eng.portfolio.state.remote())["positions"]["KO"][0] == 200
+    assert ray.get(eng.portfolio.state.remote())["positions"]["KO"][0] == 210
 
 
 def test_halt_refuses_risk_increasing_orders_until_resume_and_stop_refuses_all(engine_factory: Any) -> None:
