@@ -317,11 +317,12 @@ class Task:
 
 def plan_tasks(n_sets: int, windows: Sequence[Window], n_bars: int, n_assets: int, cpus: int,
                chunk_size: int | None = None) -> list[Task]:
-    """Every (window, chunk) task plus the full-history chunks, in a fixed order."""
+    """Every (window, chunk) task plus the full-history chunks, in a fixed order: the full
+    history first, as its trials are the longest (longest first keeps both CPUs busy to the end)."""
     if chunk_size is None:
         per_set = n_assets * (windows[0].test_end - windows[0].train_start)
         chunk_size = plan_chunks(n_sets, len(windows) + 1, per_set, cpus)
-    units = [w.index for w in windows] + [-1]
+    units = [-1] + [w.index for w in windows]
     return [Task(u, off, min(chunk_size, n_sets - off)) for u in units for off in range(0, n_sets, chunk_size)]
 
 

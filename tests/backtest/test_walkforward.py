@@ -59,8 +59,8 @@ def test_chunk_plan_bounds():
     # huge work per set: bounded by ~3 s per trial
     assert plan_chunks(1000, 50, 1e9, 2) == 1
     tasks = plan_tasks(10, make_windows(1000, window=400), 1000, 3, 1, chunk_size=4)
-    assert [(t.window, t.offset, t.size) for t in tasks[:3]] == [(0, 0, 4), (0, 4, 4), (0, 8, 2)]
-    assert tasks[-1].window == -1 and len(tasks) == 8 * 3
+    assert [(t.window, t.offset, t.size) for t in tasks[:4]] == [(-1, 0, 4), (-1, 4, 4), (-1, 8, 2), (0, 0, 4)]
+    assert tasks[0].window == -1 and len(tasks) == 8 * 3
 
 
 def test_objective_resolution():
