@@ -32,6 +32,8 @@ data_app = typer.Typer(help="The bundled market data: list datasets, show a symb
 research_app = typer.Typer(help="Research jobs on Ray.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
 app.add_typer(research_app, name="research")
+keys_app = typer.Typer(help="API keys of the REST API: create, list, revoke.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
 audit_app = typer.Typer(help="The hash-chained audit trail: verify it, export it.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
 
@@ -470,6 +472,109 @@ def audit_export(
     with open(output, "w") as fh:
         n = asyncio.run(run(fh))
     err.print(f"{n:,} records written to {output}")
+
+
+def _run_store(database_url: str | None, schema: str | None, work: Callable[[Any], Any]) -> Any:
+    """``await work(store)`` on the configured event store, opened for the call."""
+    import asyncio
+
+    from raytrade.storage import store_from_url
+
+    async def run() -> Any:
+        async with store_from_url(database_url, schema=schema) as store:
+            return await work(store)
+
+    return asyncio.run(run())
+
+
+@keys_app.command("create")
+@user_errors
+def keys_create(name: Annotated[str, typer.Option(help="Who or what the key is for.")],
+                role: Annotated[str, typer.Option(help="viewer, trader or admin.")] = "viewer",
+                database_url: DatabaseOption = None, schema: SchemaOption = None) -> None:
+    """Create a key; it is printed once and only its hash is kept (in the audit trail)."""
+    import getpass
+
+    from raytrade.serve.keys import Role, new_key
+
+    token, event = new_key(name, Role.parse(role), f"cli:{getpass.getuser()}")
+    _run_store(database_url, schema, lambda store: store.append([event]))
+    err.print(f"created key {event.payload['key_id']} ({role}) for {name!r}; store the token now, it is not kept:")
+    sys.stdout.write(token + "\n")
+
+
+@keys_app.command("list")
+@user_errors
+def keys_list(database_url: DatabaseOption = None, schema: SchemaOption = None) -> None:
+    """Every key with its role and state (never a secret)."""
+    from raytrade.core.enums import EventType
+    from raytrade.serve.keys import KeyRing
+
+    ring = KeyRing()
+    for r in _run_store(database_url, schema, lambda store: store.read(types=[EventType.KEY_CREATED,
+                                                                              EventType.KEY_REVOKED])):
+        ring.apply(r.event)
+    table = Table(title="API keys", header_style="bold")
+    for col in ("key_id", "name", "role", "created", "revoked"):
+        table.add_column(col)
+    for k in ring.keys.values():
+        p = k.public()
+        table.add_row(p["key_id"], p["name"], p["role"], p["created_at"][:19], (p["revoked_at"] or "")[:19])
+    out.print(table)
+
+
+@keys_app.command("revoke")
+@user_errors
+def keys_revoke(key_id: Annotated[str, typer.Argument(help="The key's id (from `raytrade keys list`).")],
+                database_url: DatabaseOption = None, schema: SchemaOption = None) -> None:
+    """Revoke a key: API replicas refuse it within about a second."""
+    import getpass
+
+    from raytrade.core.enums import EventType
+    from raytrade.serve.keys import KeyRing, revoke_event
+
+    async def work(store: Any) -> None:
+        ring = KeyRing()
+        for r in await store.read(types=[EventType.KEY_CREATED, EventType.KEY_REVOKED]):
+            ring.apply(r.event)
+        key = ring.keys.get(key_id)
+        if key is None:
+            raise ConfigError(f"no API key {key_id!r} (see raytrade keys list)")
+        if key.revoked_at is not None:
+            raise ConfigError(f"key {key_id} was already revoked at {key.revoked_at.isoformat()}")
+        await store.append([revoke_event(key_id, f"cli:{getpass.getuser()}")])
+
+    _run_store(database_url, schema, work)
+    out.print(f"revoked key {key_id}")
+
+
+@app.command()
+@user_errors
+def serve(config: ConfigOption = Path("configs/serve/local.yaml"),
+          port: Annotated[int | None, typer.Option(help="HTTP port (default: the config's).")] = None,
+          cpus: CpusOption = None) -> None:
+    """Start the trading engine and the REST API on a local Ray instance (Ctrl-C stops both)."""
+    import time
+
+    from raytrade.actors import TradingEngine
+    from raytrade.configfile import load_yaml
+    from raytrade.serve.api import ServeFile, build
+
+    cfg = load_yaml(config, ServeFile)
+    _connect(None, cpus)
+    from ray import serve as ray_serve
+
+    engine = TradingEngine(cfg.api.engine)
+    engine.start(principal="serve")
+    ray_serve.start(http_options={"host": cfg.host, "port": port or cfg.port})
+    ray_serve.run(build(cfg.api), name="raytrade-api", route_prefix="/")
+    out.print(f"raytrade API on http://{cfg.host}:{port or cfg.port}/docs (engine {cfg.api.engine.name}); Ctrl-C stops")
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        ray_serve.shutdown()
+        engine.shutdown()
 
 
 DEMO_CONFIG = Path("configs/research/walkforward_ma.yaml")

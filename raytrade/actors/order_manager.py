@@ -451,6 +451,17 @@ class OrderManager(ActorBase):
         views.sort(key=lambda v: v["updated_at"], reverse=True)
         return {"total": len(views), "offset": offset, "limit": limit, "orders": views[offset:offset + limit]}
 
+    async def open_quantities(self) -> dict[str, float]:
+        """Signed remaining quantity of the open orders per symbol."""
+        await self.ensure_ready()
+        return self.book.open_quantities()
+
+    async def broker_ping(self) -> str:
+        """Raise unless the broker answers; return its name."""
+        await self.ensure_ready()
+        await self.broker.ping()
+        return self.broker.name
+
     async def stats(self) -> dict[str, Any]:
         await self.ensure_ready()
         return {"running": self.running, "counts": dict(self.counts), "open_orders": len(self.book.open_orders()),

@@ -71,6 +71,8 @@ class EventType(StrEnum):
     ENGINE_STARTED = "engine_started"
     ENGINE_STOPPED = "engine_stopped"
     SESSION_STARTED = "session_started"
+    KEY_CREATED = "key_created"
+    KEY_REVOKED = "key_revoked"
 
 
 class RejectReason(StrEnum):

@@ -1,0 +1,390 @@
+"""The REST API: a Ray Serve deployment with a FastAPI ingress in front of the engine's actors.
+
+Authentication: ``Authorization: Bearer rtk_<id>.<secret>`` (or ``X-API-Key``); 401 when the key
+is missing, malformed, unknown or revoked, 403 when its role is too low (viewer reads, trader
+sends and cancels orders, admin halts, resumes, starts, stops and changes limits). Every mutating
+request reaches the log with the key's id as the acting principal (``key:<id>``). Each key has a
+token bucket (``rate_per_s``, ``burst``) per replica; past it, 429 with ``Retry-After``.
+
+Errors are JSON ``{"error": CODE, "detail": ..., ...}``: 4xx for the client's mistakes (422 names
+the field; an order refused by validation, risk or compliance is 422 with its reason code and the
+order), 404 for unknown ids, 409 for an order that cannot be cancelled any more, 503 when the
+engine or a dependency cannot be reached (fail closed: STORE_UNAVAILABLE, ...). Never a 500 for a
+client's input.
+
+(No ``from __future__ import annotations`` here: Serve's class-based FastAPI views resolve the
+route annotations at run time, and string annotations would not resolve.)
+"""
+
+import asyncio
+import math
+import time
+from typing import Annotated, Any, Literal
+
+import ray
+from fastapi import Depends, FastAPI, Header, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+from ray import serve
+
+from raytrade.actors.config import EngineConfig
+from raytrade.cluster import NAMESPACE
+from raytrade.core.enums import EventType, OrderStatus, RejectReason
+from raytrade.core.errors import RaytradeError, StoreUnavailableError
+from raytrade.serve.keys import ApiKey, KeyRing, Role
+from raytrade.storage import EventStore, RedisCache, store_from_url
+
+SERVER_SIDE = {RejectReason.STORE_UNAVAILABLE, RejectReason.RISK_UNAVAILABLE, RejectReason.COMPLIANCE_UNAVAILABLE,
+               RejectReason.BROKER_UNAVAILABLE}
+
+
+class ApiConfig(BaseModel):
+    """The API deployment's settings (``configs/serve/*.yaml``, ``api`` part)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    engine: EngineConfig = EngineConfig()
+    rate_per_s: float = Field(20.0, gt=0, description="requests per second per key (token bucket refill)")
+    burst: int = Field(40, ge=1, description="token bucket size per key")
+    call_timeout_s: float = Field(5.0, gt=0, le=60)
+
+
+class ServeFile(BaseModel):
+    """``configs/serve/*.yaml``: where to listen and the API's settings."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    api: ApiConfig = ApiConfig()
+
+
+class OrderRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    symbol: str = Field(min_length=1, max_length=32)
+    side: Literal["buy", "sell"]
+    quantity: float = Field(gt=0, allow_inf_nan=False)
+    order_type: Literal["market", "limit"] = "market"
+    limit_price: float | None = Field(None, gt=0, allow_inf_nan=False)
+    time_in_force: Literal["day", "gtc", "ioc", "fok"] = "day"
+    client_order_id: str | None = Field(None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")
+    reason: str | None = Field(None, max_length=200)
+
+
+class ReasonBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=1, max_length=200)
+
+
+class ParametersBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    component: Literal["risk"]
+    values: dict[str, float]
+    reason: str = Field("parameters updated through the API", max_length=200)
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, error: str, detail: str, **extra: Any) -> None:
+        super().__init__(detail)
+        self.status, self.error, self.detail, self.extra = status, error, detail, extra
+
+
+app = FastAPI(title="raytrade API", version="0.1.0",
+              description="Orders, portfolio, risk and compliance of a raytrade engine. Authenticate with "
+                          "`Authorization: Bearer rtk_<id>.<secret>` (`raytrade keys create`).")
+
+
+@app.exception_handler(ApiError)
+async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
+    headers = {"Retry-After": str(exc.extra.pop("retry_after"))} if "retry_after" in exc.extra else None
+    return JSONResponse({"error": exc.error, "detail": exc.detail, **exc.extra}, status_code=exc.status,
+                        headers=headers)
+
+
+@app.exception_handler(RequestValidationError)
+async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+    first = exc.errors()[0]
+    field = ".".join(str(p) for p in first["loc"] if p != "body") or "body"
+    return JSONResponse({"error": "INVALID_REQUEST", "field": field, "detail": first["msg"],
+                         "errors": len(exc.errors())}, status_code=422)
+
+
+@app.exception_handler(RaytradeError)
+async def _raytrade_error(_: Request, exc: RaytradeError) -> JSONResponse:
+    if isinstance(exc, StoreUnavailableError):
+        return JSONResponse({"error": "STORE_UNAVAILABLE", "detail": str(exc)}, status_code=503)
+    return JSONResponse({"error": "INVALID_REQUEST", "detail": str(exc)}, status_code=422)
+
+
+class TokenBucket:
+    def __init__(self, rate: float, burst: int) -> None:
+        self.rate, self.burst = rate, burst
+        self.tokens: dict[str, tuple[float, float]] = {}
+
+    def take(self, key: str) -> float:
+        """0 when a token was taken, else the seconds until one is free."""
+        now = time.monotonic()
+        tokens, at = self.tokens.get(key, (float(self.burst), now))
+        tokens = min(self.burst, tokens + (now - at) * self.rate)
+        if tokens >= 1:
+            self.tokens[key] = (tokens - 1, now)
+            return 0.0
+        self.tokens[key] = (tokens, now)
+        return (1 - tokens) / self.rate
+
+
+def _bearer(authorization: Annotated[str | None, Header()] = None,
+            x_api_key: Annotated[str | None, Header()] = None) -> str | None:
+    if authorization and authorization.lower().startswith("bearer "):
+        return authorization[7:].strip()
+    return x_api_key
+
+
+@serve.deployment(ray_actor_options={"num_cpus": 0}, max_ongoing_requests=200)
+@serve.ingress(app)
+class ApiGateway:
+    def __init__(self, config: ApiConfig) -> None:
+        self.config = config
+        self.engine = config.engine
+        self.keys = KeyRing()
+        self.bucket = TokenBucket(config.rate_per_s, config.burst)
+        self.cache = RedisCache(self.engine.resolved_redis_url(), prefix=f"raytrade:{self.engine.name}:")
+        self._store: EventStore | None = None
+        self._keys_read_at = 0.0
+        self._keys_lock = asyncio.Lock()
+
+    # --- plumbing ----------------------------------------------------------------------------
+
+    def actor(self, role: str) -> Any:
+        try:
+            return ray.get_actor(self.engine.actor_name(role), namespace=NAMESPACE)
+        except ValueError:
+            raise ApiError(503, "ENGINE_UNAVAILABLE", f"the engine's {role} actor is not running") from None
+
+    async def call(self, role: str, method: str, *args: Any, **kwargs: Any) -> Any:
+        ref = getattr(self.actor(role), method).remote(*args, **kwargs)
+        try:
+            return await asyncio.wait_for(ref, self.config.call_timeout_s)
+        except ray.exceptions.RayTaskError as exc:
+            cause = exc.as_instanceof_cause()
+            if isinstance(cause, RaytradeError):
+                raise cause from None
+            raise
+        except (TimeoutError, ray.exceptions.RayActorError, ray.exceptions.ActorUnavailableError) as exc:
+            raise ApiError(503, "ENGINE_UNAVAILABLE", f"the engine's {role} actor did not answer: "
+                                                      f"{type(exc).__name__}") from None
+
+    async def store(self) -> EventStore:
+        if self._store is None:
+            store = store_from_url(self.engine.resolved_store_url(), schema=self.engine.store_schema)
+            await store.open()
+            self._store = store
+        return self._store
+
+    async def refresh_keys(self, force: bool = False) -> None:
+        """Read key events appended since the last read (at most once a second unless forced)."""
+        if not force and time.monotonic() - self._keys_read_at < 1.0:
+            return
+        async with self._keys_lock:
+            store = await self.store()
+            for r in await store.read(self.keys.last_sequence + 1, types=[EventType.KEY_CREATED,
+                                                                          EventType.KEY_REVOKED]):
+                self.keys.apply(r.event)
+            self._keys_read_at = time.monotonic()
+
+    async def authenticate(self, token: str | None, role: Role) -> ApiKey:
+        if not token:
+            raise ApiError(401, "UNAUTHENTICATED", "an API key is required (Authorization: Bearer rtk_...)")
+        try:
+            await self.refresh_keys(force=not self.keys.known(token) and time.monotonic() - self._keys_read_at > 0.2)
+        except RaytradeError as exc:
+            raise ApiError(503, "STORE_UNAVAILABLE", f"cannot read the API keys: {exc}") from None
+        key = self.keys.verify(token)
+        if key is None:
+            raise ApiError(401, "UNAUTHENTICATED", "unknown, malformed or revoked API key")
+        if key.role < role:
+            raise ApiError(403, "FORBIDDEN", f"key {key.key_id} has role {key.role.name.lower()}; this needs "
+                                             f"{role.name.lower()}")
+        wait = self.bucket.take(key.key_id)
+        if wait:
+            raise ApiError(429, "RATE_LIMITED", f"more than {self.config.rate_per_s:g} requests per second for "
+                                                f"key {key.key_id}", retry_after=max(1, math.ceil(wait)))
+        return key
+
+    # --- health ------------------------------------------------------------------------------
+
+    @app.get("/api/health", tags=["health"])
+    async def health(self) -> dict[str, str]:
+        """Liveness: the API replica answers."""
+        return {"status": "ok"}
+
+    @app.get("/api/health/ready", tags=["health"])
+    async def ready(self) -> JSONResponse:
+        """Readiness: the store, Redis, each actor and the broker, with each one's latency in ms."""
+        checks: dict[str, dict[str, Any]] = {}
+
+        async def probe(name: str, fn: Any) -> None:
+            t = time.perf_counter()
+            try:
+                await asyncio.wait_for(fn(), self.config.call_timeout_s)
+                checks[name] = {"ok": True, "latency_ms": (time.perf_counter() - t) * 1000}
+            except Exception as exc:
+                checks[name] = {"ok": False, "error": f"{type(exc).__name__}: {str(exc)[:200]}"}
+
+        async def store_ping() -> None:
+            await (await self.store()).ping()
+
+        probes = [probe("store", store_ping)]
+        if self.cache.url:
+            probes.append(probe("redis", self.cache.ping))
+        for role in ("orders", "portfolio", "risk", "compliance"):
+            probes.append(probe(role, lambda role=role: self.call(role, "ping")))
+        probes.append(probe("broker", lambda: self.call("orders", "broker_ping")))
+        await asyncio.gather(*probes)
+        ok = all(c["ok"] for c in checks.values())
+        return JSONResponse({"status": "ready" if ok else "not_ready", "checks": checks},
+                            status_code=200 if ok else 503)
+
+    # --- portfolio ---------------------------------------------------------------------------
+
+    @app.get("/api/portfolio", tags=["portfolio"])
+    async def portfolio(self, token: str | None = Depends(_bearer)) -> dict[str, Any]:
+        """Cash, equity, exposure, leverage and P&L (account currency), with the positions."""
+        await self.authenticate(token, Role.VIEWER)
+        return await self.call("portfolio", "snapshot")
+
+    @app.get("/api/positions", tags=["portfolio"])
+    async def positions(self, token: str | None = Depends(_bearer)) -> list[dict[str, Any]]:
+        """Open and closed positions: signed quantity, average cost, mark, P&L."""
+        await self.authenticate(token, Role.VIEWER)
+        return (await self.call("portfolio", "snapshot"))["positions"]
+
+    @app.get("/api/performance", tags=["portfolio"])
+    async def performance(self, token: str | None = Depends(_bearer)) -> dict[str, Any]:
+        """P&L figures and order counts so far."""
+        await self.authenticate(token, Role.VIEWER)
+        snap, stats = await asyncio.gather(self.call("portfolio", "snapshot"), self.call("orders", "stats"))
+        keys = ("equity", "cash", "realized_pnl", "unrealized_pnl", "daily_pnl", "gross_leverage", "net_leverage")
+        return {**{k: snap[k] for k in keys}, "orders": stats["counts"], "open_orders": stats["open_orders"]}
+
+    # --- orders ------------------------------------------------------------------------------
+
+    @app.get("/api/orders", tags=["orders"])
+    async def list_orders(self, token: str | None = Depends(_bearer), status: OrderStatus | None = None,
+                          symbol: str | None = Query(None, max_length=32),
+                          since: str | None = Query(None, description="ISO 8601 time; orders updated since"),
+                          limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0)) -> dict[str, Any]:
+        """Orders newest first, filtered and paginated (``total`` counts every match)."""
+        await self.authenticate(token, Role.VIEWER)
+        if since is not None:
+            from datetime import datetime
+
+            try:
+                datetime.fromisoformat(since)
+            except ValueError:
+                raise ApiError(422, "INVALID_REQUEST", f"since must be an ISO 8601 time, got {since!r}",
+                               field="since") from None
+        return await self.call("orders", "list_orders", status.value if status else None, symbol, since, limit, offset)
+
+    @app.post("/api/orders", tags=["orders"], status_code=201)
+    async def submit(self, body: OrderRequest, token: str | None = Depends(_bearer)) -> dict[str, Any]:
+        """Submit an order. 201 with the order when accepted (filled or working); 422 with the reason
+        code when refused; 503 when the engine cannot take orders now."""
+        key = await self.authenticate(token, Role.TRADER)
+        view = await self.call("orders", "submit", body.model_dump(exclude_none=True), key.principal)
+        code = view.get("reject_code")
+        if view["status"] == "rejected" and code:
+            status = 503 if RejectReason(code) in SERVER_SIDE else 422
+            raise ApiError(status, code, view.get("reject_detail") or code, order=view)
+        return view
+
+    @app.get("/api/orders/{client_order_id}", tags=["orders"])
+    async def get_order(self, client_order_id: str, token: str | None = Depends(_bearer)) -> dict[str, Any]:
+        await self.authenticate(token, Role.VIEWER)
+        view = await self.call("orders", "get_order", client_order_id)
+        if view is None:
+            raise ApiError(404, "NOT_FOUND", f"no order {client_order_id!r}")
+        return view
+
+    @app.delete("/api/orders/{client_order_id}", tags=["orders"])
+    async def cancel(self, client_order_id: str, token: str | None = Depends(_bearer)) -> dict[str, Any]:
+        """Cancel a working order: 404 unknown id, 409 when it is no longer open."""
+        key = await self.authenticate(token, Role.TRADER)
+        view = await self.call("orders", "get_order", client_order_id)
+        if view is None:
+            raise ApiError(404, "NOT_FOUND", f"no order {client_order_id!r}")
+        try:
+            return await self.call("orders", "cancel", client_order_id, key.principal)
+        except RaytradeError as exc:
+            raise ApiError(409, "NOT_CANCELLABLE", str(exc), order=view) from None
+
+    # --- risk, compliance, engine control ----------------------------------------------------
+
+    @app.get("/api/risk", tags=["risk"])
+    async def risk(self, token: str | None = Depends(_bearer)) -> dict[str, Any]:
+        """Limits, their current use (open orders included) and the halt state."""
+        await self.authenticate(token, Role.VIEWER)
+        listing = await self.call("orders", "open_quantities")
+        return await self.call("risk", "status", listing)
+
+    @app.post("/api/risk/halt", tags=["risk"])
+    async def halt(self, body: ReasonBody, token: str | None = Depends(_bearer)) -> dict[str, Any]:
+        key = await self.authenticate(token, Role.ADMIN)
+        return await self.call("risk", "halt", key.principal, body.reason)
+
+    @app.post("/api/risk/resume", tags=["risk"])
+    async def resume(self, body: ReasonBody, token: str | None = Depends(_bearer)) -> dict[str, Any]:
+        key = await self.authenticate(token, Role.ADMIN)
+        return await self.call("risk", "resume", key.principal, body.reason)
+
+    @app.post("/api/parameters/update", tags=["risk"])
+    async def update_parameters(self, body: ParametersBody, token: str | None = Depends(_bearer)) -> dict[str, Any]:
+        """Change risk limits (validated; logged as ``parameter_changed`` with the key's id)."""
+        key = await self.authenticate(token, Role.ADMIN)
+        from raytrade.risk.limits import RiskLimits
+
+        unknown = sorted(set(body.values) - set(RiskLimits.model_fields))
+        if unknown:
+            raise ApiError(422, "INVALID_REQUEST", f"unknown risk limit {unknown[0]!r}", field=f"values.{unknown[0]}")
+        try:
+            RiskLimits.model_validate({**self.engine.risk.model_dump(), **body.values})
+        except ValueError as exc:
+            raise ApiError(422, "INVALID_REQUEST", str(exc).splitlines()[-1], field="values") from None
+        return await self.call("risk", "update_limits", body.values, key.principal, body.reason)
+
+    @app.get("/api/compliance/violations", tags=["compliance"])
+    async def violations(self, token: str | None = Depends(_bearer),
+                         limit: int = Query(100, ge=1, le=1000)) -> list[dict[str, Any]]:
+        """Violations newest first: rule, severity (warning, critical), action taken."""
+        await self.authenticate(token, Role.VIEWER)
+        return await self.call("compliance", "list_violations", limit)
+
+    @app.post("/api/strategies/start", tags=["engine"])
+    async def start(self, body: ReasonBody, token: str | None = Depends(_bearer)) -> dict[str, Any]:
+        """Let the engine accept orders (the engine-wide switch; per-strategy control is not built yet)."""
+        key = await self.authenticate(token, Role.ADMIN)
+        return {"running": await self.call("orders", "set_running", True, key.principal, body.reason)}
+
+    @app.post("/api/strategies/stop", tags=["engine"])
+    async def stop(self, body: ReasonBody, token: str | None = Depends(_bearer)) -> dict[str, Any]:
+        """Refuse every new order (ENGINE_STOPPED) until started again."""
+        key = await self.authenticate(token, Role.ADMIN)
+        return {"running": await self.call("orders", "set_running", False, key.principal, body.reason)}
+
+    @app.get("/api/strategies/status", tags=["engine"])
+    async def status(self, token: str | None = Depends(_bearer)) -> dict[str, Any]:
+        await self.authenticate(token, Role.VIEWER)
+        stats, risk = await asyncio.gather(self.call("orders", "stats"), self.call("risk", "status"))
+        return {"running": stats["running"], "halted": risk["halted"], "halt_detail": risk["halt_detail"]}
+
+    def check_health(self) -> None:
+        """Serve's health check: the replica is alive; dependencies are reported by /api/health/ready."""
+
+
+def build(config: ApiConfig) -> Any:
+    """The Serve application for ``config``."""
+    return ApiGateway.bind(config)

@@ -1,0 +1,196 @@
+"""The REST API on a running Serve app, with a real HTTP client, against a real engine."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import ray
+
+from raytrade.actors import EngineConfig, TradingEngine
+from raytrade.core import EventType
+from raytrade.serve import ApiConfig, Role, build, new_key, revoke_event
+from raytrade.storage import store_from_url
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+OPEN = datetime(2024, 3, 4, 15, 0, tzinfo=UTC)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def _append(cfg: EngineConfig, events: list[Any]) -> None:
+    async with store_from_url(cfg.store_url, schema=cfg.store_schema) as store:
+        await store.append(events)
+
+
+def make_key(cfg: EngineConfig, role: Role) -> tuple[str, str]:
+    token, event = new_key(f"test-{role.name.lower()}", role, "test")
+    asyncio.run(_append(cfg, [event]))
+    return token, event.payload["key_id"]
+
+
+class Api:
+    def __init__(self, base: str, engine: TradingEngine, cfg: EngineConfig) -> None:
+        self.base, self.engine, self.cfg = base, engine, cfg
+        self.client = httpx.Client(base_url=base, timeout=30)
+        self.tokens = {role: make_key(cfg, role) for role in Role}
+
+    def __call__(self, method: str, path: str, role: Role | None = None, **kw: Any) -> httpx.Response:
+        headers = kw.pop("headers", {})
+        if role is not None:
+            headers["Authorization"] = f"Bearer {self.tokens[role][0]}"
+        return self.client.request(method, path, headers=headers, **kw)
+
+
+@pytest.fixture(scope="module")
+def api(ray_session: dict, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
+    from ray import serve
+
+    folder: Path = tmp_path_factory.mktemp("api")
+    cfg = EngineConfig(name=f"api{uuid.uuid4().hex[:8]}", equities=("AAPL", "KO", "JPM"), clock="market",
+                       store_url=f"sqlite:///{folder / 'events.sqlite'}", broker={"participation_rate": None},
+                       risk={"max_symbol_weight": 0.2, "max_orders_per_second": 1000})
+    engine = TradingEngine(cfg)
+    engine.start()
+    ray.get(engine.orders.on_bars.remote([
+        {"symbol": s, "timestamp": OPEN.isoformat(), "open": p, "high": p, "low": p, "close": p, "volume": 1e6}
+        for s, p in (("AAPL", 100.0), ("KO", 50.0), ("JPM", 80.0))]))
+    port = free_port()
+    serve.start(http_options={"host": "127.0.0.1", "port": port})
+    serve.run(build(ApiConfig(engine=cfg, rate_per_s=5, burst=30)), name="api-test", route_prefix="/")
+    a = Api(f"http://127.0.0.1:{port}", engine, cfg)
+    yield a
+    a.client.close()
+    serve.shutdown()
+    engine.shutdown()
+
+
+def test_health_ready_and_openapi(api: Api) -> None:
+    assert api("GET", "/api/health").json() == {"status": "ok"}
+    ready = api("GET", "/api/health/ready")
+    assert ready.status_code == 200, ready.text
+    checks = ready.json()["checks"]
+    assert {"store", "orders", "portfolio", "risk", "compliance", "broker"} <= set(checks)
+    assert all(c["ok"] and c["latency_ms"] >= 0 for c in checks.values())
+    spec = api("GET", "/openapi.json").json()
+    assert {"/api/orders", "/api/orders/{client_order_id}", "/api/portfolio", "/api/risk",
+            "/api/compliance/violations"} <= set(spec["paths"])
+    assert api("GET", "/docs").status_code == 200
+
+
+def test_authentication_and_roles(api: Api) -> None:
+    assert api("GET", "/api/portfolio").status_code == 401
+    bad = api("GET", "/api/portfolio", headers={"Authorization": "Bearer rtk_000000000000.nope-nope-nope-nope-nope"})
+    assert bad.status_code == 401 and bad.json()["error"] == "UNAUTHENTICATED"
+    assert api("GET", "/api/portfolio", Role.VIEWER).status_code == 200
+    forbidden = api("POST", "/api/orders", Role.VIEWER, json={"symbol": "KO", "side": "buy", "quantity": 1})
+    assert forbidden.status_code == 403 and forbidden.json()["error"] == "FORBIDDEN"
+    assert api("POST", "/api/risk/halt", Role.TRADER, json={"reason": "x"}).status_code == 403
+    token = api.tokens[Role.VIEWER][0]
+    assert api("GET", "/api/portfolio", headers={"X-API-Key": token}).status_code == 200
+    assert token not in api("GET", "/api/portfolio", Role.VIEWER).text
+
+
+def test_orders_end_to_end_and_the_audit_trail_names_the_key(api: Api) -> None:
+    r = api("POST", "/api/orders", Role.TRADER, json={"symbol": "KO", "side": "buy", "quantity": 10,
+                                                      "client_order_id": "api-1"})
+    assert r.status_code == 201, r.text
+    assert (r.json()["status"], r.json()["filled_quantity"]) == ("filled", 10.0)
+    again = api("POST", "/api/orders", Role.TRADER, json={"symbol": "KO", "side": "buy", "quantity": 99,
+                                                          "client_order_id": "api-1"})
+    assert again.status_code == 201 and again.json()["duplicate"] and again.json()["quantity"] == 10.0
+    assert api("GET", "/api/orders/api-1", Role.VIEWER).json()["status"] == "filled"
+    positions = api("GET", "/api/positions", Role.VIEWER).json()
+    assert any(p["symbol"] == "KO" and p["quantity"] == 10.0 for p in positions)
+    resting = api("POST", "/api/orders", Role.TRADER, json={"symbol": "KO", "side": "buy", "quantity": 5,
+                                                            "order_type": "limit", "limit_price": 49.0,
+                                                            "client_order_id": "api-rest"})
+    assert resting.json()["status"] == "accepted"
+    assert api("DELETE", "/api/orders/api-rest", Role.TRADER).json()["status"] == "cancelled"
+    assert api("DELETE", "/api/orders/api-rest", Role.TRADER).status_code == 409
+    assert api("DELETE", "/api/orders/nope", Role.TRADER).status_code == 404
+    assert api("GET", "/api/orders/nope", Role.VIEWER).status_code == 404
+    listing = api("GET", "/api/orders", Role.VIEWER, params={"status": "cancelled", "limit": 1}).json()
+    assert listing["total"] >= 1 and [o["client_order_id"] for o in listing["orders"]] == ["api-rest"]
+
+    async def log() -> list[Any]:
+        async with store_from_url(api.cfg.store_url) as store:
+            return await store.read(types=[EventType.ORDER_ACCEPTED, EventType.ORDER_CANCELLED])
+
+    trader_id = api.tokens[Role.TRADER][1]
+    principals = {r.event.principal for r in asyncio.run(log())}
+    assert principals == {f"key:{trader_id}"}
+
+
+@pytest.mark.parametrize(("body", "field"), [
+    ({"symbol": "KO", "side": "buy", "quantity": -1}, "quantity"),
+    ({"symbol": "KO", "side": "hold", "quantity": 1}, "side"),
+    ({"symbol": "KO", "side": "buy", "quantity": 1, "colour": "red"}, "colour"),
+    ({"symbol": "KO", "side": "buy", "quantity": 1, "order_type": "limit", "limit_price": 0}, "limit_price"),
+    ({"side": "buy", "quantity": 1}, "symbol"),
+])
+def test_bad_requests_are_422_naming_the_field(api: Api, body: dict, field: str) -> None:
+    r = api("POST", "/api/orders", Role.TRADER, json=body)
+    assert r.status_code == 422 and r.json()["field"] == field, r.text
+
+
+def test_malformed_json_and_refused_orders(api: Api) -> None:
+    r = api("POST", "/api/orders", Role.TRADER, content=b'{"symbol": "KO", "side": "buy", "quantity": NaN}',
+            headers={"Content-Type": "application/json"})
+    assert r.status_code == 422
+    r = api("POST", "/api/orders", Role.TRADER, json={"symbol": "NOPE", "side": "buy", "quantity": 1})
+    assert r.status_code == 422 and r.json()["error"] == "UNKNOWN_SYMBOL"
+    r = api("POST", "/api/orders", Role.TRADER, json={"symbol": "AAPL", "side": "buy", "quantity": 5000})
+    body = r.json()
+    assert r.status_code == 422 and body["error"] == "SYMBOL_LIMIT" and body["order"]["status"] == "rejected"
+    assert api("GET", "/api/orders", Role.VIEWER, params={"since": "yesterday"}).status_code == 422
+    assert api("GET", "/api/orders", Role.VIEWER, params={"status": "bogus"}).status_code == 422
+
+
+def test_admin_halt_resume_limits_and_violations(api: Api) -> None:
+    assert api("POST", "/api/risk/halt", Role.ADMIN, json={"reason": "news"}).json()["halted"]
+    r = api("POST", "/api/orders", Role.TRADER, json={"symbol": "JPM", "side": "buy", "quantity": 1})
+    assert r.status_code == 422 and r.json()["error"] == "TRADING_HALTED"
+    assert not api("POST", "/api/risk/resume", Role.ADMIN, json={"reason": "clear"}).json()["halted"]
+    assert api("POST", "/api/parameters/update", Role.ADMIN,
+               json={"component": "risk", "values": {"max_gross_leverage": -1}}).status_code == 422
+    assert api("POST", "/api/parameters/update", Role.ADMIN,
+               json={"component": "risk", "values": {"nonsense": 1}}).json()["field"] == "values.nonsense"
+    ok = api("POST", "/api/parameters/update", Role.ADMIN,
+             json={"component": "risk", "values": {"max_gross_leverage": 2.5}})
+    assert ok.status_code == 200 and ok.json()["limits"]["max_gross_leverage"] == 2.5
+    assert api("GET", "/api/risk", Role.VIEWER).json()["limits"]["max_gross_leverage"] == 2.5
+    assert isinstance(api("GET", "/api/compliance/violations", Role.VIEWER).json(), list)
+    assert api("POST", "/api/strategies/stop", Role.ADMIN, json={"reason": "eod"}).json() == {"running": False}
+    r = api("POST", "/api/orders", Role.TRADER, json={"symbol": "JPM", "side": "buy", "quantity": 1})
+    assert r.json()["error"] == "ENGINE_STOPPED"
+    assert api("GET", "/api/strategies/status", Role.VIEWER).json()["running"] is False
+    assert api("POST", "/api/strategies/start", Role.ADMIN, json={"reason": "sod"}).json() == {"running": True}
+    perf = api("GET", "/api/performance", Role.VIEWER).json()
+    assert perf["equity"] > 0 and perf["orders"]["accepted"] >= 1
+
+
+def test_rate_limit_and_revocation(api: Api) -> None:
+    token, key_id = make_key(api.cfg, Role.VIEWER)
+    headers = {"Authorization": f"Bearer {token}"}
+    time.sleep(1.1)
+    codes = [api("GET", "/api/risk", headers=headers).status_code
+             for _ in range(45)]
+    assert codes.count(429) >= 1 and codes[0] == 200
+    limited = next(i for i, c in enumerate(codes) if c == 429)
+    assert limited >= 25  # the burst of 30 passes (a few refill tokens are possible)
+    asyncio.run(_append(api.cfg, [revoke_event(key_id, "test")]))
+    time.sleep(1.5)
+    assert api("GET", "/api/risk", headers=headers).status_code == 401
