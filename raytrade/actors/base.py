@@ -32,7 +32,7 @@ from raytrade.core.enums import EventType
 from raytrade.core.events import Event
 from raytrade.core.orders import Fill
 from raytrade.core.portfolio import Portfolio
-from raytrade.storage import AuditRecord, EventStore, RedisCache, store_from_url
+from raytrade.storage import AuditRecord, EventBus, EventStore, RedisCache, store_from_url
 
 # What the order manager sends the mirrors for each committed event: (sequence, type, payload).
 # Plain tuples pickle several times faster than Event objects, and notifications are the hot path.
@@ -52,10 +52,32 @@ class ActorBase:
         self.config = config
         self.store: EventStore | None = None
         self.cache = RedisCache(config.resolved_redis_url(), prefix=f"raytrade:{config.name}:")
+        self.bus = EventBus(self.cache)
+        self._outbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self._publisher: asyncio.Task[None] | None = None
         self._ready = False
         self._ready_lock = asyncio.Lock()
         self.started_at_pid = os.getpid()
         self.rebuilt_events = 0
+
+    def publish(self, messages: list[dict[str, Any]]) -> None:
+        """Send messages (committed records as ``AuditRecord.to_json()``, or derived updates) on
+        the event bus, in order, in the background: Redis is a fan-out and nobody waits for it."""
+        for m in messages:
+            self._outbox.put_nowait(m)
+        if self._publisher is None or self._publisher.done():
+            self._publisher = asyncio.create_task(self._publish_loop())
+
+    async def _publish_loop(self) -> None:
+        while not self._outbox.empty():
+            await self.bus.publish(self._outbox.get_nowait())
+
+    async def append(self, events: list[Event]) -> list[AuditRecord]:
+        """Append to the store (committed when this returns), then publish the records."""
+        assert self.store is not None
+        records = await self.store.append(events)
+        self.publish([r.to_json() for r in records])
+        return records
 
     async def ensure_ready(self) -> None:
         if self._ready:

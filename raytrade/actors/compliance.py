@@ -46,7 +46,7 @@ class ComplianceActor(PortfolioMirror):
         inst = self.instruments[o.symbol]
         d = self.checker.check(o, inst, datetime.fromisoformat(now) if now else utc_now())
         if d.violations:
-            records = await self.store.append([Event(EventType.VIOLATION, "compliance", v.detail, v.to_dict())
+            records = await self.append([Event(EventType.VIOLATION, "compliance", v.detail, v.to_dict())
                                                for v in d.violations])
             self._seen.update(r.sequence for r in records)
             self.violations.extend(d.violations)

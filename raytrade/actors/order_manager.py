@@ -36,7 +36,7 @@ from raytrade.core.instruments import Instrument
 from raytrade.core.market import Bar
 from raytrade.core.orders import Fill, Order, new_client_order_id
 from raytrade.execution.orders import OrderBook, Rejection
-from raytrade.storage import AuditRecord, EventBus, GroupCommitter
+from raytrade.storage import AuditRecord, GroupCommitter
 
 ORDER_TYPES = (EventType.ORDER_ACCEPTED, EventType.ORDER_REJECTED, EventType.FILL, EventType.ORDER_CANCELLED,
                EventType.ORDER_EXPIRED, EventType.ORDER_REPLACED, EventType.ENGINE_STARTED,
@@ -76,9 +76,6 @@ class OrderManager(ActorBase):
         self._notifiers: list[CallBatcher] = []
         self._check_batchers: dict[str, CallBatcher] = {}
         self.counts: Counter[str] = Counter()
-        self.bus = EventBus(self.cache)
-        self._outbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-        self._publisher: asyncio.Task[None] | None = None
 
     # --- start and rebuild -------------------------------------------------------------------
 
@@ -202,7 +199,7 @@ class OrderManager(ActorBase):
             await self._broker_rejects(cid, principal, RejectReason.BROKER_REJECTED, reply.detail)
             return managed.view()
         extra = ([Event(EventType.ORDER_CANCELLED, principal, "immediate-or-cancel remainder",
-                        {"client_order_id": cid}, now)] if reply.cancelled_remainder else [])
+                        {"client_order_id": cid, "symbol": sym}, now)] if reply.cancelled_remainder else [])
         # A store failure here keeps the fills for the next batch; the view shows what is committed.
         with contextlib.suppress(StoreError):
             await self._record_fills(list(reply.fills), extra)
@@ -280,8 +277,10 @@ class OrderManager(ActorBase):
         return Rejection(cid, principal, raw, code, detail, self.now()).view()
 
     async def _broker_rejects(self, cid: str, principal: str, code: RejectReason, detail: str) -> None:
+        symbol = self.book.get(cid).order.symbol
         event = Event(EventType.ORDER_REJECTED, principal, detail,
-                      {"client_order_id": cid, "request": {}, "code": code.value, "detail": detail}, self.now())
+                      {"client_order_id": cid, "request": {"symbol": symbol}, "code": code.value, "detail": detail},
+                      self.now())
         await self._commit([event])
         self.book.apply_event(event)
 
@@ -292,16 +291,8 @@ class OrderManager(ActorBase):
         a fan-out, and an answer never waits for it)."""
         assert self.committer is not None
         records = await self.committer.append(events)
-        for r in records:
-            self._outbox.put_nowait(r.to_json())
-        if self._publisher is None or self._publisher.done():
-            self._publisher = asyncio.create_task(self._publish_loop())
+        self.publish([r.to_json() for r in records])
         return records
-
-    async def _publish_loop(self) -> None:
-        """One publisher, so subscribers get the records in log order."""
-        while not self._outbox.empty():
-            await self.bus.publish(self._outbox.get_nowait())
 
     async def _record_fills(self, fills: list[Fill], extra: list[Event] | None = None,
                             marks: dict[str, float] | None = None, first: list[Event] | None = None) -> list[Any]:
@@ -377,7 +368,7 @@ class OrderManager(ActorBase):
                     and session_date(self.calendar, m.order.created_at).isoformat() < day):
                 await self.broker.cancel(m.client_order_id)
                 out.append(Event(EventType.ORDER_EXPIRED, m.principal, "day order expired at the end of its session",
-                                 {"client_order_id": m.client_order_id}, self.now()))
+                                 {"client_order_id": m.client_order_id, "symbol": m.order.symbol}, self.now()))
         return out
 
     async def sync(self) -> None:
@@ -403,7 +394,7 @@ class OrderManager(ActorBase):
             raise OrderStateError(f"order {client_order_id} is {m.status.value}: it cannot be cancelled")
         await self.broker.cancel(client_order_id)
         event = Event(EventType.ORDER_CANCELLED, principal, "cancel requested",
-                      {"client_order_id": client_order_id}, self.now())
+                      {"client_order_id": client_order_id, "symbol": m.order.symbol}, self.now())
         await self._commit([event])
         self.book.apply_event(event)
         return m.view()
@@ -417,7 +408,8 @@ class OrderManager(ActorBase):
         if not inst.is_lot_multiple(new.quantity):
             raise DomainError(f"quantity {new.quantity:g} is not a multiple of the lot size {inst.lot_size:g}")
         event = Event(EventType.ORDER_REPLACED, principal, "replace requested",
-                      {"client_order_id": client_order_id, "quantity": new.quantity, "limit_price": new.limit_price},
+                      {"client_order_id": client_order_id, "symbol": new.symbol, "quantity": new.quantity,
+                       "limit_price": new.limit_price},
                       self.now())
         await self._commit([event])
         self.book.apply_event(event)

@@ -19,7 +19,7 @@ class PortfolioActor(PortfolioMirror):
         """Add cash (negative: withdraw); committed to the log before it counts."""
         await self.ensure_ready()
         assert self.store is not None
-        (rec,) = await self.store.append([Event(EventType.CASH_CHANGED, principal, reason, {"amount": float(amount)})])
+        (rec,) = await self.append([Event(EventType.CASH_CHANGED, principal, reason, {"amount": float(amount)})])
         self._apply_new([note(rec)])
         import ray
 
@@ -30,7 +30,17 @@ class PortfolioActor(PortfolioMirror):
     async def on_market_batch(self, batch: list[tuple[dict[str, float], list[Note]]]) -> list[None]:
         """As every mirror, then the snapshot goes to the cache for readers (the API)."""
         out = await super().on_market_batch(batch)
-        await self.cache.set(SNAPSHOT, await self.snapshot())
+        snap = await self.snapshot()
+        await self.cache.set(SNAPSHOT, snap)
+        fills = [(seq, payload["fill"]["symbol"]) for _, notes in batch for seq, t, payload in notes if t == "fill"]
+        if fills:
+            last = max(seq for seq, _ in fills)
+            by_symbol = {p["symbol"]: p for p in snap["positions"]}
+            updates = [{"type": "position_update", "sequence": last, "symbol": sym, "position": by_symbol.get(sym)}
+                       for sym in dict.fromkeys(sym for _, sym in fills)]
+            keys = ("equity", "cash", "realized_pnl", "unrealized_pnl", "daily_pnl", "gross_leverage")
+            updates.append({"type": "performance_update", "sequence": last, **{k: snap[k] for k in keys}})
+            self.publish(updates)
         return out
 
     def summary(self) -> dict[str, Any]:

@@ -70,7 +70,7 @@ class RiskActor(PortfolioMirror):
 
     async def _record_halt(self, code: RejectReason, detail: str, principal: str, reason: str) -> None:
         assert self.store is not None
-        (rec,) = await self.store.append([Event(EventType.TRADING_HALTED, principal, reason,
+        (rec,) = await self.append([Event(EventType.TRADING_HALTED, principal, reason,
                                                 {"code": code.value, "detail": detail})])
         self._seen.add(rec.sequence)
 
@@ -85,7 +85,7 @@ class RiskActor(PortfolioMirror):
     async def resume(self, principal: str, reason: str) -> dict[str, Any]:
         await self.ensure_ready()
         assert self.store is not None
-        (rec,) = await self.store.append([Event(EventType.TRADING_RESUMED, principal, reason, {})])
+        (rec,) = await self.append([Event(EventType.TRADING_RESUMED, principal, reason, {})])
         self._seen.add(rec.sequence)
         self.risk.resume(self.book)
         return await self.status()
@@ -97,7 +97,7 @@ class RiskActor(PortfolioMirror):
         new = RiskLimits.model_validate({**self.risk.limits.model_dump(), **limits})
         event = Event(EventType.PARAMETER_CHANGED, principal, reason,
                       {"component": "risk", "limits": new.model_dump()})
-        (rec,) = await self.store.append([event])
+        (rec,) = await self.append([event])
         self._seen.add(rec.sequence)
         self.apply_event(rec.event)
         return await self.status()

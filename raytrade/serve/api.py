@@ -22,7 +22,7 @@ import time
 from typing import Annotated, Any, Literal
 
 import ray
-from fastapi import Depends, FastAPI, Header, Query, Request
+from fastapi import Depends, FastAPI, Header, Query, Request, WebSocket
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
@@ -48,6 +48,9 @@ class ApiConfig(BaseModel):
     rate_per_s: float = Field(20.0, gt=0, description="requests per second per key (token bucket refill)")
     burst: int = Field(40, ge=1, description="token bucket size per key")
     call_timeout_s: float = Field(5.0, gt=0, le=60)
+    ws_heartbeat_s: float = Field(15.0, gt=0, le=300, description="seconds between WebSocket heartbeats")
+    ws_queue: int = Field(1000, ge=1, le=100_000, description="events buffered per WebSocket client; a client "
+                                                             "further behind is disconnected (close code 4008)")
 
 
 class ServeFile(BaseModel):
@@ -137,6 +140,52 @@ class TokenBucket:
         return (1 - tokens) / self.rate
 
 
+# Log record types (and the portfolio's derived updates) -> WebSocket event types.
+WS_EVENTS = {"order_accepted": "order_update", "order_rejected": "order_update", "order_cancelled": "order_update",
+             "order_expired": "order_update", "order_replaced": "order_update", "fill": "trade_update",
+             "position_update": "position_update", "performance_update": "performance_update",
+             "trading_halted": "risk_halt", "trading_resumed": "risk_halt", "violation": "compliance_violation"}
+WS_TYPES = sorted(set(WS_EVENTS.values()))
+WS_SLOW = 4008
+WS_UNAUTHENTICATED, WS_FORBIDDEN = 4401, 4403
+
+
+def _message_symbol(msg: dict[str, Any]) -> str | None:
+    p = msg.get("payload") or {}
+    for part in (msg, p, p.get("order") or {}, p.get("fill") or {}, p.get("request") or {}):
+        if isinstance(part, dict) and isinstance(part.get("symbol"), str):
+            return part["symbol"]
+    return None
+
+
+class WsClient:
+    """One WebSocket connection: its filters, its bounded queue and its own message counter."""
+
+    def __init__(self, events: set[str], symbols: set[str], size: int) -> None:
+        self.events, self.symbols = events, symbols
+        self.queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=size)
+        self.seq = 0
+        self.overflowed = False
+
+    def wants(self, ws_type: str, symbol: str | None) -> bool:
+        return ws_type in self.events and (not self.symbols or symbol is None or symbol in self.symbols)
+
+    def offer(self, message: dict[str, Any]) -> None:
+        try:
+            self.queue.put_nowait(message)
+        except asyncio.QueueFull:
+            self.overflowed = True
+
+
+def _csv(value: str | None, allowed: list[str] | None = None) -> set[str]:
+    items = {v.strip() for v in (value or "").split(",") if v.strip()}
+    if allowed is not None:
+        bad = sorted(items - set(allowed))
+        if bad:
+            raise ValueError(f"unknown event type {bad[0]!r} (known: {', '.join(allowed)})")
+    return items
+
+
 def _bearer(authorization: Annotated[str | None, Header()] = None,
             x_api_key: Annotated[str | None, Header()] = None) -> str | None:
     if authorization and authorization.lower().startswith("bearer "):
@@ -156,6 +205,8 @@ class ApiGateway:
         self._store: EventStore | None = None
         self._keys_read_at = 0.0
         self._keys_lock = asyncio.Lock()
+        self._ws_clients: set[WsClient] = set()
+        self._fanout: asyncio.Task[None] | None = None
 
     # --- plumbing ----------------------------------------------------------------------------
 
@@ -380,6 +431,93 @@ class ApiGateway:
         await self.authenticate(token, Role.VIEWER)
         stats, risk = await asyncio.gather(self.call("orders", "stats"), self.call("risk", "status"))
         return {"running": stats["running"], "halted": risk["halted"], "halt_detail": risk["halt_detail"]}
+
+    # --- WebSocket ---------------------------------------------------------------------------
+
+    async def _fan_out(self) -> None:
+        """This replica's one subscription to the event bus, copied to its clients' queues."""
+        from raytrade.storage import EventBus
+
+        async for msg in EventBus(self.cache).subscribe():
+            ws_type = WS_EVENTS.get(str(msg.get("type")))
+            if ws_type is None:
+                continue
+            symbol = _message_symbol(msg)
+            for client in list(self._ws_clients):
+                if client.wants(ws_type, symbol):
+                    client.offer({"type": ws_type, "sequence": msg.get("sequence"), "data": msg})
+
+    @app.websocket("/ws")
+    async def websocket(self, ws: WebSocket, token: str | None = None, events: str | None = None,
+                        symbols: str | None = None) -> None:
+        """Engine events as they happen: ``/ws?token=rtk_...&events=order_update,trade_update&symbols=KO``.
+
+        Messages are ``{"type", "seq", "sequence", "data"}``: ``seq`` counts this connection's
+        messages from 1 without gaps (a gap cannot happen silently: a client that falls
+        ``ws_queue`` events behind is closed with code 4008), ``sequence`` is the log's, to
+        re-read over REST. A heartbeat comes every ``ws_heartbeat_s``. Send
+        ``{"action": "subscribe", "events": [...], "symbols": [...]}`` to change the filters.
+        Close codes: 4401 bad key, 4403 role, 4400 bad filter, 1011 no event bus configured.
+        """
+        await ws.accept()
+        header = ws.headers.get("authorization", "")
+        token = token or (header[7:].strip() if header.lower().startswith("bearer ") else None)
+        try:
+            await self.authenticate(token, Role.VIEWER)
+        except ApiError as exc:
+            await ws.close(code=WS_FORBIDDEN if exc.status == 403 else WS_UNAUTHENTICATED, reason=exc.detail[:120])
+            return
+        if not self.cache.url:
+            await ws.close(code=1011, reason="no event bus: set RAYTRADE_REDIS_URL for live events")
+            return
+        try:
+            client = WsClient(_csv(events, WS_TYPES) or set(WS_TYPES), _csv(symbols), self.config.ws_queue)
+        except ValueError as exc:
+            await ws.close(code=4400, reason=str(exc)[:120])
+            return
+        if self._fanout is None or self._fanout.done():
+            self._fanout = asyncio.create_task(self._fan_out())
+        self._ws_clients.add(client)
+
+        async def send(message: dict[str, Any]) -> None:
+            client.seq += 1
+            await ws.send_json({**message, "seq": client.seq})
+
+        async def sender() -> None:
+            await send({"type": "subscribed", "events": sorted(client.events), "symbols": sorted(client.symbols)})
+            while True:
+                try:
+                    message = await asyncio.wait_for(client.queue.get(), self.config.ws_heartbeat_s)
+                except TimeoutError:
+                    message = {"type": "heartbeat", "time": time.time()}
+                if client.overflowed:
+                    await ws.close(code=WS_SLOW, reason=f"slow consumer: more than {self.config.ws_queue} "
+                                                        "events behind; re-read over REST and reconnect")
+                    return
+                await send(message)
+
+        async def receiver() -> None:
+            while True:
+                msg = await ws.receive_json()
+                if isinstance(msg, dict) and msg.get("action") == "subscribe":
+                    try:
+                        client.events = set(_csv(",".join(msg.get("events") or []), WS_TYPES)) or set(WS_TYPES)
+                        client.symbols = set(msg.get("symbols") or [])
+                    except (ValueError, TypeError) as exc:
+                        await ws.close(code=4400, reason=str(exc)[:120])
+                        return
+                    client.offer({"type": "subscribed", "events": sorted(client.events),
+                                  "symbols": sorted(client.symbols)})
+
+        tasks = [asyncio.create_task(sender()), asyncio.create_task(receiver())]
+        try:
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for t in tasks:
+                t.cancel()
+                if t.done() and not t.cancelled():
+                    t.exception()  # a closed connection ends its loop with an exception: expected
+            self._ws_clients.discard(client)
 
     def check_health(self) -> None:
         """Serve's health check: the replica is alive; dependencies are reported by /api/health/ready."""

@@ -1,0 +1,101 @@
+"""The WebSocket /ws with a real client (the `websockets` package), fed through Redis pub/sub."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import pytest
+import websockets
+from websockets.exceptions import ConnectionClosed
+
+from raytrade.serve import Role
+from tests.serve.conftest import Api
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+def ws_url(api: Api, role: Role | None = Role.VIEWER, **params: str) -> str:
+    query = {"token": api.tokens[role][0]} if role else {}
+    query.update(params)
+    return api.base.replace("http://", "ws://") + "/ws?" + "&".join(f"{k}={v}" for k, v in query.items())
+
+
+async def receive_until(ws: Any, wanted: int, timeout: float = 15.0) -> list[dict[str, Any]]:
+    got: list[dict[str, Any]] = []
+    async with asyncio.timeout(timeout):
+        while len([m for m in got if m["type"] not in ("heartbeat", "subscribed")]) < wanted:
+            got.append(json.loads(await ws.recv()))
+    return got
+
+
+def test_events_of_a_filled_order_arrive_in_order(api: Api) -> None:
+    async def scenario() -> list[dict[str, Any]]:
+        async with websockets.connect(ws_url(api, events="order_update,trade_update,position_update",
+                                             symbols="KO")) as ws:
+            first = json.loads(await ws.recv())
+            assert first == {"type": "subscribed", "events": ["order_update", "position_update", "trade_update"],
+                             "symbols": ["KO"], "seq": 1}
+            await asyncio.sleep(0.3)  # the replica's bus subscription is live
+            r = await asyncio.to_thread(api, "POST", "/api/orders", Role.TRADER,
+                                        json={"symbol": "KO", "side": "buy", "quantity": 3, "client_order_id": "ws-1"})
+            assert r.status_code == 201
+            await asyncio.to_thread(api, "POST", "/api/orders", Role.TRADER,
+                                    json={"symbol": "JPM", "side": "buy", "quantity": 1})  # filtered out
+            return await receive_until(ws, 3)
+
+    msgs = [m for m in asyncio.run(scenario()) if m["type"] != "heartbeat"]
+    events = [m for m in msgs if m["type"] != "subscribed"]
+    assert [m["type"] for m in events[:3]] == ["order_update", "trade_update", "position_update"]
+    assert events[0]["data"]["type"] == "order_accepted" and events[0]["data"]["payload"]["order"]["client_order_id"] == "ws-1"
+    assert events[1]["data"]["payload"]["fill"]["quantity"] == 3.0
+    assert events[2]["data"]["position"]["symbol"] == "KO"
+    assert events[0]["sequence"] < events[1]["sequence"] <= events[2]["sequence"]
+    seqs = [m["seq"] for m in msgs]
+    assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))  # the connection's own counter has no gaps
+
+
+def test_heartbeats_and_authentication(api: Api) -> None:
+    async def scenario() -> tuple[list[dict[str, Any]], int, int, int]:
+        async with websockets.connect(ws_url(api)) as ws:
+            msgs = [json.loads(await ws.recv()) for _ in range(3)]
+        codes = []
+        for url in (ws_url(api, None), ws_url(api, None, token="rtk_000000000000.not-a-real-secret-at-all"),
+                    ws_url(api, events="nonsense")):
+            async with websockets.connect(url) as ws:
+                with pytest.raises(ConnectionClosed) as closed:
+                    await asyncio.wait_for(ws.recv(), 10)
+                codes.append(closed.value.rcvd.code)
+        return msgs, *codes
+
+    msgs, no_key, bad_key, bad_filter = asyncio.run(scenario())
+    assert [m["type"] for m in msgs] == ["subscribed", "heartbeat", "heartbeat"]
+    assert (no_key, bad_key, bad_filter) == (4401, 4401, 4400)
+
+
+def test_a_slow_client_is_closed_not_buffered(api: Api) -> None:
+    from raytrade.storage import EventBus, RedisCache
+    from tests.serve.conftest import REDIS_URL
+
+    async def scenario() -> int:
+        async with websockets.connect(ws_url(api, events="order_update", symbols="AAPL"), max_queue=1) as ws:
+            await ws.recv()
+            await asyncio.sleep(0.3)
+            # A burst on the bus (what the engine publishes) much faster than one client takes it;
+            # the client reads nothing meanwhile. Its queue holds 20 in this deployment.
+            cache = RedisCache(REDIS_URL, prefix=f"raytrade:{api.cfg.name}:")
+            bus = EventBus(cache)
+            for i in range(2000):
+                await bus.publish({"type": "order_accepted", "sequence": 10**6 + i,
+                                   "payload": {"order": {"symbol": "AAPL", "client_order_id": f"burst-{i}"}}})
+            await cache.close()
+            try:
+                async with asyncio.timeout(30):
+                    while True:
+                        await ws.recv()
+            except ConnectionClosed as exc:
+                return exc.rcvd.code if exc.rcvd else -1
+        return 0
+
+    assert asyncio.run(scenario()) == 4008
