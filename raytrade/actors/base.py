@@ -28,6 +28,7 @@ from datetime import date
 from typing import Any
 
 from raytrade.actors.config import EngineConfig
+from raytrade.actors.metrics import metrics, tags
 from raytrade.core.enums import EventType
 from raytrade.core.events import Event
 from raytrade.core.orders import Fill
@@ -91,6 +92,8 @@ class ActorBase:
                 self.store = store
             await self.rebuild()
             self._ready = True
+            if self._restarted():
+                metrics().actor_restarts.inc(1, tags(self.config.name, actor=type(self).__name__))
 
     async def rebuild(self) -> None:
         raise NotImplementedError
@@ -98,12 +101,15 @@ class ActorBase:
     async def ready(self) -> dict[str, Any]:
         """Rebuild if needed; report who this is (pid, restarts) for the engine and the tests."""
         await self.ensure_ready()
+        return {"pid": os.getpid(), "restarted": self._restarted(), "rebuilt_events": self.rebuilt_events}
+
+    @staticmethod
+    def _restarted() -> bool:
         import ray
 
         with warnings.catch_warnings():  # Ray 2.60 warns about its own use of a deprecated actor_id
             warnings.simplefilter("ignore", DeprecationWarning)
-            restarted = ray.get_runtime_context().was_current_actor_reconstructed
-        return {"pid": os.getpid(), "restarted": restarted, "rebuilt_events": self.rebuilt_events}
+            return bool(ray.get_runtime_context().was_current_actor_reconstructed)
 
     async def ping(self) -> bool:
         await self.ensure_ready()

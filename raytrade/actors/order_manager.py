@@ -25,6 +25,7 @@ from typing import Any
 
 from raytrade.actors.base import MARKS_SNAPSHOT, MIRROR_TYPES, ActorBase, CallBatcher, Note, note
 from raytrade.actors.config import EngineConfig
+from raytrade.actors.metrics import metrics, tags
 from raytrade.brokers.paper import PaperBroker
 from raytrade.compliance.calendar import session_date
 from raytrade.core import checks
@@ -157,6 +158,7 @@ class OrderManager(ActorBase):
 
     async def _submit(self, cid: str, request: dict[str, Any], principal: str) -> dict[str, Any]:
         self.counts["submitted"] += 1
+        metrics().orders_submitted.inc(1, tags(self.config.name))
         raw = {k: _json_safe(request.get(k)) for k in REQUEST_FIELDS if k in request}
         reason = str(request.get("reason") or "order submitted")
         if not self.running:
@@ -185,6 +187,7 @@ class OrderManager(ActorBase):
             await self._commit([accepted])
         except StoreError as exc:
             self.counts["rejected:STORE_UNAVAILABLE"] += 1
+            metrics().orders_rejected.inc(1, tags(self.config.name, reason=RejectReason.STORE_UNAVAILABLE.value))
             return self._unrecorded_reject(cid, principal, raw, RejectReason.STORE_UNAVAILABLE, str(exc))
         managed = self.book.accept(order, principal, now)
         self.counts["accepted"] += 1
@@ -262,6 +265,7 @@ class OrderManager(ActorBase):
         """Record a refusal (committed before the answer) and return its view."""
         now = self.now()
         self.counts[f"rejected:{code.value}"] += 1
+        metrics().orders_rejected.inc(1, tags(self.config.name, reason=code.value))
         event = Event(EventType.ORDER_REJECTED, principal, detail,
                       {"client_order_id": cid, "request": raw, "code": code.value, "detail": detail}, now)
         try:
@@ -310,9 +314,17 @@ class OrderManager(ActorBase):
         except StoreError:
             self._unrecorded = pending
             raise
+        m = metrics()
         for r in records:
             if r.event.type is EventType.FILL:
                 self.counts["fills"] += 1
+                f = r.event.payload["fill"]
+                m.trades.inc(1, tags(self.config.name, symbol=f["symbol"]))
+                mark = self._marks.get(f["symbol"])
+                if mark:
+                    bps = (1.0 if f["side"] == "buy" else -1.0) * (f["price"] / mark - 1.0) * 1e4
+                    m.order_slippage_bps.observe(abs(bps), tags(self.config.name, direction="adverse" if bps > 0
+                                                                else "favourable"))
             self.book.apply_event(r.event)
         mirrored = [note(r) for r in records if r.event.type in MIRROR_TYPES]
         if not (mirrored or marks):

@@ -7,9 +7,11 @@ from __future__ import annotations
 from typing import Any
 
 from raytrade.actors.base import Note, PortfolioMirror, note
+from raytrade.actors.metrics import metrics, tags
 from raytrade.core.clock import utc_now
 from raytrade.core.enums import EventType
 from raytrade.core.events import Event
+from raytrade.core.orders import Fill
 
 SNAPSHOT = "portfolio"
 
@@ -32,6 +34,11 @@ class PortfolioActor(PortfolioMirror):
         out = await super().on_market_batch(batch)
         snap = await self.snapshot()
         await self.cache.set(SNAPSHOT, snap)
+        m, engine = metrics(), tags(self.config.name)
+        m.portfolio_equity.set(snap["equity"], engine)
+        m.portfolio_pnl.set(snap["realized_pnl"] + snap["unrealized_pnl"], engine)
+        m.portfolio_daily_pnl.set(snap["daily_pnl"], engine)
+        m.cache_degraded.set(float(self.cache.degraded), tags(self.config.name, actor="portfolio"))
         fills = [(seq, payload["fill"]["symbol"]) for _, notes in batch for seq, t, payload in notes if t == "fill"]
         if fills:
             last = max(seq for seq, _ in fills)
@@ -42,6 +49,11 @@ class PortfolioActor(PortfolioMirror):
             updates.append({"type": "performance_update", "sequence": last, **{k: snap[k] for k in keys}})
             self.publish(updates)
         return out
+
+    def on_fill(self, fill: Fill, realized: float) -> None:
+        if realized and self._ready:  # live fills only, not the replay of the log at a restart
+            metrics().trade_pnl_distribution.observe(abs(realized), tags(self.config.name, outcome="win" if realized > 0
+                                                                         else "loss"))
 
     def summary(self) -> dict[str, Any]:
         return self.book.summary()

@@ -11,6 +11,7 @@ from typing import Any
 
 from raytrade.actors.base import PortfolioMirror
 from raytrade.actors.config import EngineConfig
+from raytrade.actors.metrics import metrics, tags
 from raytrade.core.clock import utc_now
 from raytrade.core.enums import EventType, RejectReason
 from raytrade.core.events import Event
@@ -58,6 +59,8 @@ class RiskActor(PortfolioMirror):
         ts = datetime.fromisoformat(now) if now else utc_now()
         was = self.risk.halted
         d = self.risk.check(o, self.book, open_quantities, ts, inst.multiplier if inst else 1.0)
+        if self.risk.halted != was:
+            metrics().risk_halt.set(float(self.risk.halted), tags(self.config.name))
         if self.risk.halted and not was:
             await self._record_halt(self.risk.halt_code or RejectReason.DAILY_LOSS_HALT, self.risk.halt_detail,
                                     "risk", "daily loss limit breached")
@@ -80,7 +83,7 @@ class RiskActor(PortfolioMirror):
         detail = f"trading halted by {principal}: {reason}"
         await self._record_halt(RejectReason.TRADING_HALTED, detail, principal, reason)
         self.risk.halt(RejectReason.TRADING_HALTED, detail)
-        return await self.status()
+        return await self.status()  # status() also sets the risk_halt gauge
 
     async def resume(self, principal: str, reason: str) -> dict[str, Any]:
         await self.ensure_ready()
@@ -105,4 +108,5 @@ class RiskActor(PortfolioMirror):
     async def status(self, open_quantities: dict[str, float] | None = None) -> dict[str, Any]:
         """Limits, their current use and the halt state."""
         await self.ensure_ready()
+        metrics().risk_halt.set(float(self.risk.halted), tags(self.config.name))
         return self.risk.usage(self.book, open_quantities or {})

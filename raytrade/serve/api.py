@@ -29,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ray import serve
 
 from raytrade.actors.config import EngineConfig
+from raytrade.actors.metrics import metrics
 from raytrade.cluster import NAMESPACE
 from raytrade.core.enums import EventType, OrderStatus, RejectReason
 from raytrade.core.errors import RaytradeError, StoreUnavailableError
@@ -99,6 +100,17 @@ class ApiError(Exception):
 app = FastAPI(title="raytrade API", version="0.1.0",
               description="Orders, portfolio, risk and compliance of a raytrade engine. Authenticate with "
                           "`Authorization: Bearer rtk_<id>.<secret>` (`raytrade keys create`).")
+
+
+@app.middleware("http")
+async def _latency(request: Request, call_next: Any) -> Any:
+    """api_latency_ms by route template (not the raw path: ids would explode the label set)."""
+    t = time.perf_counter()
+    response = await call_next(request)
+    route = request.scope.get("route")
+    metrics().api_latency_ms.observe((time.perf_counter() - t) * 1000, {
+        "route": getattr(route, "path", "unmatched"), "method": request.method, "status": str(response.status_code)})
+    return response
 
 
 @app.exception_handler(ApiError)
@@ -478,6 +490,7 @@ class ApiGateway:
         if self._fanout is None or self._fanout.done():
             self._fanout = asyncio.create_task(self._fan_out())
         self._ws_clients.add(client)
+        self._ws_gauge()
 
         async def send(message: dict[str, Any]) -> None:
             client.seq += 1
@@ -518,6 +531,11 @@ class ApiGateway:
                 if t.done() and not t.cancelled():
                     t.exception()  # a closed connection ends its loop with an exception: expected
             self._ws_clients.discard(client)
+            self._ws_gauge()
+
+    def _ws_gauge(self) -> None:
+        replica = serve.get_replica_context().replica_id.unique_id
+        metrics().ws_clients.set(len(self._ws_clients), {"replica": replica})
 
     def check_health(self) -> None:
         """Serve's health check: the replica is alive; dependencies are reported by /api/health/ready."""
