@@ -33,3 +33,34 @@ def test_rayjob_runs_the_walkforward_on_ray_2_60_and_shuts_down():
     assert "raytrade research walkforward" in spec["entrypoint"]
     config = spec["entrypoint"].split("--config")[1].split()[0].replace("/app/", "")
     assert (ROOT / config).is_file()
+
+
+def test_rayservice_serves_the_api_config_the_code_accepts():
+    import importlib
+
+    from raytrade.serve.api import ApiConfig
+
+    (svc,) = [d for d in yaml.safe_load_all((ROOT / "k8s" / "kuberay" / "rayservice.yaml").read_text())
+              if d["kind"] == "RayService"]
+    cluster = svc["spec"]["rayClusterConfig"]
+    assert cluster["rayVersion"] == "2.60.0" and cluster["enableInTreeAutoscaling"] is True
+    (workers,) = cluster["workerGroupSpecs"]
+    assert (workers["minReplicas"], workers["maxReplicas"]) == (2, 10)
+    (application,) = yaml.safe_load(svc["spec"]["serveConfigV2"])["applications"]
+    module, name = application["import_path"].split(":")
+    assert callable(getattr(importlib.import_module(module), name))
+    config = ApiConfig.model_validate(application["args"])
+    assert config.start_engine and config.engine.name == "desk"
+    (deployment,) = application["deployments"]
+    scaling = deployment["autoscaling_config"]
+    assert deployment["name"] == "ApiGateway" and (scaling["min_replicas"], scaling["max_replicas"]) == (2, 10)
+    env = {e["name"] for e in cluster["headGroupSpec"]["template"]["spec"]["containers"][0]["env"]}
+    assert {"RAYTRADE_DATABASE_URL", "RAYTRADE_REDIS_URL"} <= env
+
+
+def test_local_serve_config_loads():
+    from raytrade.configfile import load_yaml
+    from raytrade.serve.api import ServeFile
+
+    cfg = load_yaml(ROOT / "configs" / "serve" / "local.yaml", ServeFile)
+    assert cfg.port == 8000 and cfg.api.engine.equities

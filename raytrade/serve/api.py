@@ -46,6 +46,8 @@ class ApiConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     engine: EngineConfig = EngineConfig()
+    start_engine: bool = Field(False, description="start (or find) the engine's actors from the API replica, "
+                                                   "detached: how a RayService runs the engine")
     rate_per_s: float = Field(20.0, gt=0, description="requests per second per key (token bucket refill)")
     burst: int = Field(40, ge=1, description="token bucket size per key")
     call_timeout_s: float = Field(5.0, gt=0, le=60)
@@ -219,6 +221,10 @@ class ApiGateway:
         self._keys_lock = asyncio.Lock()
         self._ws_clients: set[WsClient] = set()
         self._fanout: asyncio.Task[None] | None = None
+        if config.start_engine:
+            from raytrade.actors.engine import TradingEngine
+
+            TradingEngine(self.engine, detached=True).start(principal="serve")
 
     # --- plumbing ----------------------------------------------------------------------------
 
@@ -544,3 +550,9 @@ class ApiGateway:
 def build(config: ApiConfig) -> Any:
     """The Serve application for ``config``."""
     return ApiGateway.bind(config)
+
+
+def app_builder(args: dict[str, Any]) -> Any:
+    """Serve's application builder (``import_path: raytrade.serve.api:app_builder``): ``args`` are
+    the fields of :class:`ApiConfig`, as in a Serve config file or a RayService's serveConfigV2."""
+    return build(ApiConfig.model_validate(args))
