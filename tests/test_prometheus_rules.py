@@ -38,3 +38,18 @@ def test_rules_use_only_exported_metric_names() -> None:
     used = set(re.findall(r"\bray_([a-z_]+)", (RULES / "alerts.yml").read_text()))
     base = {re.sub(r"_(total|bucket|count|sum)$", "", name) for name in used}
     assert base and base <= exported, base - exported
+
+
+def test_grafana_dashboards_query_only_exported_metrics() -> None:
+    import json
+
+    source = (ROOT / "raytrade" / "actors" / "metrics.py").read_text()
+    exported = set(re.findall(r'(?:Counter|Gauge|Histogram)\("([a-z_]+)"', source))
+    boards = sorted((ROOT / "configs" / "grafana").glob("*.json"))
+    assert {b.stem for b in boards} == {"performance-summary", "system-health", "trade-analytics", "risk-monitor"}
+    for board in boards:
+        spec = json.loads(board.read_text())
+        exprs = [t["expr"] for p in spec["panels"] for t in p["targets"]]
+        assert exprs, board.name
+        used = {re.sub(r"_(total|bucket|count|sum)$", "", n) for e in exprs for n in re.findall(r"\bray_([a-z_]+)", e)}
+        assert used and used <= exported, (board.name, used - exported)

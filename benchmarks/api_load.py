@@ -1,0 +1,210 @@
+"""REST and WebSocket load on a running raytrade API, from a separate load process.
+
+Starts a local Ray instance, an engine (SQLite store in a temporary folder, the local Redis for the
+event bus) and the API on Serve, then runs a load process (`--load`) that measures, each at a
+fixed concurrency:
+
+- GET /api/health (baseline: Serve and FastAPI, no key check, no actor call),
+- GET /api/portfolio (key check, one call to the portfolio actor),
+- POST /api/orders (market orders through the whole engine path),
+- WebSocket fan-out: 100 clients subscribed to trade_update; orders are submitted one by one
+  and each fill's trade_update is timed from the POST's answer to each client's receipt; every
+  client must get every fill (events lost must be 0).
+
+    python benchmarks/api_load.py [--seconds 5] [--concurrency 50] [--ws-clients 100] [--orders 50]
+
+Targets on the 2-core machine: GET p99 <= 50 ms at 50 concurrent clients; no event lost.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+def pct(values: list[float], q: float) -> float:
+    return float(np.percentile(values, q)) * 1000 if values else float("nan")
+
+
+async def http_load(base: str, token: str, method: str, path: str, seconds: float, concurrency: int,
+                    body: Any = None) -> dict[str, Any]:
+    import httpx
+
+    latencies: list[float] = []
+    codes: dict[int, int] = {}
+    deadline = time.perf_counter() + seconds
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(base_url=base, timeout=30, limits=limits,
+                                 headers={"Authorization": f"Bearer {token}"}) as client:
+        async def worker(w: int) -> None:
+            n = 0
+            while time.perf_counter() < deadline:
+                t = time.perf_counter()
+                payload = body(w, n) if callable(body) else body
+                r = await client.request(method, path, json=payload)
+                latencies.append(time.perf_counter() - t)
+                codes[r.status_code] = codes.get(r.status_code, 0) + 1
+                n += 1
+
+        start = time.perf_counter()
+        await asyncio.gather(*[worker(w) for w in range(concurrency)])
+        wall = time.perf_counter() - start
+    return {"requests": len(latencies), "rps": len(latencies) / wall, "p50_ms": pct(latencies, 50),
+            "p99_ms": pct(latencies, 99), "codes": codes}
+
+
+async def ws_fanout(base: str, token: str, n_clients: int, n_orders: int) -> dict[str, Any]:
+    import httpx
+    import websockets
+
+    url = base.replace("http://", "ws://") + f"/ws?token={token}&events=trade_update"
+    received: list[dict[str, float]] = [{} for _ in range(n_clients)]
+    conns = [await websockets.connect(url, max_queue=None) for _ in range(n_clients)]
+    for c in conns:
+        json.loads(await c.recv())  # subscribed
+
+    async def reader(i: int, ws: Any) -> None:
+        async for raw in ws:
+            msg = json.loads(raw)
+            if msg["type"] == "trade_update":
+                received[i][msg["data"]["payload"]["fill"]["client_order_id"]] = time.perf_counter()
+
+    readers = [asyncio.create_task(reader(i, c)) for i, c in enumerate(conns)]
+    await asyncio.sleep(0.5)
+    sent: dict[str, float] = {}
+    async with httpx.AsyncClient(base_url=base, timeout=30, headers={"Authorization": f"Bearer {token}"}) as client:
+        for k in range(n_orders):
+            cid = f"ws-{uuid.uuid4().hex[:10]}"
+            r = await client.post("/api/orders", json={"symbol": "KO", "side": "buy" if k % 2 == 0 else "sell",
+                                                       "quantity": 1, "client_order_id": cid})
+            if r.status_code == 201 and r.json()["status"] == "filled":
+                sent[cid] = time.perf_counter()
+            await asyncio.sleep(0.02)
+    await asyncio.sleep(3.0)
+    for t in readers:
+        t.cancel()
+    for c in conns:
+        await c.close()
+    latencies = [got[cid] - at for got in received for cid, at in sent.items() if cid in got]
+    lost = len(sent) * n_clients - len(latencies)
+    return {"clients": n_clients, "fills": len(sent), "deliveries": len(latencies), "lost": lost,
+            "p50_ms": pct(latencies, 50), "p99_ms": pct(latencies, 99)}
+
+
+def load(base: str, tokens: dict[str, str], seconds: float, concurrency: int, ws_clients: int, orders: int) -> None:
+    def order(w: int, n: int) -> dict[str, Any]:
+        return {"symbol": ("AAPL", "KO", "JPM")[(w + n) % 3], "side": "buy" if n % 2 == 0 else "sell", "quantity": 1}
+
+    rows = [
+        ("GET /api/health (baseline)", asyncio.run(http_load(base, tokens["viewer"], "GET", "/api/health", seconds,
+                                                             concurrency))),
+        ("GET /api/portfolio", asyncio.run(http_load(base, tokens["viewer"], "GET", "/api/portfolio", seconds,
+                                                     concurrency))),
+        ("POST /api/orders", asyncio.run(http_load(base, tokens["trader"], "POST", "/api/orders", seconds,
+                                                   concurrency, order))),
+    ]
+    ws = asyncio.run(ws_fanout(base, tokens["trader"], ws_clients, orders))
+    print(json.dumps({"rows": rows, "ws": ws}))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--seconds", type=float, default=5.0)
+    ap.add_argument("--concurrency", type=int, default=50)
+    ap.add_argument("--ws-clients", type=int, default=100)
+    ap.add_argument("--orders", type=int, default=50)
+    ap.add_argument("--load", nargs=2, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.load:
+        load(args.load[0], json.loads(args.load[1]), args.seconds, args.concurrency, args.ws_clients, args.orders)
+        return
+
+    import ray
+    from ray import serve
+
+    from raytrade import cluster
+    from raytrade.actors import EngineConfig, TradingEngine
+    from raytrade.serve import ApiConfig, Role, build, new_key
+    from raytrade.storage import RedisCache, store_from_url
+
+    cluster.connect(num_cpus=2)
+    folder = Path(tempfile.mkdtemp())
+    cfg = EngineConfig(name=f"load{uuid.uuid4().hex[:6]}", equities=("AAPL", "KO", "JPM"), clock="market",
+                       store_url=f"sqlite:///{folder / 'events.sqlite'}", redis_url=REDIS_URL,
+                       broker={"participation_rate": None}, initial_cash=1e9,
+                       risk={"max_orders_per_second": 1e6, "max_symbol_weight": 1, "max_sector_weight": 1})
+    engine = TradingEngine(cfg)
+    engine.start()
+    now = datetime(2024, 3, 4, 15, 0, tzinfo=UTC).isoformat()
+    ray.get(engine.orders.on_bars.remote([{"symbol": s, "timestamp": now, "open": 100.0, "high": 100.0, "low": 100.0,
+                                           "close": 100.0, "volume": 1e9} for s in ("AAPL", "KO", "JPM")]))
+    tokens: dict[str, str] = {}
+
+    async def keys() -> None:
+        async with store_from_url(cfg.store_url) as store:
+            for role in (Role.VIEWER, Role.TRADER):
+                token, event = new_key(f"load-{role.name.lower()}", role, "benchmark")
+                await store.append([event])
+                tokens[role.name.lower()] = token
+
+    asyncio.run(keys())
+    port = free_port()
+    serve.start(http_options={"host": "127.0.0.1", "port": port})
+    serve.run(build(ApiConfig(engine=cfg, rate_per_s=1e6, burst=10**6, ws_queue=10_000)), name="load",
+              route_prefix="/")
+    base = f"http://127.0.0.1:{port}"
+    try:
+        out = subprocess.run([sys.executable, __file__, "--load", base, json.dumps(tokens),
+                              "--seconds", str(args.seconds), "--concurrency", str(args.concurrency),
+                              "--ws-clients", str(args.ws_clients), "--orders", str(args.orders)],
+                             capture_output=True, text=True, check=True, timeout=900)
+        result = json.loads(out.stdout.strip().splitlines()[-1])
+    finally:
+        serve.shutdown()
+        engine.shutdown()
+
+        async def flush() -> None:
+            cache = RedisCache(REDIS_URL, prefix=f"raytrade:{cfg.name}:")
+            await cache.flush()
+            await cache.close()
+
+        asyncio.run(flush())
+
+    print(f"raytrade API under load from a separate process: {args.concurrency} concurrent clients, "
+          f"{args.seconds:g} s each, one Serve replica, 2 cores")
+    print(f"{'request':32s} {'requests':>9s} {'req/s':>8s} {'p50 ms':>8s} {'p99 ms':>8s} {'x baseline':>10s}  status codes")
+    base_rps = result["rows"][0][1]["rps"]
+    for name, r in result["rows"]:
+        print(f"{name:32s} {r['requests']:9,d} {r['rps']:8,.0f} {r['p50_ms']:8.1f} {r['p99_ms']:8.1f} "
+              f"{r['rps'] / base_rps:10.3f}  {r['codes']}")
+    ws = result["ws"]
+    print(f"\nWebSocket fan-out: {ws['clients']} clients x {ws['fills']} fills = {ws['deliveries']:,} deliveries, "
+          f"lost {ws['lost']}; fill-to-client p50 {ws['p50_ms']:.1f} ms, p99 {ws['p99_ms']:.1f} ms")
+    get = result["rows"][1][1]
+    print(f"targets: GET p99 <= 50 ms at {args.concurrency} clients: {get['p99_ms']:.1f} ms -> "
+          f"{'met' if get['p99_ms'] <= 50 else 'NOT met'}; events lost 0: {ws['lost']} -> "
+          f"{'met' if ws['lost'] == 0 else 'NOT met'}")
+
+
+if __name__ == "__main__":
+    main()
