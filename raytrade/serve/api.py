@@ -99,7 +99,23 @@ class ApiError(Exception):
         self.status, self.error, self.detail, self.extra = status, error, detail, extra
 
 
-app = FastAPI(title="raytrade API", version="0.1.0",
+class ErrorBody(BaseModel):
+    """Every error response: a stable code, a sentence, and context fields (``field``, ``order``)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    error: str
+    detail: str
+
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorBody, "description": text} for status, text in (
+        (401, "no key, or an unknown, malformed or revoked one"), (403, "the key's role is too low"),
+        (404, "unknown id"), (409, "the order cannot be cancelled any more"),
+        (422, "a field is invalid, or the order was refused (reason code)"), (429, "rate limit of the key"),
+        (503, "the engine or a dependency cannot be reached (fail closed)"))}
+
+app = FastAPI(title="raytrade API", version="0.1.0", responses=_ERRORS,
               description="Orders, portfolio, risk and compliance of a raytrade engine. Authenticate with "
                           "`Authorization: Bearer rtk_<id>.<secret>` (`raytrade keys create`).")
 
