@@ -148,7 +148,7 @@ def main() -> None:
     from raytrade import cluster
     from raytrade.actors import EngineConfig, TradingEngine
     from raytrade.serve import ApiConfig, Role, build, new_key
-    from raytrade.storage import RedisCache, store_from_url
+    from raytrade.storage import store_from_url
 
     cluster.connect(num_cpus=2)
     folder = Path(tempfile.mkdtemp())
@@ -184,14 +184,7 @@ def main() -> None:
         result = json.loads(out.stdout.strip().splitlines()[-1])
     finally:
         serve.shutdown()
-        engine.shutdown()
-
-        async def flush() -> None:
-            cache = RedisCache(REDIS_URL, prefix=f"raytrade:{cfg.name}:")
-            await cache.flush()
-            await cache.close()
-
-        asyncio.run(flush())
+        engine.shutdown(clear_cache=True)
 
     print(f"raytrade API under load from a separate process: {args.concurrency} concurrent clients, "
           f"{args.seconds:g} s each, one Serve replica, 2 cores")

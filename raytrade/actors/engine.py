@@ -100,10 +100,22 @@ class TradingEngine:
 
         return ray.get(self.orders.submit.remote(request, principal))
 
-    def shutdown(self) -> None:
-        """Kill the actors for good (the log keeps everything; a new start rebuilds from it)."""
+    def shutdown(self, *, clear_cache: bool = False) -> None:
+        """Kill the actors for good (the log keeps everything; a new start rebuilds from it).
+        With ``clear_cache`` the engine's Redis keys go too (they are derived from the log)."""
+        import asyncio
+
         import ray
 
         for h in self.handles.values():
             ray.kill(h, no_restart=True)
         self.handles = {}
+        if clear_cache and self.config.resolved_redis_url():
+            from raytrade.storage import RedisCache
+
+            async def flush() -> None:
+                cache = RedisCache(self.config.resolved_redis_url(), prefix=f"raytrade:{self.config.name}:")
+                await cache.flush()
+                await cache.close()
+
+            asyncio.run(flush())

@@ -75,14 +75,6 @@ def api(ray_session: dict, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     yield a
     a.client.close()
     serve.shutdown()
-    engine.shutdown()
-    from raytrade.storage import RedisCache
-
-    async def flush() -> None:
-        cache = RedisCache(REDIS_URL, prefix=f"raytrade:{cfg.name}:")
-        await cache.flush()
-        await cache.close()
-
-    asyncio.run(flush())
+    engine.shutdown(clear_cache=True)
 
 
