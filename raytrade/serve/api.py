@@ -19,6 +19,7 @@ route annotations at run time, and string annotations would not resolve.)
 import asyncio
 import math
 import time
+from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal
 
 import ray
@@ -469,10 +470,10 @@ class ApiGateway:
     # --- WebSocket ---------------------------------------------------------------------------
 
     async def _fan_out(self) -> None:
-        """This replica's one subscription to the event bus, copied to its clients' queues."""
-        from raytrade.storage import EventBus
-
-        async for msg in EventBus(self.cache).subscribe():
+        """This replica's one feed of engine events, copied to its clients' queues: the Redis bus
+        when configured, else the event store's tail."""
+        source = self._bus_messages() if self.cache.url else self._store_tail()
+        async for msg in source:
             ws_type = WS_EVENTS.get(str(msg.get("type")))
             if ws_type is None:
                 continue
@@ -480,6 +481,36 @@ class ApiGateway:
             for client in list(self._ws_clients):
                 if client.wants(ws_type, symbol):
                     client.offer({"type": ws_type, "sequence": msg.get("sequence"), "data": msg})
+
+    async def _bus_messages(self) -> AsyncIterator[dict[str, Any]]:
+        from raytrade.storage import EventBus
+
+        async for msg in EventBus(self.cache).subscribe():
+            yield msg
+
+    async def _store_tail(self, every_s: float = 0.2) -> AsyncIterator[dict[str, Any]]:
+        """Without Redis (a laptop): new log records every ``every_s``, and after fills the
+        position and performance updates the portfolio actor would have published."""
+        store = await self.store()
+        last = (await store.head())[0]
+        while True:
+            await asyncio.sleep(every_s)
+            records = await store.read(last + 1)
+            if not records:
+                continue
+            last = records[-1].sequence
+            fills = []
+            for r in records:
+                yield r.to_json()
+                if r.event.type is EventType.FILL:
+                    fills.append(r.event.payload["fill"]["symbol"])
+            if fills:
+                snap = await self.call("portfolio", "snapshot")
+                by_symbol = {p["symbol"]: p for p in snap["positions"]}
+                for sym in dict.fromkeys(fills):
+                    yield {"type": "position_update", "sequence": last, "symbol": sym, "position": by_symbol.get(sym)}
+                keys = ("equity", "cash", "realized_pnl", "unrealized_pnl", "daily_pnl", "gross_leverage")
+                yield {"type": "performance_update", "sequence": last, **{k: snap[k] for k in keys}}
 
     @app.websocket("/ws")
     async def websocket(self, ws: WebSocket, token: str | None = None, events: str | None = None,
@@ -491,7 +522,9 @@ class ApiGateway:
         ``ws_queue`` events behind is closed with code 4008), ``sequence`` is the log's, to
         re-read over REST. A heartbeat comes every ``ws_heartbeat_s``. Send
         ``{"action": "subscribe", "events": [...], "symbols": [...]}`` to change the filters.
-        Close codes: 4401 bad key, 4403 role, 4400 bad filter, 1011 no event bus configured.
+        Events come from Redis pub/sub when ``RAYTRADE_REDIS_URL`` is set (every replica serves
+        any client), else from the event store's tail, polled every 0.2 s.
+        Close codes: 4401 bad key, 4403 role, 4400 bad filter.
         """
         await ws.accept()
         header = ws.headers.get("authorization", "")
@@ -500,9 +533,6 @@ class ApiGateway:
             await self.authenticate(token, Role.VIEWER)
         except ApiError as exc:
             await ws.close(code=WS_FORBIDDEN if exc.status == 403 else WS_UNAUTHENTICATED, reason=exc.detail[:120])
-            return
-        if not self.cache.url:
-            await ws.close(code=1011, reason="no event bus: set RAYTRADE_REDIS_URL for live events")
             return
         try:
             client = WsClient(_csv(events, WS_TYPES) or set(WS_TYPES), _csv(symbols), self.config.ws_queue)

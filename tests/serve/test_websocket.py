@@ -99,3 +99,44 @@ def test_a_slow_client_is_closed_not_buffered(api: Api) -> None:
         return 0
 
     assert asyncio.run(scenario()) == 4008
+
+
+def test_without_redis_events_come_from_the_store_tail(api: Api, tmp_path: Any) -> None:
+    import uuid
+
+    import ray
+    from ray import serve
+
+    from raytrade.actors import EngineConfig, TradingEngine
+    from raytrade.serve import ApiConfig, build
+    from tests.serve.conftest import OPEN, make_key
+
+    cfg = EngineConfig(redis_url=None, name=f"laptop{uuid.uuid4().hex[:6]}", equities=("KO",), clock="market",
+                       store_url=f"sqlite:///{tmp_path / 'events.sqlite'}", broker={"participation_rate": None},
+                       risk={"max_symbol_weight": 0.5})
+    engine = TradingEngine(cfg)
+    engine.start()
+    try:
+        ray.get(engine.orders.on_bars.remote([{"symbol": "KO", "timestamp": OPEN.isoformat(), "open": 50.0,
+                                               "high": 50.0, "low": 50.0, "close": 50.0, "volume": 1e6}]))
+        serve.run(build(ApiConfig(engine=cfg)), name="laptop", route_prefix="/laptop")
+        token, _ = make_key(cfg, Role.TRADER)
+        base = api.base + "/laptop"
+
+        async def scenario() -> list[dict[str, Any]]:
+            url = base.replace("http://", "ws://") + f"/ws?token={token}&events=order_update,trade_update,position_update"
+            async with websockets.connect(url) as ws:
+                assert json.loads(await ws.recv())["type"] == "subscribed"
+                await asyncio.sleep(0.5)
+                import httpx
+
+                async with httpx.AsyncClient(base_url=base, headers={"Authorization": f"Bearer {token}"}) as c:
+                    r = await c.post("/api/orders", json={"symbol": "KO", "side": "buy", "quantity": 2})
+                    assert r.status_code == 201, r.text
+                return await receive_until(ws, 3)
+
+        events = [m for m in asyncio.run(scenario()) if m["type"] not in ("heartbeat", "subscribed")]
+        assert [m["type"] for m in events[:3]] == ["order_update", "trade_update", "position_update"]
+    finally:
+        serve.delete("laptop")
+        engine.shutdown()
