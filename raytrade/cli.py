@@ -32,6 +32,8 @@ data_app = typer.Typer(help="The bundled market data: list datasets, show a symb
 research_app = typer.Typer(help="Research jobs on Ray.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
 app.add_typer(research_app, name="research")
+models_app = typer.Typer(help="Signal models: train (a Ray job), list the registry.", no_args_is_help=True)
+app.add_typer(models_app, name="models")
 keys_app = typer.Typer(help="API keys of the REST API: create, list, revoke.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 audit_app = typer.Typer(help="The hash-chained audit trail: verify it, export it.", no_args_is_help=True)
@@ -575,6 +577,40 @@ def serve(config: ConfigOption = Path("configs/serve/local.yaml"),
     except KeyboardInterrupt:
         ray_serve.shutdown()
         engine.shutdown()
+
+
+@models_app.command("train")
+@user_errors
+def models_train(config: ConfigOption, cpus: CpusOption = None,
+                 local: Annotated[bool, typer.Option(help="Folds in this process, without Ray.")] = False) -> None:
+    """Train the ensemble: purged walk-forward folds in parallel as Ray tasks, out-of-sample
+    metrics against baselines, then the final model saved as a new registry version."""
+    from raytrade.configfile import load_yaml
+    from raytrade.tune.train_models import ModelConfig, train_models
+
+    cfg = load_yaml(config, ModelConfig)
+    if not local:
+        _connect(None, cpus)
+    folder, table = train_models(cfg, use_ray=not local)
+    means = table.groupby("model", sort=False)[["ic", "rank_ic", "hit_rate", "auc"]].mean()
+    _print_frame(means, f"{cfg.name}: out of sample, mean of {cfg.folds} purged walk-forward folds", "model")
+    out.print(f"saved [bold]{folder}[/]")
+
+
+@models_app.command("list")
+@user_errors
+def models_list(registry: Annotated[Path, typer.Option(help="Registry folder.")] = Path("runs/models")) -> None:
+    """The saved model versions with their out-of-sample hit rate and AUC."""
+    from raytrade.signals.registry import list_versions
+
+    table = Table(title=f"models in {registry}", header_style="bold")
+    for col in ("name", "version", "trained", "rows", "features", "OOS hit rate", "OOS AUC"):
+        table.add_column(col)
+    for v in list_versions(registry):
+        ens = v["oos"].get("ensemble", {})
+        table.add_row(v["name"], v["version"], (v["trained_at"] or "")[:19], f"{v['rows']:,}", str(v["features"]),
+                      f"{ens.get('hit_rate', float('nan')):.1%}", f"{ens.get('auc', float('nan')):.3f}")
+    out.print(table)
 
 
 DEMO_CONFIG = Path("configs/research/walkforward_ma.yaml")
