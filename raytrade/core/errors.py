@@ -49,6 +49,14 @@ class DataError(RaytradeError):
             where.append(f"({timestamp})")
         super().__init__(f"{', '.join(where)}: {problem}")
 
+    def __reduce__(self) -> tuple[object, ...]:
+        # Keyword-only arguments: rebuilt explicitly so the error crosses Ray and Serve intact.
+        return (_data_error, (self.problem, self.source, self.column, self.row, self.timestamp))
+
+
+def _data_error(problem: str, source: str, column: str | None, row: int | None, timestamp: object | None) -> DataError:
+    return DataError(problem, source=source, column=column, row=row, timestamp=timestamp)
+
 
 class BacktestError(RaytradeError):
     """A backtest was asked for something it cannot compute (shapes, parameters, sizing)."""

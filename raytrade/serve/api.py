@@ -33,7 +33,7 @@ from raytrade.actors.config import EngineConfig
 from raytrade.actors.metrics import metrics
 from raytrade.cluster import NAMESPACE
 from raytrade.core.enums import EventType, OrderStatus, RejectReason
-from raytrade.core.errors import RaytradeError, StoreUnavailableError
+from raytrade.core.errors import DataError, RaytradeError, StoreUnavailableError
 from raytrade.serve.keys import ApiKey, KeyRing, Role
 from raytrade.storage import EventStore, RedisCache, store_from_url
 
@@ -49,6 +49,8 @@ class ApiConfig(BaseModel):
     engine: EngineConfig = EngineConfig()
     start_engine: bool = Field(False, description="start (or find) the engine's actors from the API replica, "
                                                    "detached: how a RayService runs the engine")
+    signals_app: str | None = Field(None, description="Serve application running the SignalModel deployment "
+                                                      "(raytrade.serve.signals); None: POST /api/signals is 503")
     rate_per_s: float = Field(20.0, gt=0, description="requests per second per key (token bucket refill)")
     burst: int = Field(40, ge=1, description="token bucket size per key")
     call_timeout_s: float = Field(5.0, gt=0, le=60)
@@ -78,6 +80,13 @@ class OrderRequest(BaseModel):
     time_in_force: Literal["day", "gtc", "ioc", "fok"] = "day"
     client_order_id: str | None = Field(None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")
     reason: str | None = Field(None, max_length=200)
+
+
+class SignalsRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    symbols: list[Annotated[str, Field(min_length=1, max_length=32)]] = Field(min_length=1, max_length=64)
+    as_of: str | None = Field(None, pattern=r"^\d{4}-\d{2}-\d{2}$", description="YYYY-MM-DD; default: the last bar")
 
 
 class ReasonBody(BaseModel):
@@ -448,6 +457,22 @@ class ApiGateway:
         """Violations newest first: rule, severity (warning, critical), action taken."""
         await self.authenticate(token, Role.VIEWER)
         return await self.call("compliance", "list_violations", limit)
+
+    @app.post("/api/signals", tags=["signals"])
+    async def signals(self, body: SignalsRequest, token: str | None = Depends(_bearer)) -> dict[str, Any]:
+        """The ensemble's signal in [-1, 1], confidence, regime and each model's part, per symbol."""
+        await self.authenticate(token, Role.VIEWER)
+        if not self.config.signals_app:
+            raise ApiError(503, "NO_MODEL", "no signal model is deployed (ApiConfig.signals_app)")
+        handle = serve.get_deployment_handle("SignalModel", app_name=self.config.signals_app)
+        try:
+            result = await handle.signals.remote(body.symbols, body.as_of)
+        except Exception as exc:
+            cause = exc.as_instanceof_cause() if hasattr(exc, "as_instanceof_cause") else exc
+            if isinstance(cause, DataError):
+                raise ApiError(422, "INVALID_REQUEST", str(cause), field="symbols") from None
+            raise ApiError(503, "MODEL_UNAVAILABLE", f"the signal model did not answer: {type(exc).__name__}") from None
+        return {"signals": result}
 
     @app.post("/api/strategies/start", tags=["engine"])
     async def start(self, body: ReasonBody, token: str | None = Depends(_bearer)) -> dict[str, Any]:

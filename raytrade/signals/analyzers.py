@@ -83,9 +83,11 @@ def momentum(close: pd.DataFrame | pd.Series, horizons: tuple[int, ...] = (21, 6
                                                "ma_slope": "20-bar change of SMA50 / price"})
 
 
-def half_life(close: pd.DataFrame, window: int = 126) -> pd.DataFrame:
+def half_life(close: pd.DataFrame, window: int = 126, cap: float | None = None) -> pd.DataFrame:
     """Half-life (bars) of mean reversion of log prices: OLS of dp_t on p_{t-1} over ``window``
-    bars, half-life = -ln 2 / beta; NaN when beta >= 0 (no reversion)."""
+    bars, half-life = -ln 2 / beta, capped at ``cap`` (default 10 x window), and the cap itself
+    when beta >= 0 (no reversion is a value, "slower than the cap", not missing data). NaN only
+    while the window warms up."""
     p = np.log(close)
     x = p.shift(1)
     y = p - x
@@ -93,8 +95,9 @@ def half_life(close: pd.DataFrame, window: int = 126) -> pd.DataFrame:
     cov = (x * y).rolling(window).mean() - mx * my
     var = (x * x).rolling(window).mean() - mx * mx
     beta = cov / var
-    out = -np.log(2) / beta
-    return out.where(beta < 0)
+    limit = float(cap if cap is not None else 10 * window)
+    out = (-np.log(2) / beta).where(beta < 0, limit).clip(upper=limit)
+    return out.where(beta.notna())
 
 
 def mean_reversion(close: pd.DataFrame | pd.Series, window: int = 20, k: float = 2.0) -> Analysis:

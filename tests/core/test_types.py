@@ -119,3 +119,14 @@ def test_events_require_json_like_payloads():
         Event("fill", "engine", "x", {"px": math.nan})
     with pytest.raises(DomainError, match="event type must be one of"):
         Event("teleport", "engine", "x")
+
+
+def test_data_error_survives_pickling():
+    import pickle
+
+    from raytrade.core.errors import DataError
+
+    err = DataError("price is NaN", source="prices.csv", column="close", row=7, timestamp="2024-01-02")
+    back = pickle.loads(pickle.dumps(err))
+    assert (back.problem, back.source, back.column, back.row, str(back)) == (
+        err.problem, err.source, err.column, err.row, str(err))

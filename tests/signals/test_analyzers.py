@@ -74,6 +74,10 @@ def test_mean_reversion_by_hand_and_half_life_of_a_known_process() -> None:
     synthetic = pd.DataFrame({"SYN": np.exp(p)}, index=pd.date_range("2000-01-01", periods=len(p), tz="UTC"))
     hl = mean_reversion(synthetic).features["half_life"]["SYN"].dropna()
     assert hl.median() == pytest.approx(-math.log(2) / (0.9 - 1), rel=0.25)
+    # a random walk does not revert: its half-life sits at the cap (10 x 126 bars) much of the time
+    walk = pd.DataFrame({"SYN": np.exp(np.cumsum(rng.normal(0, 0.01, 3000)))}, index=synthetic.index)
+    hl_walk = mean_reversion(walk).features["half_life"]["SYN"]
+    assert hl_walk.iloc[:126].isna().all() and hl_walk.iloc[126:].notna().all() and hl_walk.max() == 1260
 
 
 def test_volatility_by_hand() -> None:

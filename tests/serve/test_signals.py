@@ -1,0 +1,71 @@
+"""The ensemble on Serve: POST /api/signals through the API, batching, hot reload with no dropped
+request, clear 4xx for unknown symbols and missing history."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import httpx
+import pytest
+
+from raytrade.serve import ApiConfig, Role, build
+from raytrade.serve.signals import build_signal_model
+from raytrade.tune.train_models import ModelConfig, train_models
+from tests.serve.conftest import Api
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+def small_model(registry: Path, seed: int) -> Path:
+    cfg = ModelConfig(name="tiny", symbols=["AAPL", "KO", "JPM", "XOM"], start="2008-01-01", end="2014-12-31",
+                      folds=2, registry=registry, xgboost={"n_estimators": 20, "seed": seed},
+                      neural_net={"epochs": 2, "seed": seed})
+    folder, _ = train_models(cfg, use_ray=False)
+    return folder
+
+
+def test_signals_endpoint_hot_reload_and_refusals(api: Api, tmp_path: Path) -> None:
+    from ray import serve
+
+    v1, v2 = small_model(tmp_path, 1), small_model(tmp_path, 2)
+    serve.run(build_signal_model(str(v1)), name="signals-test", route_prefix=None)
+    serve.run(build(ApiConfig(engine=api.cfg, signals_app="signals-test", rate_per_s=1000, burst=1000)),
+              name="api-signals", route_prefix="/sig")
+    headers = {"Authorization": f"Bearer {api.tokens[Role.VIEWER][0]}"}
+    base = api.base + "/sig"
+    try:
+        with httpx.Client(base_url=base, headers=headers, timeout=60) as c:
+            r = c.post("/api/signals", json={"symbols": ["KO", "AAPL"], "as_of": "2020-03-20"})
+            assert r.status_code == 200, r.text
+            sig = r.json()["signals"]
+            assert [s["symbol"] for s in sig] == ["KO", "AAPL"]
+            assert all(-1 <= s["signal"] <= 1 and s["confidence"] == abs(s["signal"]) for s in sig)
+            assert sig[0]["regime"] == "crisis" and sig[0]["model_path"] == str(v1)
+            assert set(sig[0]["parts"]) == {"xgboost", "neural_net"}
+            bad = c.post("/api/signals", json={"symbols": ["NOPE"]})
+            assert bad.status_code == 422 and "unknown symbol" in bad.json()["detail"]
+            early = c.post("/api/signals", json={"symbols": ["KO"], "as_of": "1990-02-01"})
+            assert early.status_code == 422 and "NaN" in early.json()["detail"]
+            assert c.post("/api/signals", json={"symbols": []}).status_code == 422
+
+        async def load(n: int) -> list[int]:
+            async with httpx.AsyncClient(base_url=base, headers=headers, timeout=60) as c:
+                async def one(i: int) -> int:
+                    r = await c.post("/api/signals", json={"symbols": ["KO", "JPM"][: 1 + i % 2]})
+                    return r.status_code
+                return list(await asyncio.gather(*[one(i) for i in range(n)]))
+
+        async def during_reload() -> list[int]:
+            task = asyncio.create_task(load(60))
+            await asyncio.to_thread(serve.run, build_signal_model(str(v2)), name="signals-test", route_prefix=None)
+            return await task
+
+        codes = asyncio.run(during_reload())
+        assert codes == [200] * 60
+        with httpx.Client(base_url=base, headers=headers, timeout=60) as c:
+            after = c.post("/api/signals", json={"symbols": ["KO"]}).json()["signals"][0]
+        assert after["model_path"] == str(v2)
+    finally:
+        serve.delete("api-signals")
+        serve.delete("signals-test")
