@@ -50,7 +50,7 @@ class ApiConfig(BaseModel):
     start_engine: bool = Field(False, description="start (or find) the engine's actors from the API replica, "
                                                    "detached: how a RayService runs the engine")
     signals_app: str | None = Field(None, description="Serve application running the SignalModel deployment "
-                                                      "(raytrade.serve.signals); None: POST /api/signals is 503")
+                                                      "(raytrade.serve.signals); None: POST /api/signals is 404")
     rate_per_s: float = Field(20.0, gt=0, description="requests per second per key (token bucket refill)")
     burst: int = Field(40, ge=1, description="token bucket size per key")
     call_timeout_s: float = Field(5.0, gt=0, le=60)
@@ -463,7 +463,8 @@ class ApiGateway:
         """The ensemble's signal in [-1, 1], confidence, regime and each model's part, per symbol."""
         await self.authenticate(token, Role.VIEWER)
         if not self.config.signals_app:
-            raise ApiError(503, "NO_MODEL", "no signal model is deployed (ApiConfig.signals_app)")
+            # Without a model the resource does not exist here: 404, not a server failure.
+            raise ApiError(404, "NO_MODEL", "no signal model is deployed with this API (ApiConfig.signals_app)")
         handle = serve.get_deployment_handle("SignalModel", app_name=self.config.signals_app)
         try:
             result = await handle.signals.remote(body.symbols, body.as_of)

@@ -133,3 +133,8 @@ def test_rate_limit_and_revocation(api: Api) -> None:
     asyncio.run(_append(api.cfg, [revoke_event(key_id, "test")]))
     time.sleep(1.5)
     assert api("GET", "/api/risk", headers=headers).status_code == 401
+
+
+def test_signals_without_a_model_is_404(api: Api) -> None:
+    r = api("POST", "/api/signals", Role.VIEWER, json={"symbols": ["KO"]})
+    assert r.status_code == 404 and r.json()["error"] == "NO_MODEL"
