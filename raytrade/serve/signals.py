@@ -84,8 +84,8 @@ class SignalModel:
         pred = await self._predict(X)
         regimes = self._regimes.reindex(X.index)
         out = []
-        for (t, sym), row in pred.iterrows():
-            reg = regimes.loc[(t, sym)]
+        for i, ((t, sym), row) in enumerate(pred.iterrows()):
+            reg = regimes.iloc[i]  # by position: a request may name a symbol twice
             regime = str(reg.idxmax()).removeprefix("regime.") if reg.notna().all() and reg.max() == 1 else None
             out.append({"symbol": sym, "as_of": t.isoformat(), "signal": float(row["signal"]),
                         "confidence": float(row["confidence"]), "regime": regime,

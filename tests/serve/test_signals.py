@@ -43,6 +43,8 @@ def test_signals_endpoint_hot_reload_and_refusals(api: Api, tmp_path: Path) -> N
             assert all(-1 <= s["signal"] <= 1 and s["confidence"] == abs(s["signal"]) for s in sig)
             assert sig[0]["regime"] == "crisis" and sig[0]["model_path"] == str(v1)
             assert set(sig[0]["parts"]) == {"xgboost", "neural_net"}
+            twice = c.post("/api/signals", json={"symbols": ["KO", "KO"]})
+            assert twice.status_code == 200 and [s["symbol"] for s in twice.json()["signals"]] == ["KO", "KO"]
             bad = c.post("/api/signals", json={"symbols": ["NOPE"]})
             assert bad.status_code == 422 and "unknown symbol" in bad.json()["detail"]
             early = c.post("/api/signals", json={"symbols": ["KO"], "as_of": "1990-02-01"})

@@ -1,0 +1,101 @@
+"""Ensemble inference through Ray Serve against the same model called in process (Serve's
+overhead), for 1 to 64 symbols per request, and one symbol at a fixed 50 requests/s; plus the
+training time per fold.
+
+Trains a registry version on the 20 bundled stocks (purged folds, reported), deploys it with
+``raytrade.serve.signals`` and calls it through a DeploymentHandle.
+
+    python benchmarks/ensemble_serving.py [--requests 200]
+
+Target on the 2-core machine: p99 <= 25 ms for one symbol at 50 requests/s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def pct(values: list[float], q: float) -> float:
+    return float(np.percentile(values, q)) * 1000
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--requests", type=int, default=200)
+    args = ap.parse_args()
+
+    from ray import serve
+
+    from raytrade import cluster
+    from raytrade.data import load_prices
+    from raytrade.serve.signals import SignalModel, build_signal_model
+    from raytrade.signals.registry import load_model
+    from raytrade.tune.train_models import ModelConfig, train_models
+
+    cluster.connect(num_cpus=2)
+    folder, table = train_models(ModelConfig(name="serving_bench", registry=Path(tempfile.mkdtemp())), use_ray=True)
+    fit = table.groupby("fold")["fit_seconds"].first()
+    symbols = list(load_prices().columns)
+
+    local = SignalModel.func_or_class()
+    local.reconfigure({"model_path": str(folder)})
+    model, meta = load_model(folder)
+
+    handle = serve.run(build_signal_model(str(folder)), name="bench-signals", route_prefix=None)
+    rows = []
+    try:
+        for size in (1, 8, 32, 64):
+            batch = [symbols[i % len(symbols)] for i in range(size)]  # symbols repeat past 20
+            X = local.rows(batch, None)[meta["features"]]
+            in_proc = []
+            for _ in range(args.requests):
+                t = time.perf_counter()
+                model.predict(X)
+                in_proc.append(time.perf_counter() - t)
+            served = []
+            for _ in range(args.requests):
+                t = time.perf_counter()
+                handle.signals.remote(batch).result()
+                served.append(time.perf_counter() - t)
+            rows.append((len(batch), in_proc, served))
+
+        async def paced(rate: float, n: int) -> list[float]:
+            lat: list[float] = []
+
+            async def one() -> None:
+                t = time.perf_counter()
+                await handle.signals.remote(["KO"])
+                lat.append(time.perf_counter() - t)
+
+            tasks = []
+            start = time.perf_counter()
+            for k in range(n):
+                await asyncio.sleep(max(0.0, start + k / rate - time.perf_counter()))
+                tasks.append(asyncio.create_task(one()))
+            await asyncio.gather(*tasks)
+            return lat
+
+        at_rate = asyncio.run(paced(50.0, args.requests))
+    finally:
+        serve.delete("bench-signals")
+
+    print(f"ensemble model ({len(meta['features'])} features): training {fit.mean():.1f} s per fold "
+          f"({len(fit)} purged folds, {meta['rows']:,} rows), final fit included in the job")
+    print(f"{'symbols/request':>16s} {'in-process p50 ms':>18s} {'p99':>7s} {'Serve p50 ms':>13s} {'p99':>7s} "
+          f"{'Serve req/s':>12s} {'x in-process':>12s}")
+    for n, ip, sv in rows:
+        print(f"{n:16d} {pct(ip, 50):18.2f} {pct(ip, 99):7.2f} {pct(sv, 50):13.2f} {pct(sv, 99):7.2f} "
+              f"{1 / np.mean(sv):12.0f} {np.mean(sv) / np.mean(ip):12.1f}")
+    p99 = pct(at_rate, 99)
+    print(f"one symbol at 50 requests/s through Serve: p50 {pct(at_rate, 50):.1f} ms, p99 {p99:.1f} ms "
+          f"(target <= 25 ms: {'met' if p99 <= 25 else 'NOT met'})")
+
+
+if __name__ == "__main__":
+    main()
