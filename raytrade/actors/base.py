@@ -63,7 +63,11 @@ class ActorBase:
 
     def publish(self, messages: list[dict[str, Any]]) -> None:
         """Send messages (committed records as ``AuditRecord.to_json()``, or derived updates) on
-        the event bus, in order, in the background: Redis is a fan-out and nobody waits for it."""
+        the event bus, in order, in the background: Redis is a fan-out and nobody waits for it.
+        Without Redis there is nobody to send to (an actor has no in-process subscribers; the API
+        follows the store's tail), so nothing is queued."""
+        if self.cache.url is None:
+            return
         for m in messages:
             self._outbox.put_nowait(m)
         if self._publisher is None or self._publisher.done():

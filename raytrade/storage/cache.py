@@ -75,7 +75,8 @@ class RedisCache:
     async def _call(self, op: str, *args: Any, **kwargs: Any) -> tuple[bool, Any]:
         """(True, result) from Redis, or (False, None) when it is down (and the fallback applies)."""
         if not self._use_redis():
-            self.fallbacks += 1
+            if self._redis is not None:  # configured but down; with no Redis at all nothing falls back
+                self.fallbacks += 1
             return False, None
         assert self._redis is not None
         try:
