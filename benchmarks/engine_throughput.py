@@ -8,6 +8,10 @@ group commit saves).
 
     python benchmarks/engine_throughput.py [--seconds 5] [--concurrency 32] [--pg postgresql://...]
 
+Submitters each send one order at a time and wait for its acknowledgement, either with one Ray call
+per order or through an OrderClient, which coalesces what concurrent submitters send while earlier
+calls are in flight into one ``submit_batch`` call (what an API replica does).
+
 Targets on the 2-core machine, PostgreSQL: >= 1,000 orders/s sustained with p99 <= 20 ms from
 submission to acknowledgement; verify >= 100,000 records/s.
 """
@@ -26,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from raytrade.actors import EngineConfig, TradingEngine
+from raytrade.actors import EngineConfig, OrderClient, TradingEngine
 from raytrade.brokers import PaperBroker, PaperBrokerConfig
 from raytrade.compliance import ComplianceChecker, ComplianceRules
 from raytrade.core import Bar, Event, EventType, Order, Portfolio, equity
@@ -48,35 +52,37 @@ def pct(values: list[float], q: float) -> float:
     return float(np.percentile(values, q)) * 1000 if values else float("nan")
 
 
-async def drive_engine(eng: TradingEngine, seconds: float, concurrency: int, batch: int = 1) -> dict[str, Any]:
-    """Keep ``concurrency`` calls in flight for ``seconds``, each carrying ``batch`` orders (one
-    ``submit`` call, or ``submit_many``); latency per order from the call to its acknowledgement."""
+async def drive_engine(eng: TradingEngine, seconds: float, concurrency: int, mode: str = "client") -> dict[str, Any]:
+    """``concurrency`` submitters, each submitting one order at a time for ``seconds``: through an
+    :class:`OrderClient` (``client``: concurrent submissions coalesced into batch calls) or with
+    one Ray call per order (``call``); latency per order from submission to acknowledgement."""
     latencies: list[float] = []
     statuses: dict[str, int] = {}
     counter = iter(range(10**9))
     deadline = time.perf_counter() + seconds
+    client = OrderClient(eng.orders)
 
     async def worker() -> None:
         while time.perf_counter() < deadline:
             t = time.perf_counter()
-            if batch == 1:
-                views = [await eng.orders.submit.remote(request(next(counter)), "bench")]
+            if mode == "call":
+                view = await eng.orders.submit.remote(request(next(counter)), "bench")
             else:
-                views = await eng.orders.submit_many.remote([request(next(counter)) for _ in range(batch)], "bench")
-            latencies.extend([time.perf_counter() - t] * len(views))
-            for view in views:
-                statuses[view["status"]] = statuses.get(view["status"], 0) + 1
+                view = await client.submit(request(next(counter)), "bench")
+            latencies.append(time.perf_counter() - t)
+            statuses[view["status"]] = statuses.get(view["status"], 0) + 1
 
     start = time.perf_counter()
     await asyncio.gather(*[worker() for _ in range(concurrency)])
     wall = time.perf_counter() - start
     return {"orders": len(latencies), "orders_s": len(latencies) / wall, "p50_ms": pct(latencies, 50),
-            "p99_ms": pct(latencies, 99), "statuses": statuses}
+            "p99_ms": pct(latencies, 99), "statuses": statuses,
+            "calls": client.calls if mode == "client" else len(latencies)}
 
 
 def engine_run(store_url: str, schema: str | None, seconds: float,
-               shapes: list[tuple[int, int]]) -> list[tuple[int, int, dict[str, Any]]]:
-    """One engine; for each (calls in flight, orders per call) a timed run."""
+               shapes: list[tuple[str, int]]) -> list[tuple[str, int, dict[str, Any]]]:
+    """One engine; for each (mode, submitters) a timed run."""
     import ray
 
     cfg = EngineConfig(name=f"bench{uuid.uuid4().hex[:8]}", equities=SYMBOLS, clock="market", store_url=store_url,
@@ -89,12 +95,12 @@ def engine_run(store_url: str, schema: str | None, seconds: float,
         ray.get(eng.orders.on_bars.remote(bars, True))
         asyncio.run(drive_engine(eng, 1.0, 8))  # warm-up
         out = []
-        for inflight, batch in shapes:
+        for mode, submitters in shapes:
             before = ray.get(eng.orders.stats.remote())
-            result = asyncio.run(drive_engine(eng, seconds, inflight, batch))
+            result = asyncio.run(drive_engine(eng, seconds, submitters, mode))
             after = ray.get(eng.orders.stats.remote())
             result["commits"] = after["commits"] - before["commits"]
-            out.append((inflight, batch, result))
+            out.append((mode, submitters, result))
         return out
     finally:
         eng.shutdown()
@@ -173,16 +179,16 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp())
     backends = {"sqlite": (f"sqlite:///{tmp / 'bench.sqlite'}", None),
                 "postgresql": (args.pg, f"rt_bench_{uuid.uuid4().hex[:8]}")}
-    shapes = [(8, 1), (32, 1), (4, 8), (8, 16)]
+    shapes = [("call", 8), ("call", 32), ("client", 8), ("client", 16), ("client", 32)]
     rows = []
     base = asyncio.run(in_process_baseline(args.seconds))
     rows.append(("in-process domain objects, no store (baseline)", base))
     store_rows = []
     for name, (url, schema) in backends.items():
         try:
-            for inflight, batch, result in engine_run(url, schema, args.seconds, shapes):
-                how = "submit" if batch == 1 else f"submit_many x{batch}"
-                rows.append((f"actors, {name}, {inflight} calls in flight, {how}", result))
+            for mode, submitters, result in engine_run(url, schema, args.seconds, shapes):
+                how = "a Ray call per order" if mode == "call" else "OrderClient"
+                rows.append((f"actors, {name}, {submitters} submitters, {how}", result))
             store_rows.append((name, asyncio.run(store_appends(url, (schema or "") + "_s" if schema else None,
                                                                args.seconds, args.concurrency))))
         finally:
@@ -193,10 +199,10 @@ def main() -> None:
     print(f"Trading engine: market orders on {len(SYMBOLS)} symbols through compliance, risk, paper broker, "
           f"portfolio and the event store; {args.seconds:g} s each")
     print(f"{'path':58s} {'orders':>8s} {'orders/s':>9s} {'p50 ms':>8s} {'p99 ms':>8s} {'x baseline':>10s} "
-          f"{'commits':>8s}")
+          f"{'commits':>8s} {'Ray calls':>9s}")
     for label, r in rows:
         print(f"{label:58s} {r['orders']:8,d} {r['orders_s']:9,.0f} {r['p50_ms']:8.2f} {r['p99_ms']:8.2f} "
-              f"{r['orders_s'] / base['orders_s']:10.3f} {r.get('commits', 0):8,d}")
+              f"{r['orders_s'] / base['orders_s']:10.3f} {r.get('commits', 0):8,d} {r.get('calls', 0):9,d}")
     assert all(set(r["statuses"]) == {"filled"} for _, r in rows[1:]), [r["statuses"] for _, r in rows[1:]]
     print()
     print(f"{'event store':12s} {'appends/s, 1 per txn':>21s} {'appends/s, group commit':>24s} {'x':>6s} "

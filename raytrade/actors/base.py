@@ -6,8 +6,8 @@ rebuilds its state from the event store on the first call after a start or resta
 
 The portfolio, risk and compliance actors each hold a :class:`~raytrade.core.portfolio.Portfolio`
 built from the same events (``fill`` and ``cash_changed``) by the same code. The order manager
-tells them of new fills, session starts and marks after they are committed
-(:meth:`PortfolioMirror.on_market`);
+tells them of new fills, session starts and marks after they are committed, on the same ordered
+channel that carries its checks (:meth:`PortfolioMirror.step`);
 events are identified by sequence number, so an event both replayed at a restart and notified is
 applied once, and :meth:`PortfolioMirror.resync` picks up events whose notification was lost when
 the order manager died between commit and notification.
@@ -22,6 +22,7 @@ starting equity (the base of the daily loss limit) is rebuilt exactly.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import warnings
 from datetime import date
@@ -179,11 +180,24 @@ class PortfolioMirror(ActorBase):
         for sym, price in marks.items():
             self.book.mark(sym, price)
 
-    async def on_market_batch(self, batch: list[tuple[dict[str, float], list[Note]]]) -> list[None]:
-        """Several :meth:`on_market` notifications, applied in order."""
-        for marks, notes in batch:
-            await self.on_market(marks, notes)
-        return [None] * len(batch)
+    async def step(self, items: list[tuple[str, tuple[Any, ...]]]) -> list[Any]:
+        """The order manager's one ordered channel to this mirror: ``("market", (marks, notes))``
+        applies committed events and marks (:meth:`on_market`), ``("check", args)`` decides on an
+        order (``check(*args)``, in the risk and compliance actors). One channel, so a check always
+        sees every fill committed before it was asked."""
+        out: list[Any] = []
+        for kind, args in items:
+            if kind == "market":
+                await self.on_market(*args)
+                out.append(None)
+            elif kind == "check":
+                out.append(await self.check(*args))
+            else:
+                raise ValueError(f"unknown step item kind {kind!r}: expected 'market' or 'check'")
+        return out
+
+    async def check(self, *args: Any) -> dict[str, Any]:
+        raise TypeError(f"{type(self).__name__} decides on no orders")
 
     async def resync(self) -> int:
         """Apply logged events this mirror has not seen (lost notifications); return how many."""
@@ -198,41 +212,64 @@ class CallBatcher:
     """Coalesce concurrent calls to one actor method into batch calls.
 
     ``send(items)`` starts one remote call for a list of items and returns its ObjectRef, which
-    resolves to one result per item, in order. While a batch is in flight, new calls queue and go
-    together in the next one: under load a handful of Ray calls carry hundreds of requests, and
-    with no load each call goes alone at once. Items are sent in call order, so an actor that
-    applies a batch in order sees calls in order.
+    resolves to one result per item, in order. While ``max_inflight`` batches are in flight, new
+    calls queue and go together in the next one: under load a handful of Ray calls carry hundreds
+    of requests, and with no load each call goes alone at once. With the default of one batch in
+    flight, items reach the actor in call order and each batch is applied before the next is sent,
+    so an actor that applies a batch in order sees calls in order; more in flight trades that order
+    for latency (use it only where the items are independent).
+
+    An item submitted with ``urgent=False`` may wait up to ``linger_s`` for company: the next
+    urgent item takes it along in the same call (a notification rides with the next check instead
+    of costing a round trip of its own that the check would queue behind).
     """
 
-    def __init__(self, send: Any, max_batch: int = 256) -> None:
+    def __init__(self, send: Any, max_batch: int = 256, max_inflight: int = 1, linger_s: float = 0.0) -> None:
         self._send = send
         self.max_batch = max_batch
-        self._queue: list[tuple[Any, asyncio.Future[Any]]] = []
-        self._task: asyncio.Task[None] | None = None
+        self.max_inflight = max_inflight
+        self.linger_s = linger_s
+        self._queue: list[tuple[Any, asyncio.Future[Any], bool]] = []
+        self._urgent: asyncio.Event | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
         self.batches = 0
 
-    def submit(self, item: Any) -> asyncio.Future[Any]:
+    def submit(self, item: Any, urgent: bool = True) -> asyncio.Future[Any]:
         fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._queue.append((item, fut))
-        if self._task is None or self._task.done():
-            self._task = asyncio.create_task(self._run())
+        self._queue.append((item, fut, urgent))
+        if self._urgent is None:
+            self._urgent = asyncio.Event()
+        if urgent:
+            self._urgent.set()
+        self._tasks = {t for t in self._tasks if not t.done()}  # a done task may not have left yet
+        if len(self._tasks) < self.max_inflight:
+            self._tasks.add(asyncio.create_task(self._run()))
         return fut
 
     async def _run(self) -> None:
+        assert self._urgent is not None
         while self._queue:
-            await asyncio.sleep(0)  # one more turn of the loop: callers woken together join this batch
+            if self.linger_s and not self._urgent.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._urgent.wait(), self.linger_s)
+            else:
+                await asyncio.sleep(0)  # one more turn of the loop: callers woken together join this batch
+            if not self._queue:
+                return
             batch, self._queue = self._queue[:self.max_batch], self._queue[self.max_batch:]
+            if not any(urgent for _, _, urgent in self._queue):
+                self._urgent.clear()
             self.batches += 1
             try:
-                results = await self._send([item for item, _ in batch])
+                results = await self._send([item for item, _, _ in batch])
             except BaseException as exc:
-                for _, fut in batch:
+                for _, fut, _ in batch:
                     if not fut.done():
                         fut.set_exception(exc)
                         fut.exception()  # marked retrieved: a caller that gave up must not warn
                 if isinstance(exc, asyncio.CancelledError):
                     raise
                 continue
-            for (_, fut), result in zip(batch, results, strict=True):
+            for (_, fut, _), result in zip(batch, results, strict=True):
                 if not fut.done():
                     fut.set_result(result)

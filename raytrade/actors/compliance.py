@@ -53,10 +53,6 @@ class ComplianceActor(PortfolioMirror):
         return {"ok": d.ok, "code": d.code.value if d.code else None, "detail": d.detail,
                 "violations": [v.to_dict() for v in d.violations]}
 
-    async def check_many(self, requests: list[tuple[dict[str, Any], str | None]]) -> list[dict[str, Any]]:
-        """:meth:`check` for several orders, in order."""
-        return [await self.check(*r) for r in requests]
-
     async def list_violations(self, limit: int = 100) -> list[dict[str, Any]]:
         await self.ensure_ready()
         return [v.to_dict() for v in self.violations[-limit:]][::-1]

@@ -25,7 +25,7 @@ from typing import Any
 
 from raytrade.actors.base import MARKS_SNAPSHOT, MIRROR_TYPES, ActorBase, CallBatcher, Note, note
 from raytrade.actors.config import EngineConfig
-from raytrade.actors.metrics import metrics, tags
+from raytrade.actors.metrics import Tally, metrics, tags
 from raytrade.brokers.paper import PaperBroker
 from raytrade.compliance.calendar import session_date
 from raytrade.core import checks
@@ -43,6 +43,7 @@ ORDER_TYPES = (EventType.ORDER_ACCEPTED, EventType.ORDER_REJECTED, EventType.FIL
                EventType.ORDER_EXPIRED, EventType.ORDER_REPLACED, EventType.ENGINE_STARTED,
                EventType.ENGINE_STOPPED)
 MARKS_SAVE_S = 0.25
+NOTIFY_LINGER_S = 0.005  # a notification waits this long at most for a check to share its Ray call
 REQUEST_FIELDS = ("symbol", "side", "quantity", "order_type", "limit_price", "stop_price", "time_in_force")
 
 
@@ -74,9 +75,9 @@ class OrderManager(ActorBase):
         self._marks_saved_at = 0.0
         self._unrecorded: list[Fill] = []
         self._mirrors: list[Any] | None = None
-        self._notifiers: list[CallBatcher] = []
-        self._check_batchers: dict[str, CallBatcher] = {}
+        self._channels: dict[str, CallBatcher] = {}
         self.counts: Counter[str] = Counter()
+        self.tally = Tally()
 
     # --- start and rebuild -------------------------------------------------------------------
 
@@ -109,15 +110,14 @@ class OrderManager(ActorBase):
 
     def mirrors(self) -> list[Any]:
         """Handles of the portfolio, risk and compliance actors (by name, in this namespace), and
-        the batchers that carry checks and notifications to them."""
+        one ordered channel to each (:meth:`PortfolioMirror.step`) for checks and notifications."""
         if self._mirrors is None:
             import ray
 
-            self._mirrors = [ray.get_actor(self.config.actor_name(r)) for r in ("portfolio", "risk", "compliance")]
-            self._notifiers = [CallBatcher(lambda notes, a=a: a.on_market_batch.remote(notes)) for a in self._mirrors]
-            _, risk, compliance = self._mirrors
-            self._check_batchers = {"risk": CallBatcher(lambda items: risk.check_many.remote(items)),
-                                    "compliance": CallBatcher(lambda items: compliance.check_many.remote(items))}
+            roles = ("portfolio", "risk", "compliance")
+            self._mirrors = [ray.get_actor(self.config.actor_name(r)) for r in roles]
+            self._channels = {r: CallBatcher(lambda items, a=a: a.step.remote(items), linger_s=NOTIFY_LINGER_S)
+                              for r, a in zip(roles, self._mirrors, strict=True)}
         return self._mirrors
 
     def now(self) -> datetime:
@@ -153,12 +153,18 @@ class OrderManager(ActorBase):
             del self._inflight[cid]
 
     async def submit_many(self, requests: Sequence[dict[str, Any]], principal: str) -> list[dict[str, Any]]:
-        """Submit several orders concurrently (one Ray call; each is handled as by :meth:`submit`)."""
-        return list(await asyncio.gather(*[self.submit(r, principal) for r in requests]))
+        """Submit several orders of one principal concurrently (one Ray call; each is handled as by
+        :meth:`submit`)."""
+        return await self.submit_batch([(r, principal) for r in requests])
+
+    async def submit_batch(self, items: Sequence[tuple[dict[str, Any], str]]) -> list[dict[str, Any]]:
+        """Submit several ``(request, principal)`` orders concurrently in one Ray call (what
+        :class:`~raytrade.actors.client.OrderClient` sends); one view per item, in order."""
+        return list(await asyncio.gather(*[self.submit(r, p) for r, p in items]))
 
     async def _submit(self, cid: str, request: dict[str, Any], principal: str) -> dict[str, Any]:
         self.counts["submitted"] += 1
-        metrics().orders_submitted.inc(1, tags(self.config.name))
+        self.tally.inc(metrics().orders_submitted, tags(self.config.name))
         raw = {k: _json_safe(request.get(k)) for k in REQUEST_FIELDS if k in request}
         reason = str(request.get("reason") or "order submitted")
         if not self.running:
@@ -187,7 +193,7 @@ class OrderManager(ActorBase):
             await self._commit([accepted])
         except StoreError as exc:
             self.counts["rejected:STORE_UNAVAILABLE"] += 1
-            metrics().orders_rejected.inc(1, tags(self.config.name, reason=RejectReason.STORE_UNAVAILABLE.value))
+            self.tally.inc(metrics().orders_rejected, tags(self.config.name, reason=RejectReason.STORE_UNAVAILABLE.value))
             return self._unrecorded_reject(cid, principal, raw, RejectReason.STORE_UNAVAILABLE, str(exc))
         managed = self.book.accept(order, principal, now)
         self.counts["accepted"] += 1
@@ -247,8 +253,8 @@ class OrderManager(ActorBase):
         self.mirrors()
         o, ts = order.to_dict(), now.isoformat()
         marks = {order.symbol: self._marks[order.symbol]} if order.symbol in self._marks else None
-        calls = {RejectReason.COMPLIANCE_UNAVAILABLE: self._check_batchers["compliance"].submit((o, ts)),
-                 RejectReason.RISK_UNAVAILABLE: self._check_batchers["risk"].submit((o, open_q, ts, marks))}
+        calls = {RejectReason.COMPLIANCE_UNAVAILABLE: self._channels["compliance"].submit(("check", (o, ts))),
+                 RejectReason.RISK_UNAVAILABLE: self._channels["risk"].submit(("check", (o, open_q, ts, marks)))}
         answers: dict[RejectReason, dict[str, Any]] = {}
         for code, fut in calls.items():
             try:
@@ -265,7 +271,7 @@ class OrderManager(ActorBase):
         """Record a refusal (committed before the answer) and return its view."""
         now = self.now()
         self.counts[f"rejected:{code.value}"] += 1
-        metrics().orders_rejected.inc(1, tags(self.config.name, reason=code.value))
+        self.tally.inc(metrics().orders_rejected, tags(self.config.name, reason=code.value))
         event = Event(EventType.ORDER_REJECTED, principal, detail,
                       {"client_order_id": cid, "request": raw, "code": code.value, "detail": detail}, now)
         try:
@@ -299,7 +305,8 @@ class OrderManager(ActorBase):
         return records
 
     async def _record_fills(self, fills: list[Fill], extra: list[Event] | None = None,
-                            marks: dict[str, float] | None = None, first: list[Event] | None = None) -> list[Any]:
+                            marks: dict[str, float] | None = None, first: list[Event] | None = None,
+                            urgent: bool = False) -> list[Any]:
         """Commit ``first`` events, fills and ``extra`` events in one batch, apply them to the
         book, and notify the mirrors (their call refs are returned; nobody needs to wait).
 
@@ -319,7 +326,7 @@ class OrderManager(ActorBase):
             if r.event.type is EventType.FILL:
                 self.counts["fills"] += 1
                 f = r.event.payload["fill"]
-                m.trades.inc(1, tags(self.config.name, symbol=f["symbol"]))
+                self.tally.inc(m.trades, tags(self.config.name, symbol=f["symbol"]))
                 mark = self._marks.get(f["symbol"])
                 if mark:
                     bps = (1.0 if f["side"] == "buy" else -1.0) * (f["price"] / mark - 1.0) * 1e4
@@ -329,13 +336,14 @@ class OrderManager(ActorBase):
         mirrored = [note(r) for r in records if r.event.type in MIRROR_TYPES]
         if not (mirrored or marks):
             return []
-        return self._notify(marks or {}, mirrored)
+        return self._notify(marks or {}, mirrored, urgent)
 
-    def _notify(self, marks: dict[str, float], notes: list[Note]) -> list[asyncio.Future[Any]]:
-        """Send committed events and marks to the mirrors (batched, in order); the futures
-        resolve once each mirror has applied them (nobody has to wait)."""
+    def _notify(self, marks: dict[str, float], notes: list[Note], urgent: bool = False) -> list[asyncio.Future[Any]]:
+        """Send committed events and marks to the mirrors (batched, in order, after at most
+        :data:`NOTIFY_LINGER_S` unless ``urgent``); the futures resolve once each mirror has
+        applied them (nobody has to wait)."""
         self.mirrors()
-        return [n.submit((marks, notes)) for n in self._notifiers]
+        return [c.submit(("market", (marks, notes)), urgent) for c in self._channels.values()]
 
     async def on_bars(self, bars: Sequence[dict[str, Any]], wait: bool = False) -> list[dict[str, Any]]:
         """New bars (``Bar`` fields; timestamps ISO): mark, fill working orders, return the fills.
@@ -364,7 +372,7 @@ class OrderManager(ActorBase):
             fills.extend(self.broker.on_bar(bar))
             self._marks[bar.symbol] = bar.close
         self.broker.take_fills()  # returned above; the broker's queue is not needed for bars
-        refs = await self._record_fills(fills, first=first, marks={b.symbol: b.close for b in parsed})
+        refs = await self._record_fills(fills, first=first, marks={b.symbol: b.close for b in parsed}, urgent=wait)
         if wait:
             await asyncio.gather(*refs)
         if first or time.monotonic() - self._marks_saved_at >= MARKS_SAVE_S:
@@ -387,7 +395,7 @@ class OrderManager(ActorBase):
         """Return once the mirrors have applied every notification sent before this call (calls
         from one caller to an actor start in order, and their bodies do not yield before applying)."""
         await self.ensure_ready()
-        await asyncio.gather(*self._notify({}, []))
+        await asyncio.gather(*self._notify({}, [], urgent=True))
 
     async def _save_marks(self) -> None:
         assert self.store is not None
@@ -472,5 +480,4 @@ class OrderManager(ActorBase):
                 "orders": len(self.book.orders), "rejections": len(self.book.rejections),
                 "commits": self.committer.commits if self.committer else 0, "marks": dict(self._marks),
                 "unrecorded_fills": len(self._unrecorded),
-                "ray_batches": {"checks": sum(b.batches for b in self._check_batchers.values()),
-                                "notifications": sum(n.batches for n in self._notifiers)}}
+                "ray_batches": {role: c.batches for role, c in self._channels.items()}}

@@ -29,9 +29,10 @@ class PortfolioActor(PortfolioMirror):
             ray.get_actor(self.config.actor_name(role)).on_market.remote({}, [note(rec)])
         return self.summary()
 
-    async def on_market_batch(self, batch: list[tuple[dict[str, float], list[Note]]]) -> list[None]:
+    async def step(self, items: list[tuple[str, tuple[Any, ...]]]) -> list[Any]:
         """As every mirror, then the snapshot goes to the cache for readers (the API)."""
-        out = await super().on_market_batch(batch)
+        out = await super().step(items)
+        batch: list[tuple[dict[str, float], list[Note]]] = [args for kind, args in items if kind == "market"]
         snap = await self.snapshot()
         await self.cache.set(SNAPSHOT, snap)
         m, engine = metrics(), tags(self.config.name)

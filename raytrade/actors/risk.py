@@ -66,11 +66,6 @@ class RiskActor(PortfolioMirror):
                                     "risk", "daily loss limit breached")
         return {"ok": d.ok, "code": d.code.value if d.code else None, "detail": d.detail, "numbers": d.numbers}
 
-    async def check_many(self, requests: list[tuple[dict[str, Any], dict[str, float], str | None,
-                                                    dict[str, float] | None]]) -> list[dict[str, Any]]:
-        """:meth:`check` for several orders, in order (the order manager batches concurrent checks)."""
-        return [await self.check(*r) for r in requests]
-
     async def _record_halt(self, code: RejectReason, detail: str, principal: str, reason: str) -> None:
         assert self.store is not None
         (rec,) = await self.append([Event(EventType.TRADING_HALTED, principal, reason,

@@ -29,6 +29,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from ray import serve
 
+from raytrade.actors.client import OrderClient
 from raytrade.actors.config import EngineConfig
 from raytrade.actors.metrics import metrics
 from raytrade.cluster import NAMESPACE
@@ -247,6 +248,8 @@ class ApiGateway:
         self._keys_lock = asyncio.Lock()
         self._ws_clients: set[WsClient] = set()
         self._fanout: asyncio.Task[None] | None = None
+        self._handles: dict[str, Any] = {}
+        self._order_client: OrderClient | None = None
         if config.start_engine:
             from raytrade.actors.engine import TradingEngine
 
@@ -255,21 +258,36 @@ class ApiGateway:
     # --- plumbing ----------------------------------------------------------------------------
 
     def actor(self, role: str) -> Any:
-        try:
-            return ray.get_actor(self.engine.actor_name(role), namespace=NAMESPACE)
-        except ValueError:
-            raise ApiError(503, "ENGINE_UNAVAILABLE", f"the engine's {role} actor is not running") from None
+        """The engine actor's handle (looked up once, again after it failed to answer)."""
+        if role not in self._handles:
+            try:
+                self._handles[role] = ray.get_actor(self.engine.actor_name(role), namespace=NAMESPACE)
+            except ValueError:
+                raise ApiError(503, "ENGINE_UNAVAILABLE", f"the engine's {role} actor is not running") from None
+        return self._handles[role]
+
+    def order_client(self) -> OrderClient:
+        """Concurrent POST /api/orders of this replica go to the order manager in batches."""
+        if self._order_client is None:
+            self._order_client = OrderClient(self.actor("orders"))
+        return self._order_client
 
     async def call(self, role: str, method: str, *args: Any, **kwargs: Any) -> Any:
-        ref = getattr(self.actor(role), method).remote(*args, **kwargs)
+        return await self.answer(role, getattr(self.actor(role), method).remote(*args, **kwargs))
+
+    async def answer(self, role: str, pending: Any) -> Any:
+        """Await an engine call; its domain errors re-raised, an actor that does not answer a 503."""
         try:
-            return await asyncio.wait_for(ref, self.config.call_timeout_s)
+            return await asyncio.wait_for(pending, self.config.call_timeout_s)
         except ray.exceptions.RayTaskError as exc:
             cause = exc.as_instanceof_cause()
             if isinstance(cause, RaytradeError):
                 raise cause from None
             raise
         except (TimeoutError, ray.exceptions.RayActorError, ray.exceptions.ActorUnavailableError) as exc:
+            self._handles.pop(role, None)
+            if role == "orders":
+                self._order_client = None
             raise ApiError(503, "ENGINE_UNAVAILABLE", f"the engine's {role} actor did not answer: "
                                                       f"{type(exc).__name__}") from None
 
@@ -390,7 +408,7 @@ class ApiGateway:
         """Submit an order. 201 with the order when accepted (filled or working); 422 with the reason
         code when refused; 503 when the engine cannot take orders now."""
         key = await self.authenticate(token, Role.TRADER)
-        view = await self.call("orders", "submit", body.model_dump(exclude_none=True), key.principal)
+        view = await self.answer("orders", self.order_client().submit(body.model_dump(exclude_none=True), key.principal))
         code = view.get("reject_code")
         if view["status"] == "rejected" and code:
             status = 503 if RejectReason(code) in SERVER_SIDE else 422

@@ -21,7 +21,7 @@ import asyncpg
 import pytest
 import ray
 
-from raytrade.actors import EngineConfig, TradingEngine
+from raytrade.actors import EngineConfig, OrderClient, TradingEngine
 from raytrade.core import EventType, Portfolio
 from raytrade.storage import store_from_url
 from raytrade.storage.postgres import PostgresEventStore
@@ -109,9 +109,8 @@ def wait_restarted(handle: Any, old_pid: int, timeout_s: float = 120.0) -> dict[
 
 
 def settle(eng: TradingEngine) -> None:
-    """Wait until the fire-and-forget notifications to the mirrors are processed."""
-    for h in (eng.portfolio, eng.risk, eng.compliance):
-        ray.get(h.ping.remote())
+    """Wait until the mirrors have applied every notification the order manager sent or holds."""
+    ray.get(eng.orders.sync.remote())
 
 
 def test_order_flow_idempotency_and_every_bad_order_refused_with_its_code(engine_factory: Any) -> None:
@@ -154,6 +153,37 @@ def test_order_flow_idempotency_and_every_bad_order_refused_with_its_code(engine
     violations = ray.get(eng.compliance.list_violations.remote())
     assert {(v["rule"], v["severity"]) for v in violations} == {("restricted_list", "critical"),
                                                                 ("market_hours", "critical")}
+
+
+def test_order_client_batches_concurrent_submissions_and_checks_see_earlier_fills(engine_factory: Any) -> None:
+    eng = engine_factory(risk={"max_orders_per_second": 100_000, "max_symbol_weight": 0.05})
+    ray.get(eng.orders.on_bars.remote([bar("AAPL", 100.0), bar("KO", 50.0), bar("JPM", 200.0)], True))
+
+    async def run() -> tuple[list[dict[str, Any]], int, dict[str, Any], dict[str, Any]]:
+        client = OrderClient(eng.orders, max_batch=16)
+        reqs = [({"symbol": ("KO", "JPM")[i % 2], "side": "buy", "quantity": 10, "client_order_id": f"c-{i % 30}"},
+                 f"trader-{i % 3}") for i in range(40)]  # ids c-0..c-9 submitted twice
+        views = await asyncio.gather(*[client.submit(r, p) for r, p in reqs])
+        # 400 AAPL fill (4% of 1,000,000 equity), then 200 more would make 6% > 5%: the second
+        # check must count the first fill, whose notification reached the risk actor just before.
+        first = await client.submit({"symbol": "AAPL", "side": "buy", "quantity": 400}, "trader-0")
+        second = await client.submit({"symbol": "AAPL", "side": "buy", "quantity": 200}, "trader-0")
+        return views, client.calls, first, second
+
+    views, calls, first, second = asyncio.run(run())
+    assert calls < 40  # coalesced (how far depends on timing; the views must not)
+    by_id: dict[str, dict[str, Any]] = {}
+    for i, v in enumerate(views):
+        assert v["client_order_id"] == f"c-{i % 30}" and v["status"] == "filled", v
+        by_id.setdefault(v["client_order_id"], v)
+        assert v["principal"] == by_id[v["client_order_id"]]["principal"]  # a duplicate is the first order
+    assert sorted(v["principal"] for v in by_id.values()) == sorted(f"trader-{i % 3}" for i in range(30))
+    assert first["status"] == "filled"
+    assert (second["status"], second["reject_code"]) == ("rejected", "SYMBOL_LIMIT"), second
+    log, ok = read_log(eng.config)
+    assert ok
+    accepted = [r.event.payload["order"]["client_order_id"] for r in log if r.event.type is EventType.ORDER_ACCEPTED]
+    assert sorted(accepted[:30]) == sorted(f"c-{i}" for i in range(30)) and len(accepted) == 31
 
 
 def test_limit_orders_rest_then_cancel_and_replace(engine_factory: Any) -> None:
