@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import math
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -563,6 +564,10 @@ def serve(config: ConfigOption = Path("configs/serve/local.yaml"),
     from raytrade.serve.api import ServeFile, build
 
     cfg = load_yaml(config, ServeFile)
+    if cfg.ingress == "haproxy" and not os.environ.get("RAY_ADDRESS"):
+        from raytrade.serve.ingress import use_throughput_ingress
+
+        use_throughput_ingress()
     _connect(None, cpus)
     from ray import serve as ray_serve
 
@@ -570,7 +575,8 @@ def serve(config: ConfigOption = Path("configs/serve/local.yaml"),
     engine.start(principal="serve")
     ray_serve.start(http_options={"host": cfg.host, "port": port or cfg.port})
     ray_serve.run(build(cfg.api), name="raytrade-api", route_prefix="/")
-    out.print(f"raytrade API on http://{cfg.host}:{port or cfg.port}/docs (engine {cfg.api.engine.name}); Ctrl-C stops")
+    out.print(f"raytrade API on http://{cfg.host}:{port or cfg.port}/docs (engine {cfg.api.engine.name}, "
+              f"{cfg.ingress} ingress); Ctrl-C stops")
     try:
         while True:
             time.sleep(3600)

@@ -67,6 +67,9 @@ class ServeFile(BaseModel):
 
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
+    ingress: Literal["haproxy", "proxy"] = Field(
+        "haproxy", description="haproxy: Serve's throughput-optimised ingress; proxy: Serve's default Python proxy "
+                               "(see raytrade.serve.ingress); applies when `raytrade serve` starts Ray itself")
     api: ApiConfig = ApiConfig()
 
 
