@@ -43,7 +43,7 @@ ORDER_TYPES = (EventType.ORDER_ACCEPTED, EventType.ORDER_REJECTED, EventType.FIL
                EventType.ORDER_EXPIRED, EventType.ORDER_REPLACED, EventType.ENGINE_STARTED,
                EventType.ENGINE_STOPPED)
 MARKS_SAVE_S = 0.25
-NOTIFY_LINGER_S = 0.005  # a notification waits this long at most for a check to share its Ray call
+NOTIFY_LINGER_S = 0.005  # a risk/compliance notification waits this long at most for a check to ride with
 REQUEST_FIELDS = ("symbol", "side", "quantity", "order_type", "limit_price", "stop_price", "time_in_force")
 
 
@@ -116,7 +116,9 @@ class OrderManager(ActorBase):
 
             roles = ("portfolio", "risk", "compliance")
             self._mirrors = [ray.get_actor(self.config.actor_name(r)) for r in roles]
-            self._channels = {r: CallBatcher(lambda items, a=a: a.step.remote(items), linger_s=NOTIFY_LINGER_S)
+            # The portfolio's notifications go at once: readers (the API) ask it right after an order.
+            self._channels = {r: CallBatcher(lambda items, a=a: a.step.remote(items),
+                                             linger_s=0.0 if r == "portfolio" else NOTIFY_LINGER_S)
                               for r, a in zip(roles, self._mirrors, strict=True)}
         return self._mirrors
 
