@@ -97,8 +97,9 @@ class EventStore(abc.ABC):
         """In one transaction holding the append lock: read the head, chain, insert, commit."""
 
     @abc.abstractmethod
-    async def _rows(self, start: int, end: int | None, limit: int) -> list[Row]:
-        """Rows with start <= sequence (<= end), in sequence order, at most ``limit``."""
+    async def _rows(self, start: int, end: int | None, limit: int, types: Sequence[str] | None = None) -> list[Row]:
+        """Rows with start <= sequence (<= end), of ``types`` when given (type values), in sequence
+        order, at most ``limit``."""
 
     @abc.abstractmethod
     async def _rows_between(self, since: datetime | None, until: datetime | None, after: int,
@@ -130,17 +131,19 @@ class EventStore(abc.ABC):
     async def read(self, start: int = 1, end: int | None = None, *,
                    types: Sequence[EventType] | None = None) -> list[AuditRecord]:
         """Records ``start``..``end`` (inclusive; to the head when None), optionally of ``types``."""
-        wanted = {t.value for t in types} if types else None
         out: list[AuditRecord] = []
-        async for page in self.pages(start, end):
-            out.extend(AuditRecord.from_row(r) for r in page if wanted is None or r[2] in wanted)
+        async for page in self.pages(start, end, types=types):
+            out.extend(AuditRecord.from_row(r) for r in page)
         return out
 
-    async def pages(self, start: int = 1, end: int | None = None) -> AsyncIterator[list[Row]]:
-        """Raw rows in sequence order, a page at a time (bounded memory)."""
+    async def pages(self, start: int = 1, end: int | None = None, *,
+                    types: Sequence[EventType] | None = None) -> AsyncIterator[list[Row]]:
+        """Raw rows in sequence order (only ``types`` when given: the database filters, so a
+        rebuild does not parse the records it skips), a page at a time (bounded memory)."""
+        wanted = sorted({t.value for t in types}) if types else None
         nxt = start
         while True:
-            page = await self._rows(nxt, end, PAGE_ROWS)
+            page = await self._rows(nxt, end, PAGE_ROWS, wanted)
             if not page:
                 return
             yield page

@@ -86,6 +86,8 @@ class PostgresEventStore(EventStore):
         self._sql_insert = (f"INSERT INTO {s}.events (seq, ts, type, principal, reason, payload, prev_hash, hash) "
                             "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
         self._sql_rows = f"SELECT {_COLUMNS} FROM {s}.events WHERE seq >= $1 AND seq <= $2 ORDER BY seq LIMIT $3"
+        self._sql_rows_of = (f"SELECT {_COLUMNS} FROM {s}.events WHERE seq >= $1 AND seq <= $2 AND type = ANY($4::text[]) "
+                             "ORDER BY seq LIMIT $3")
         self._sql_between = (f"SELECT {_COLUMNS} FROM {s}.events WHERE ts >= $1 AND ts < $2 AND seq > $3 "
                              "ORDER BY seq LIMIT $4")
 
@@ -144,8 +146,10 @@ class PostgresEventStore(EventStore):
 
         return await self._with(txn)
 
-    async def _rows(self, start: int, end: int | None, limit: int) -> list[Row]:
-        recs = await self._with(lambda c: c.fetch(self._sql_rows, start, end if end is not None else 2**62, limit))
+    async def _rows(self, start: int, end: int | None, limit: int, types: Sequence[str] | None = None) -> list[Row]:
+        hi = end if end is not None else 2**62
+        recs = await self._with(lambda c: c.fetch(self._sql_rows, start, hi, limit) if types is None
+                                else c.fetch(self._sql_rows_of, start, hi, limit, list(types)))
         return [tuple(r) for r in recs]  # type: ignore[misc]
 
     async def _rows_between(self, since: datetime | None, until: datetime | None, after: int,

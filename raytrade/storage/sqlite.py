@@ -134,10 +134,12 @@ class SQLiteEventStore(EventStore):
 
         return await self._run(txn)
 
-    async def _rows(self, start: int, end: int | None, limit: int) -> list[Row]:
+    async def _rows(self, start: int, end: int | None, limit: int, types: Sequence[str] | None = None) -> list[Row]:
+        of = "" if types is None else f" AND type IN ({','.join('?' * len(types))})"
+
         def q(conn: sqlite3.Connection) -> list[Row]:
-            return conn.execute("SELECT * FROM events WHERE seq >= ? AND seq <= ? ORDER BY seq LIMIT ?",
-                                (start, end if end is not None else 2**62, limit)).fetchall()
+            return conn.execute(f"SELECT * FROM events WHERE seq >= ? AND seq <= ?{of} ORDER BY seq LIMIT ?",
+                                (start, end if end is not None else 2**62, *(types or ()), limit)).fetchall()
 
         return await self._run(q)
 

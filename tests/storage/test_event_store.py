@@ -39,6 +39,22 @@ async def test_append_numbers_chains_and_reads_back(store: EventStore) -> None:
     assert (await store.verify()).ok
 
 
+async def test_read_of_some_types_filters_in_the_database_across_pages(store: EventStore,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    import raytrade.storage.base as base
+
+    monkeypatch.setattr(base, "PAGE_ROWS", 4)  # several pages, each filtered
+    kinds = (EventType.ORDER_SUBMITTED, EventType.FILL, EventType.CASH_CHANGED)
+    await store.append([Event(kinds[i % 3], "p", f"r{i}", {"i": i}, T0 + timedelta(seconds=i)) for i in range(23)])
+    fills = await store.read(types=[EventType.FILL])
+    assert [r.event.payload["i"] for r in fills] == list(range(1, 23, 3))
+    assert [r.sequence for r in fills] == list(range(2, 24, 3))
+    both = await store.read(3, 20, types=[EventType.CASH_CHANGED, EventType.FILL])
+    assert [r.sequence for r in both] == [s for s in range(3, 21) if (s - 1) % 3 != 0]
+    assert await store.read(types=[EventType.TRADING_HALTED]) == []
+    assert len(await store.read(types=[])) == 23  # no filter
+
+
 async def test_hashes_are_byte_identical_across_backends(tmp_path: Path) -> None:
     lite = SQLiteEventStore(tmp_path / "a.sqlite")
     pg = PostgresEventStore(PG_URL, schema=pg_schema())
