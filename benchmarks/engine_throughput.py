@@ -179,7 +179,7 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp())
     backends = {"sqlite": (f"sqlite:///{tmp / 'bench.sqlite'}", None),
                 "postgresql": (args.pg, f"rt_bench_{uuid.uuid4().hex[:8]}")}
-    shapes = [("call", 8), ("call", 32), ("client", 8), ("client", 16), ("client", 32)]
+    shapes = [("call", 8), ("call", 32), ("client", 8), ("client", 12), ("client", 16), ("client", 32)]
     rows = []
     base = asyncio.run(in_process_baseline(args.seconds))
     rows.append(("in-process domain objects, no store (baseline)", base))

@@ -1,9 +1,13 @@
 """The PostgreSQL event store, through asyncpg (selected by ``RAYTRADE_DATABASE_URL``).
 
 Tables live in one schema (``raytrade`` by default) that the code creates and migrates
-(``<schema>.schema_version`` records the applied migrations). Appends run in one transaction that
-first takes a transaction-scoped advisory lock, so concurrent writers (several actors, several
-processes) still build one linear chain; the commit returns only once PostgreSQL has flushed it
+(``<schema>.schema_version`` records the applied migrations). An append chains its records after
+the head this store last wrote or read and inserts them in one transaction; the primary key on
+``seq`` is what serialises concurrent writers (several actors, several processes): when another
+writer got there first the insert is refused, nothing of it stays, and the batch is chained again
+after the head read afresh. So every record's ``prev_hash`` is the stored hash of the record before
+it, and the usual append (one writer, the order manager) costs two round trips and a commit rather
+than a lock and a read as well. The commit returns only once PostgreSQL has flushed it
 (``synchronous_commit`` is forced on for the store's sessions). Triggers refuse UPDATE, DELETE and
 TRUNCATE on the events table; only a superuser who disables them can tamper, and ``audit verify``
 finds what they did.
@@ -15,17 +19,23 @@ import asyncio
 import json
 import re
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import asyncpg
 
 from raytrade.core.errors import ConfigError, StoreError, StoreUnavailableError
 from raytrade.core.events import Event
-from raytrade.storage.audit import GENESIS_HASH, Row, parse_timestamp
+from raytrade.storage.audit import GENESIS_HASH, Row
 from raytrade.storage.base import EventStore, chain_events
 
 T = TypeVar("T")
+
+APPEND_ATTEMPTS = 50  # head moved by other writers this many times in a row: fail closed
+
+
+class _HeadMoved(Exception):
+    """Another writer appended after the head this store chained on."""
 
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 _TS_TEXT = """to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')"""
@@ -81,6 +91,7 @@ class PostgresEventStore(EventStore):
         self.pool_size = pool_size
         self.timeout_s = timeout_s
         self._pool: asyncpg.Pool | None = None
+        self._head: tuple[int, str] | None = None  # (seq, hash) this store last wrote; None: read it
         s = schema
         self._sql_head = f"SELECT seq, hash FROM {s}.events ORDER BY seq DESC LIMIT 1"
         self._sql_insert = (f"INSERT INTO {s}.events (seq, ts, type, principal, reason, payload, prev_hash, hash) "
@@ -108,6 +119,7 @@ class PostgresEventStore(EventStore):
     async def open(self) -> None:
         if self._pool is not None:
             return
+        self._head = None
         try:
             self._pool = await asyncpg.create_pool(
                 self.dsn, min_size=1, max_size=self.pool_size, timeout=self.timeout_s,
@@ -136,15 +148,35 @@ class PostgresEventStore(EventStore):
             await pool.close()
 
     async def _append_rows(self, events: Sequence[Event]) -> list[Row]:
-        async def txn(conn: asyncpg.Connection) -> list[Row]:
-            async with conn.transaction():
-                await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"raytrade-append-{self.schema}")
-                last = await conn.fetchrow(self._sql_head)
-                rows = chain_events(events, *((last[0], last[1]) if last else (0, GENESIS_HASH)))
-                await conn.executemany(self._sql_insert, [(r[0], parse_timestamp(r[1]), *r[2:]) for r in rows])
+        for attempt in range(APPEND_ATTEMPTS):
+            head = self._head
+            try:
+                rows = await self._with(lambda conn, head=head: self._insert(conn, events, head))
+            except _HeadMoved:
+                self._head = None
+                await asyncio.sleep(0.001 * attempt)
+                continue
+            except BaseException:
+                self._head = None  # the commit's outcome may be unknown: read the head next time
+                raise
+            self._head = (rows[-1][0], rows[-1][7])
             return rows
+        raise StoreError(f"{self}: {APPEND_ATTEMPTS} attempts to append lost to other writers; nothing written")
 
-        return await self._with(txn)
+    async def _insert(self, conn: asyncpg.Connection, events: Sequence[Event],
+                      head: tuple[int, str] | None) -> list[Row]:
+        """One transaction: chain after ``head`` (read inside it when None) and insert."""
+        try:
+            async with conn.transaction():
+                if head is None:
+                    last = await conn.fetchrow(self._sql_head)
+                    head = (int(last[0]), str(last[1])) if last else (0, GENESIS_HASH)
+                rows = chain_events(events, *head)
+                await conn.executemany(self._sql_insert, [(r[0], e.timestamp.astimezone(UTC), *r[2:])
+                                                          for e, r in zip(events, rows, strict=True)])
+        except asyncpg.UniqueViolationError:
+            raise _HeadMoved from None
+        return rows
 
     async def _rows(self, start: int, end: int | None, limit: int, types: Sequence[str] | None = None) -> list[Row]:
         hi = end if end is not None else 2**62
@@ -179,4 +211,5 @@ class PostgresEventStore(EventStore):
 
     async def drop_schema(self) -> None:
         """Remove the schema and everything in it (tests and ``raytrade`` resets only)."""
+        self._head = None
         await self._with(lambda c: c.execute(f"DROP SCHEMA IF EXISTS {self.schema} CASCADE"))

@@ -143,6 +143,21 @@ async def test_concurrent_writers_build_one_chain(store: EventStore, tmp_path: P
     assert (await store.verify()).ok
 
 
+async def test_a_writer_behind_the_head_chains_after_the_other_writers_records(store: EventStore) -> None:
+    other: EventStore = (SQLiteEventStore(store.path) if isinstance(store, SQLiteEventStore)
+                         else PostgresEventStore(PG_URL, schema=store.schema))  # type: ignore[attr-defined]
+    await other.open()
+    try:
+        await store.append(events(2))
+        await other.append(events(3, start=2))  # store's idea of the head is now two records behind
+        (late,) = await store.append(events(1, start=5))
+    finally:
+        await other.close()
+    recs = await store.read()
+    assert [r.sequence for r in recs] == [1, 2, 3, 4, 5, 6] and late.sequence == 6
+    assert late.prev_hash == recs[4].hash and (await store.verify()).ok
+
+
 async def test_group_commit_returns_each_caller_its_records(store: EventStore) -> None:
     gc = GroupCommitter(store)
     results = await asyncio.gather(*[gc.append(events(2, start=2 * i)) for i in range(50)])
