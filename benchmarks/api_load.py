@@ -47,8 +47,8 @@ async def http_load(base: str, token: str, method: str, path: str, seconds: floa
                     body: Any = None) -> dict[str, Any]:
     """``concurrency`` clients, each sending its next request when the last one is answered.
 
-    The load client is aiohttp: httpx measured here caps near 150 requests/s on these two cores,
-    below what the server does, so it would measure itself."""
+    The load client is aiohttp: an httpx client, tried first, was slower than the server on these
+    two cores and measured itself."""
     import aiohttp
 
     latencies: list[float] = []

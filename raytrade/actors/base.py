@@ -230,15 +230,13 @@ class CallBatcher:
         self.max_inflight = max_inflight
         self.linger_s = linger_s
         self._queue: list[tuple[Any, asyncio.Future[Any], bool]] = []
-        self._urgent: asyncio.Event | None = None
+        self._urgent = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
         self.batches = 0
 
     def submit(self, item: Any, urgent: bool = True) -> asyncio.Future[Any]:
         fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._queue.append((item, fut, urgent))
-        if self._urgent is None:
-            self._urgent = asyncio.Event()
         if urgent:
             self._urgent.set()
         self._tasks = {t for t in self._tasks if not t.done()}  # a done task may not have left yet
@@ -247,7 +245,6 @@ class CallBatcher:
         return fut
 
     async def _run(self) -> None:
-        assert self._urgent is not None
         while self._queue:
             if self.linger_s and not self._urgent.is_set():
                 with contextlib.suppress(TimeoutError):

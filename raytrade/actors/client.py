@@ -1,8 +1,9 @@
 """OrderClient: how a process with many concurrent submitters (an API replica, a strategy runner,
 the benchmark) talks to the order manager.
 
-A Ray actor call costs about a millisecond of round trip and a fraction of one of CPU on each side,
-whatever it carries: one call per order caps an engine near 2,000 orders/s before it does any work.
+A Ray actor call costs a round trip and CPU on each side whatever it carries: one call per order
+caps an engine at the rate of no-op actor calls before it does any work
+(``benchmarks/engine_throughput.py`` prints that ceiling next to the order rates).
 The client coalesces submissions that arrive while earlier ones are in flight into one
 ``submit_batch`` call (up to ``max_batch`` orders, ``max_inflight`` calls at once). Each caller
 still gets its own order's view, acknowledged once that order is committed; a lone submission goes

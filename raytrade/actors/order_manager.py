@@ -154,11 +154,6 @@ class OrderManager(ActorBase):
         finally:
             del self._inflight[cid]
 
-    async def submit_many(self, requests: Sequence[dict[str, Any]], principal: str) -> list[dict[str, Any]]:
-        """Submit several orders of one principal concurrently (one Ray call; each is handled as by
-        :meth:`submit`)."""
-        return await self.submit_batch([(r, principal) for r in requests])
-
     async def submit_batch(self, items: Sequence[tuple[dict[str, Any], str]]) -> list[dict[str, Any]]:
         """Submit several ``(request, principal)`` orders concurrently in one Ray call (what
         :class:`~raytrade.actors.client.OrderClient` sends); one view per item, in order."""
@@ -194,8 +189,7 @@ class OrderManager(ActorBase):
         try:
             await self._commit([accepted])
         except StoreError as exc:
-            self.counts["rejected:STORE_UNAVAILABLE"] += 1
-            self.tally.inc(metrics().orders_rejected, tags(self.config.name, reason=RejectReason.STORE_UNAVAILABLE.value))
+            self._count_rejection(RejectReason.STORE_UNAVAILABLE)
             return self._unrecorded_reject(cid, principal, raw, RejectReason.STORE_UNAVAILABLE, str(exc))
         managed = self.book.accept(order, principal, now)
         self.counts["accepted"] += 1
@@ -272,8 +266,7 @@ class OrderManager(ActorBase):
                       detail: str) -> dict[str, Any]:
         """Record a refusal (committed before the answer) and return its view."""
         now = self.now()
-        self.counts[f"rejected:{code.value}"] += 1
-        self.tally.inc(metrics().orders_rejected, tags(self.config.name, reason=code.value))
+        self._count_rejection(code)
         event = Event(EventType.ORDER_REJECTED, principal, detail,
                       {"client_order_id": cid, "request": raw, "code": code.value, "detail": detail}, now)
         try:
@@ -282,6 +275,10 @@ class OrderManager(ActorBase):
             return self._unrecorded_reject(cid, principal, raw, RejectReason.STORE_UNAVAILABLE,
                                            f"{detail}; and the refusal could not be recorded: {exc}")
         return self.book.reject(cid, principal, raw, code, detail, now).view()
+
+    def _count_rejection(self, code: RejectReason) -> None:
+        self.counts[f"rejected:{code.value}"] += 1
+        self.tally.inc(metrics().orders_rejected, tags(self.config.name, reason=code.value))
 
     def _unrecorded_reject(self, cid: str, principal: str, raw: dict[str, Any], code: RejectReason,
                            detail: str) -> dict[str, Any]:

@@ -94,7 +94,8 @@ class EventStore(abc.ABC):
 
     @abc.abstractmethod
     async def _append_rows(self, events: Sequence[Event]) -> list[Row]:
-        """In one transaction holding the append lock: read the head, chain, insert, commit."""
+        """In one transaction: chain after the stored head, insert, commit; concurrent writers
+        (other actors, other processes) must never fork the chain."""
 
     @abc.abstractmethod
     async def _rows(self, start: int, end: int | None, limit: int, types: Sequence[str] | None = None) -> list[Row]:
