@@ -33,7 +33,8 @@ data_app = typer.Typer(help="The bundled market data: list datasets, show a symb
 research_app = typer.Typer(help="Research jobs on Ray.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
 app.add_typer(research_app, name="research")
-models_app = typer.Typer(help="Signal models: train (a Ray job), list the registry.", no_args_is_help=True)
+models_app = typer.Typer(help="Signal models: train (a Ray job), evaluate out of sample, list the registry.",
+                         no_args_is_help=True)
 app.add_typer(models_app, name="models")
 keys_app = typer.Typer(help="API keys of the REST API: create, list, revoke.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
@@ -601,6 +602,30 @@ def models_train(config: ConfigOption, cpus: CpusOption = None,
     means = table.groupby("model", sort=False)[["ic", "rank_ic", "hit_rate", "auc"]].mean()
     _print_frame(means, f"{cfg.name}: out of sample, mean of {cfg.folds} purged walk-forward folds", "model")
     out.print(f"saved [bold]{folder}[/]")
+
+
+@models_app.command("evaluate")
+@user_errors
+def models_evaluate(
+    version: Annotated[Path, typer.Argument(help="A registry version folder, e.g. runs/models/ensemble_us20/v0001.")],
+    quantile: Annotated[float, typer.Option(help="Share of symbols held long and short.", min=0.01, max=0.5)] = 0.2,
+    rebalance_every: Annotated[int | None, typer.Option(help="Bars between rebalances (default: the label horizon).",
+                                                        min=1)] = None,
+    half_spread_bps: Annotated[float, typer.Option(help="Half-spread paid per fill, bps.", min=0, max=1000)] = 2.0,
+    slippage_bps: Annotated[float, typer.Option(help="Slippage per fill, bps.", min=0, max=1000)] = 3.0,
+    commission_bps: Annotated[float, typer.Option(help="Commission per fill, bps of notional.", min=0,
+                                                  max=1000)] = 0.5,
+) -> None:
+    """Out-of-sample report of a trained version: signal quality against the baselines,
+    calibration, hit rate by regime, and each signal's long-short book after costs (report.html)."""
+    from raytrade.backtest.costs import CostModel
+    from raytrade.signals.report import BOOK, evaluate_version
+
+    costs = CostModel(half_spread_bps=half_spread_bps, slippage_bps=slippage_bps, commission_bps=commission_bps)
+    path, ev = evaluate_version(version, costs=costs, quantile=quantile, rebalance_every=rebalance_every)
+    _print_frame(ev.quality, "out of sample, mean over folds", "model")
+    _print_frame(ev.book_table()[BOOK], "books after costs", "book")
+    out.print(f"report [bold]{path}[/]")
 
 
 @models_app.command("list")

@@ -1,5 +1,6 @@
 """Layer 2 signals: analyzers (features and scores), market regimes, the training data, purged
-cross-validation, the XGBoost + MLP ensemble and its out-of-sample evaluation."""
+cross-validation, the XGBoost + MLP ensemble (fixed or stacked weights), its out-of-sample
+evaluation (quality, calibration, long-short books)."""
 
 from raytrade.signals.analyzers import (
     Analysis,
@@ -13,10 +14,14 @@ from raytrade.signals.analyzers import (
 )
 from raytrade.signals.cv import leaks, purged_splits
 from raytrade.signals.dataset import Dataset, build_dataset, features
-from raytrade.signals.evaluation import auc, signal_quality
+from raytrade.signals.evaluation import QUALITY, auc, calibration, reliability, signal_quality
+from raytrade.signals.long_short import LongShortResult, long_short_backtest, long_short_positions
 from raytrade.signals.models import EnsembleModel, NeuralNetPredictor, XGBoostPredictor
 from raytrade.signals.regime import MarketRegime, RegimeDetector
+from raytrade.signals.stacking import stack_weights, walk_forward_weights
 
-__all__ = ["Analysis", "Dataset", "EnsembleModel", "MarketRegime", "NeuralNetPredictor", "RegimeDetector",
-           "XGBoostPredictor", "auc", "build_dataset", "factor_betas", "features", "half_life", "leaks",
-           "mean_reversion", "momentum", "purged_splits", "realised_vol", "rsi", "signal_quality", "volatility"]
+__all__ = ["QUALITY", "Analysis", "Dataset", "EnsembleModel", "LongShortResult", "MarketRegime", "NeuralNetPredictor",
+           "RegimeDetector", "XGBoostPredictor", "auc", "build_dataset", "calibration", "factor_betas", "features",
+           "half_life", "leaks", "long_short_backtest", "long_short_positions", "mean_reversion", "momentum",
+           "purged_splits", "realised_vol", "reliability", "rsi", "signal_quality", "stack_weights", "volatility",
+           "walk_forward_weights"]

@@ -1,4 +1,4 @@
-"""`raytrade models train|list` end to end: folds as Ray tasks, a registry version that reloads to
+"""`raytrade models train|list|evaluate` end to end: folds as Ray tasks, a registry version that reloads to
 the same predictions."""
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ def test_train_on_ray_save_reload_and_list(tmp_path: Path) -> None:
     folder = tmp_path / "models" / "ensemble_us20" / "v0001"
     meta = json.loads((folder / "model.json").read_text())
     assert {row["model"] for row in meta["oos_folds"]} == {"always_long", "momentum", "xgboost", "neural_net",
-                                                           "ensemble"}
+                                                           "ensemble", "stacked"}
     assert len({row["fold"] for row in meta["oos_folds"]}) == 2 and meta["data_sha256"]
     model, _ = load_model(folder)
     close = load_prices(["AAPL", "KO", "JPM"], "2005-01-01", "2012-12-31")
@@ -50,6 +50,10 @@ def test_train_on_ray_save_reload_and_list(tmp_path: Path) -> None:
     listing = subprocess.run([sys.executable, "-m", "raytrade.cli", "models", "list", "--registry",
                               str(tmp_path / "models")], capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert listing.returncode == 0 and "v0001" in listing.stdout and "v0002" in listing.stdout
+    evaluated = subprocess.run([sys.executable, "-m", "raytrade.cli", "models", "evaluate", str(folder)],
+                               capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert evaluated.returncode == 0, evaluated.stderr[-3000:]
+    assert "long-short ensemble" in evaluated.stdout and (folder / "report.html").is_file()
     bad = subprocess.run([sys.executable, "-m", "raytrade.cli", "models", "train", "--config", str(ROOT / "nope.yaml")],
                          capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert bad.returncode == 2 and "not found" in bad.stderr
