@@ -18,10 +18,39 @@ from raytrade.signals.evaluation import QUALITY, auc, calibration, reliability, 
 from raytrade.signals.long_short import LongShortResult, long_short_backtest, long_short_positions
 from raytrade.signals.models import EnsembleModel, NeuralNetPredictor, XGBoostPredictor
 from raytrade.signals.regime import MarketRegime, RegimeDetector
+from raytrade.signals.sentiment import SentimentAnalyzer, loughran_mcdonald, score_text
 from raytrade.signals.stacking import stack_weights, walk_forward_weights
 
-__all__ = ["QUALITY", "Analysis", "Dataset", "EnsembleModel", "LongShortResult", "MarketRegime", "NeuralNetPredictor",
-           "RegimeDetector", "XGBoostPredictor", "auc", "build_dataset", "calibration", "factor_betas", "features",
-           "half_life", "leaks", "long_short_backtest", "long_short_positions", "mean_reversion", "momentum",
-           "purged_splits", "realised_vol", "reliability", "rsi", "signal_quality", "stack_weights", "volatility",
-           "walk_forward_weights"]
+__all__ = [
+    "QUALITY",
+    "Analysis",
+    "Dataset",
+    "EnsembleModel",
+    "LongShortResult",
+    "MarketRegime",
+    "NeuralNetPredictor",
+    "RegimeDetector",
+    "SentimentAnalyzer",
+    "XGBoostPredictor",
+    "auc",
+    "build_dataset",
+    "calibration",
+    "factor_betas",
+    "features",
+    "half_life",
+    "leaks",
+    "long_short_backtest",
+    "long_short_positions",
+    "loughran_mcdonald",
+    "mean_reversion",
+    "momentum",
+    "purged_splits",
+    "realised_vol",
+    "reliability",
+    "rsi",
+    "score_text",
+    "signal_quality",
+    "stack_weights",
+    "volatility",
+    "walk_forward_weights",
+]

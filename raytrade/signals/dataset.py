@@ -15,6 +15,7 @@ import pandas as pd
 
 from raytrade.signals.analyzers import mean_reversion, momentum, volatility
 from raytrade.signals.regime import MarketRegime, RegimeDetector
+from raytrade.signals.sentiment import SentimentAnalyzer
 
 
 @dataclass(frozen=True)
@@ -30,10 +31,20 @@ class Dataset:
         return self.X.index.get_level_values(0)
 
 
-def features(close: pd.DataFrame, index_close: pd.Series | None = None) -> pd.DataFrame:
+def features(close: pd.DataFrame, index_close: pd.Series | None = None, *, news: pd.DataFrame | None = None,
+             insiders: pd.DataFrame | None = None, sentiment: SentimentAnalyzer | None = None) -> pd.DataFrame:
     """The analyzers' features and scores in long form; with ``index_close`` also the regime of
-    each bar, one-hot (``regime.<name>``)."""
-    panel = pd.concat([a.panel() for a in (momentum(close), mean_reversion(close), volatility(close))], axis=1)
+    each bar, one-hot (``regime.<name>``); with ``news`` (timestamp, symbol, text) the
+    ``sentiment.*`` columns and with ``insiders`` (date, symbol, side, shares, ...) the
+    ``insider.*`` ones (see :mod:`raytrade.signals.sentiment`)."""
+    analyses = [momentum(close), mean_reversion(close), volatility(close)]
+    text = sentiment or SentimentAnalyzer()
+    symbols = list(close.columns)
+    if news is not None:
+        analyses.append(text.news(news, close.index, symbols))
+    if insiders is not None:
+        analyses.append(text.insiders(insiders, close.index, symbols))
+    panel = pd.concat([a.panel() for a in analyses], axis=1)
     if index_close is not None:
         regime = RegimeDetector().detect(index_close.reindex(close.index))
         onehot = pd.DataFrame({f"regime.{r.value}": (regime == r.value).astype(float).where(regime.notna())
@@ -42,9 +53,10 @@ def features(close: pd.DataFrame, index_close: pd.Series | None = None) -> pd.Da
     return panel
 
 
-def build_dataset(close: pd.DataFrame, horizon: int = 21, index_close: pd.Series | None = None) -> Dataset:
-    """Features and labels for every (bar, symbol) where both exist."""
-    X = features(close, index_close)
+def build_dataset(close: pd.DataFrame, horizon: int = 21, index_close: pd.Series | None = None, *,
+                  news: pd.DataFrame | None = None, insiders: pd.DataFrame | None = None) -> Dataset:
+    """Features (see :func:`features`) and labels for every (bar, symbol) where both exist."""
+    X = features(close, index_close, news=news, insiders=insiders)
     fwd = np.log(close.shift(-horizon) / close).stack(future_stack=True)
     ends = pd.Series(close.index[np.minimum(np.arange(len(close)) + horizon, len(close) - 1)], index=close.index)
     label_end = pd.Series(ends.reindex(fwd.index.get_level_values(0)).to_numpy(), index=fwd.index)

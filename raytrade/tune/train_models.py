@@ -19,7 +19,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from raytrade.backtest.runfolder import library_versions
-from raytrade.core.errors import DataError
+from raytrade.core.errors import ConfigError, DataError
 from raytrade.data import frame_digest, load_index_close, load_prices
 from raytrade.signals import (
     Dataset,
@@ -49,6 +49,8 @@ class ModelConfig(BaseModel):
     embargo: int = Field(21, ge=0, le=252)
     weights: dict[str, float] = Field(default_factory=lambda: {"xgboost": 0.6, "neural_net": 0.4})
     stacking: bool = False  # the saved model's weights stacked on the out-of-fold predictions
+    news: Path | None = None      # CSV of timestamp, symbol, text: adds the sentiment features
+    insiders: Path | None = None  # CSV of date, symbol, side, shares (filed, insider): the insider features
     xgboost: dict[str, Any] = Field(default_factory=dict)
     neural_net: dict[str, Any] = Field(default_factory=dict)
     registry: Path = Path("runs/models")
@@ -115,7 +117,8 @@ def train_models(config: ModelConfig, *, use_ray: bool = True) -> tuple[Path, pd
     """Train, evaluate out of sample, save a registry version (with ``oos_predictions.parquet``);
     return its folder and the per-fold table."""
     close = load_prices(config.symbols, config.start, config.end)
-    ds = build_dataset(close, config.horizon, load_index_close().reindex(close.index))
+    ds = build_dataset(close, config.horizon, load_index_close().reindex(close.index),
+                       news=_read_csv(config.news, "news"), insiders=_read_csv(config.insiders, "insiders"))
     oos, fits = out_of_sample(config, ds, use_ray=use_ray)
     table = fold_table(oos, fits)
     weights = dict(config.weights)
@@ -133,6 +136,14 @@ def train_models(config: ModelConfig, *, use_ray: bool = True) -> tuple[Path, pd
     table.to_csv(folder / "oos_folds.csv", index=False)
     oos.to_parquet(folder / "oos_predictions.parquet")
     return folder, table
+
+
+def _read_csv(path: Path | None, field: str) -> pd.DataFrame | None:
+    if path is None:
+        return None
+    if not Path(path).is_file():
+        raise ConfigError(f"{field}: {path} not found")
+    return pd.read_csv(path)
 
 
 def fold_table(oos: pd.DataFrame, fits: list[float] | None = None) -> pd.DataFrame:
