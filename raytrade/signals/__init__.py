@@ -2,6 +2,7 @@
 cross-validation, the XGBoost + MLP ensemble (fixed or stacked weights), its out-of-sample
 evaluation (quality, calibration, long-short books)."""
 
+from raytrade.signals.adaptor import AdaptorConfig, StrategyAdaptor
 from raytrade.signals.analyzers import (
     Analysis,
     factor_betas,
@@ -23,6 +24,7 @@ from raytrade.signals.stacking import stack_weights, walk_forward_weights
 
 __all__ = [
     "QUALITY",
+    "AdaptorConfig",
     "Analysis",
     "Dataset",
     "EnsembleModel",
@@ -31,6 +33,7 @@ __all__ = [
     "NeuralNetPredictor",
     "RegimeDetector",
     "SentimentAnalyzer",
+    "StrategyAdaptor",
     "XGBoostPredictor",
     "auc",
     "build_dataset",
