@@ -593,13 +593,14 @@ def models_train(config: ConfigOption, cpus: CpusOption = None,
     """Train the ensemble: purged walk-forward folds in parallel as Ray tasks, out-of-sample
     metrics against baselines, then the final model saved as a new registry version."""
     from raytrade.configfile import load_yaml
+    from raytrade.signals.evaluation import QUALITY
     from raytrade.tune.train_models import ModelConfig, train_models
 
     cfg = load_yaml(config, ModelConfig)
     if not local:
         _connect(None, cpus)
     folder, table = train_models(cfg, use_ray=not local)
-    means = table.groupby("model", sort=False)[["ic", "rank_ic", "hit_rate", "auc"]].mean()
+    means = table.groupby("model", sort=False)[QUALITY].mean()
     _print_frame(means, f"{cfg.name}: out of sample, mean of {cfg.folds} purged walk-forward folds", "model")
     out.print(f"saved [bold]{folder}[/]")
 
