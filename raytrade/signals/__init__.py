@@ -10,6 +10,7 @@ from raytrade.signals.analyzers import (
     mean_reversion,
     momentum,
     realised_vol,
+    roll_spread,
     rsi,
     volatility,
 )
@@ -50,6 +51,7 @@ __all__ = [
     "purged_splits",
     "realised_vol",
     "reliability",
+    "roll_spread",
     "rsi",
     "score_text",
     "signal_quality",

@@ -142,10 +142,23 @@ def volatility(close: pd.DataFrame | pd.Series, high: pd.DataFrame | None = None
                      "vol_percentile": "0-1 within the trailing year"})
 
 
+def roll_spread(close: pd.DataFrame | pd.Series, window: int = 63) -> pd.DataFrame:
+    """Roll's (1984) effective spread from closes alone, in bps of the price: 2 x sqrt(-cov) x 1e4,
+    cov the sample (ddof=1) covariance of consecutive daily log price changes over ``window``
+    bars; 0 where that covariance is >= 0 (no bid-ask bounce to measure). A liquidity proxy for
+    data without volume: wider means less liquid."""
+    r = log_returns(_wide(close))
+    cov = r.rolling(window).cov(r.shift(1))
+    return (2 * np.sqrt((-cov).clip(lower=0)) * 1e4).where(cov.notna())
+
+
 def factor_betas(close: pd.DataFrame | pd.Series, factors: pd.DataFrame, window: int = 126) -> Analysis:
-    """Rolling betas of each symbol's daily log returns to each factor's (e.g. the bundled factor
-    ETFs MTUM, QUAL, SIZE, USMV, VLUE), one at a time (univariate OLS over ``window`` bars), and the
-    low-volatility proxy (-annualised 63-bar volatility). Score: tanh of the symbol's beta to
+    """The FactorAnalyzer's features: rolling betas of each symbol's daily log returns to each
+    factor's (e.g. the bundled factor ETFs MTUM, QUAL, SIZE, USMV, VLUE), one at a time
+    (univariate OLS over ``window`` bars); the proxies, from prices only since the bundled data has
+    no fundamentals or stock volume: momentum = the 252-bar log return skipping the last 21 bars,
+    low volatility = -annualised 63-bar volatility, quality = the beta to QUAL (when given),
+    liquidity = -Roll's spread in bps (:func:`roll_spread`). Score: tanh of the symbol's beta to
     momentum minus its beta to the low-volatility factor, when both are given (else 0 with NaN
     where betas are NaN)."""
     c = _wide(close)
@@ -157,9 +170,16 @@ def factor_betas(close: pd.DataFrame | pd.Series, factors: pd.DataFrame, window:
         cov = r.rolling(window).cov(x)
         var = x.rolling(window).var()
         feats[f"beta_{str(name).lower()}"] = cov.div(var, axis=0)
+    feats["momentum_12_1"] = np.log(c.shift(21) / c.shift(252))
     feats["low_vol"] = -realised_vol(c, 63)
+    if "beta_qual" in feats:
+        feats["quality"] = feats["beta_qual"]
+    feats["liquidity"] = -roll_spread(c)
     if "beta_mtum" in feats and "beta_usmv" in feats:
         score = np.tanh(feats["beta_mtum"] - feats["beta_usmv"])
     else:
         score = next(iter(feats.values())) * 0.0
-    return Analysis("factor", feats, score, {"beta_x": f"{window}-bar OLS beta to factor x", "low_vol": "-vol_63"})
+    return Analysis("factor", feats, score, {"beta_x": f"{window}-bar OLS beta to factor x",
+                                             "momentum_12_1": "log return from t-252 to t-21",
+                                             "low_vol": "-vol_63", "quality": "beta to QUAL",
+                                             "liquidity": "-Roll spread, bps"})

@@ -110,3 +110,36 @@ def test_regimes_on_the_bundled_sp500() -> None:
     assert share("2017", MarketRegime.LOW_VOLATILITY) >= 0.9
     assert set(regimes.dropna().unique()) == {r.value for r in MarketRegime}
     assert regimes.iloc[:62].isna().all()
+
+
+def test_factor_betas_by_hand_on_the_bundled_etfs() -> None:
+    from raytrade.data import load_factor_etfs
+    from raytrade.signals import factor_betas
+
+    c = load_prices(["AAPL", "KO"], start="2015-01-01", end="2018-12-31")
+    f = load_factor_etfs(start="2015-01-01", end="2018-12-31")
+    a = factor_betas(c, f)
+    t = 500
+    r = np.log(c["KO"]).diff().iloc[t - 125:t + 1].to_numpy()
+    x = np.log(f["USMV"]).diff().reindex(c.index).iloc[t - 125:t + 1].to_numpy()
+    assert a.features["beta_usmv"]["KO"].iat[t] == pytest.approx(np.polyfit(x, r, 1)[0], rel=1e-9)
+    assert a.features["quality"]["AAPL"].iat[t] == a.features["beta_qual"]["AAPL"].iat[t]
+    assert a.features["momentum_12_1"]["KO"].iat[t] == pytest.approx(math.log(c["KO"].iat[t - 21] / c["KO"].iat[t - 252]))
+    assert a.score.iat[t, 0] == pytest.approx(math.tanh(a.features["beta_mtum"].iat[t, 0]
+                                                        - a.features["beta_usmv"].iat[t, 0]))
+    assert 0.4 < a.features["beta_usmv"]["KO"].iloc[300:].median() < 1.5   # a staple loads on min-vol
+
+
+def test_roll_spread_recovers_a_known_bid_ask_bounce() -> None:
+    from raytrade.signals import roll_spread
+
+    rng = np.random.default_rng(11)   # synthetic, seeded: a constant mid and trades at bid or ask at random
+    side = rng.choice([-1.0, 1.0], 4000)
+    prices = pd.DataFrame({"X": 100 * (1 + side * 0.0010)}, index=pd.date_range("2000-01-01", periods=4000, tz="UTC"))
+    est = roll_spread(prices, window=3990)["X"].iat[-1]
+    assert est == pytest.approx(20.0, rel=0.1)          # a 20 bps spread (bid 99.90, ask 100.10)
+    d = np.diff(np.log(prices["X"].to_numpy()))[-64:]
+    by_hand = 2 * math.sqrt(max(0.0, -np.cov(d[1:], d[:-1], ddof=1)[0, 1])) * 1e4
+    assert roll_spread(prices, window=63)["X"].iat[-1] == pytest.approx(by_hand)
+    trend = pd.DataFrame({"X": np.exp(np.cumsum(np.full(100, 0.01)))}, index=prices.index[:100])
+    assert roll_spread(trend, window=20)["X"].iloc[-1] == pytest.approx(0.0, abs=1e-6)   # no bounce: 0, not NaN
