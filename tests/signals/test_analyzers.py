@@ -10,8 +10,17 @@ import pandas as pd
 import pytest
 
 from raytrade.core import DataError
-from raytrade.data import load_index_close, load_prices
-from raytrade.signals import MarketRegime, RegimeDetector, mean_reversion, momentum, rsi, volatility
+from raytrade.data import load_factor_etfs, load_index_close, load_prices
+from raytrade.signals import (
+    MarketRegime,
+    RegimeDetector,
+    factor_betas,
+    mean_reversion,
+    momentum,
+    roll_spread,
+    rsi,
+    volatility,
+)
 
 IDX = pd.date_range("2020-01-01", periods=8, freq="D", tz="UTC")
 
@@ -51,7 +60,8 @@ def test_no_feature_reads_the_future() -> None:
     cut = 400
     changed = c.copy()
     changed.iloc[cut + 1:] *= np.random.default_rng(7).uniform(0.5, 1.5, size=changed.iloc[cut + 1:].shape)
-    for analyze in (momentum, mean_reversion, volatility):
+    etfs = load_factor_etfs()
+    for analyze in (momentum, mean_reversion, volatility, lambda p: factor_betas(p, etfs)):
         a, b = analyze(c), analyze(changed)
         for name in a.features:
             pd.testing.assert_frame_equal(a.features[name].iloc[: cut + 1], b.features[name].iloc[: cut + 1])
@@ -113,9 +123,6 @@ def test_regimes_on_the_bundled_sp500() -> None:
 
 
 def test_factor_betas_by_hand_on_the_bundled_etfs() -> None:
-    from raytrade.data import load_factor_etfs
-    from raytrade.signals import factor_betas
-
     c = load_prices(["AAPL", "KO"], start="2015-01-01", end="2018-12-31")
     f = load_factor_etfs(start="2015-01-01", end="2018-12-31")
     a = factor_betas(c, f)
@@ -131,8 +138,6 @@ def test_factor_betas_by_hand_on_the_bundled_etfs() -> None:
 
 
 def test_roll_spread_recovers_a_known_bid_ask_bounce() -> None:
-    from raytrade.signals import roll_spread
-
     rng = np.random.default_rng(11)   # synthetic, seeded: a constant mid and trades at bid or ask at random
     side = rng.choice([-1.0, 1.0], 4000)
     prices = pd.DataFrame({"X": 100 * (1 + side * 0.0010)}, index=pd.date_range("2000-01-01", periods=4000, tz="UTC"))
