@@ -23,17 +23,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import socket
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
-from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _serving import running_api
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 RESULT = "RESULT "  # marks the JSON line among whatever Ray prints
@@ -130,61 +127,19 @@ def load(base: str, tokens: dict[str, str], seconds: float, concurrency: int, ws
     print(json.dumps({"rows": rows, "ws": ws}))
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def run_mode(args: argparse.Namespace) -> dict[str, Any]:
     """Engine and API on a fresh local Ray instance with the chosen Serve ingress; the load
     process's figures."""
-    import ray
-    from ray import serve
-
-    from raytrade import cluster
-    from raytrade.actors import EngineConfig, TradingEngine
-    from raytrade.serve import ApiConfig, Role, build, new_key
     from raytrade.serve.ingress import use_throughput_ingress
-    from raytrade.storage import store_from_url
 
     if args.serve_mode == "haproxy":
         use_throughput_ingress()
-    cluster.connect(num_cpus=2)
-    folder = Path(tempfile.mkdtemp())
-    cfg = EngineConfig(name=f"load{uuid.uuid4().hex[:6]}", equities=("AAPL", "KO", "JPM"), clock="market",
-                       store_url=f"sqlite:///{folder / 'events.sqlite'}", redis_url=REDIS_URL,
-                       broker={"participation_rate": None}, initial_cash=1e9,
-                       risk={"max_orders_per_second": 1e6, "max_symbol_weight": 1, "max_sector_weight": 1})
-    engine = TradingEngine(cfg)
-    engine.start()
-    now = datetime(2024, 3, 4, 15, 0, tzinfo=UTC).isoformat()
-    ray.get(engine.orders.on_bars.remote([{"symbol": s, "timestamp": now, "open": 100.0, "high": 100.0, "low": 100.0,
-                                           "close": 100.0, "volume": 1e9} for s in ("AAPL", "KO", "JPM")]))
-    tokens: dict[str, str] = {}
-
-    async def keys() -> None:
-        async with store_from_url(cfg.store_url) as store:
-            for role in (Role.VIEWER, Role.TRADER):
-                token, event = new_key(f"load-{role.name.lower()}", role, "benchmark")
-                await store.append([event])
-                tokens[role.name.lower()] = token
-
-    asyncio.run(keys())
-    port = free_port()
-    serve.start(http_options={"host": "127.0.0.1", "port": port})
-    serve.run(build(ApiConfig(engine=cfg, rate_per_s=1e6, burst=10**6, ws_queue=10_000)), name="load",
-              route_prefix="/")
-    base = f"http://127.0.0.1:{port}"
-    try:
+    with running_api(REDIS_URL) as (base, tokens):
         out = subprocess.run([sys.executable, __file__, "--load", base, json.dumps(tokens),
                               "--seconds", str(args.seconds), "--concurrency", str(args.concurrency),
                               "--ws-clients", str(args.ws_clients), "--orders", str(args.orders)],
                              capture_output=True, text=True, check=True, timeout=900)
         return dict(json.loads(out.stdout.strip().splitlines()[-1]))
-    finally:
-        serve.shutdown()
-        engine.shutdown(clear_cache=True)
 
 
 def main() -> None:

@@ -55,6 +55,10 @@ class ApiConfig(BaseModel):
     rate_per_s: float = Field(20.0, gt=0, description="requests per second per key (token bucket refill)")
     burst: int = Field(40, ge=1, description="token bucket size per key")
     call_timeout_s: float = Field(5.0, gt=0, le=60)
+    # An imperative redeploy of the model stops its one replica before the next is up (~6 s here):
+    # requests wait for it rather than fail, so this is longer than call_timeout_s.
+    signals_timeout_s: float = Field(30.0, gt=0, le=300, description="seconds a signal request may wait, model "
+                                                                      "reloads included, before a 503")
     ws_heartbeat_s: float = Field(15.0, gt=0, le=300, description="seconds between WebSocket heartbeats")
     ws_queue: int = Field(1000, ge=1, le=100_000, description="events buffered per WebSocket client; a client "
                                                              "further behind is disconnected (close code 4008)")
@@ -253,6 +257,7 @@ class ApiGateway:
         self._fanout: asyncio.Task[None] | None = None
         self._handles: dict[str, Any] = {}
         self._order_client: OrderClient | None = None
+        self._signal_model: Any = None
         if config.start_engine:
             from raytrade.actors.engine import TradingEngine
 
@@ -486,9 +491,12 @@ class ApiGateway:
         if not self.config.signals_app:
             # Without a model the resource does not exist here: 404, not a server failure.
             raise ApiError(404, "NO_MODEL", "no signal model is deployed with this API (ApiConfig.signals_app)")
-        handle = serve.get_deployment_handle("SignalModel", app_name=self.config.signals_app)
+        if self._signal_model is None:
+            # One handle for the replica's life: a handle made per request pays for a new router each time.
+            self._signal_model = serve.get_deployment_handle("SignalModel", app_name=self.config.signals_app)
         try:
-            result = await handle.signals.remote(body.symbols, body.as_of)
+            result = await asyncio.wait_for(self._signal_model.signals.remote(body.symbols, body.as_of),
+                                            self.config.signals_timeout_s)
         except Exception as exc:
             cause = exc.as_instanceof_cause() if hasattr(exc, "as_instanceof_cause") else exc
             if isinstance(cause, DataError):

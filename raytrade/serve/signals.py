@@ -27,6 +27,7 @@ class SignalModel:
         self._close = load_prices()
         self._panel = features(self._close, load_index_close())
         self._regimes = self._panel[[c for c in self._panel.columns if c.startswith("regime.")]]
+        self._batches: list[int] = []
 
     def _load(self, model_path: str) -> None:
         model, meta = load_model(model_path)
@@ -40,6 +41,10 @@ class SignalModel:
             raise DataError("user_config needs model_path (a registry version folder)", source="user_config")
         if config["model_path"] != self.path:
             self._load(config["model_path"])
+
+    def batch_stats(self) -> dict[str, int]:
+        """Model calls made by this replica, requests they answered, and the largest batch."""
+        return {"calls": len(self._batches), "requests": sum(self._batches), "max_batch": max(self._batches, default=0)}
 
     def version(self) -> dict[str, Any]:
         return {"path": self.path, "name": self.meta.get("name"), "trained_at": self.meta.get("trained_at"),
@@ -58,10 +63,13 @@ class SignalModel:
         rows = self._panel.reindex(idx)
         return rows
 
-    @serve.batch(max_batch_size=64, batch_wait_timeout_s=0.002)
+    # No wait for company: a lone request is answered at once (a 2 ms wait cost ~2 ms of p50
+    # at 50 requests/s), and the requests that queue while a batch is computed form the next one.
+    @serve.batch(max_batch_size=64, batch_wait_timeout_s=0.0)
     async def _predict(self, frames: list[pd.DataFrame]) -> list[pd.DataFrame]:
         """One model call for every request that arrived together (rows concatenated)."""
         sizes = [len(f) for f in frames]
+        self._batches.append(len(frames))
         pred = self.model.predict(pd.concat(frames))
         out, start = [], 0
         for n in sizes:

@@ -63,6 +63,17 @@ def test_signals_endpoint_hot_reload_and_refusals(api: Api, tmp_path: Path) -> N
             await asyncio.to_thread(serve.run, build_signal_model(str(v2)), name="signals-test", route_prefix=None)
             return await task
 
+        handle = serve.get_app_handle("signals-test")
+        before = handle.batch_stats.remote().result()
+
+        async def burst() -> None:
+            await asyncio.gather(*[handle.signals.remote(["KO"]) for _ in range(40)])
+
+        asyncio.run(burst())
+        stats = handle.batch_stats.remote().result()
+        assert stats["requests"] - before["requests"] == 40
+        assert stats["calls"] - before["calls"] < 40 and stats["max_batch"] > 1   # concurrent requests batched
+
         codes = asyncio.run(during_reload())
         assert codes == [200] * 60
         with httpx.Client(base_url=base, headers=headers, timeout=60) as c:
