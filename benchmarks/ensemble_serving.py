@@ -7,7 +7,7 @@ Trains a registry version on the 20 bundled stocks (purged folds, reported), dep
 POST /api/signals over HTTP through the API (key check, Serve's proxy, the API replica, the model)
 at the same fixed rate.
 
-    python benchmarks/ensemble_serving.py [--requests 200] [--ingress haproxy|proxy]
+    python benchmarks/ensemble_serving.py [--requests 200] [--ingress haproxy|proxy] [--model VERSION_DIR]
 
 Target on the 2-core machine: p99 <= 25 ms for one symbol at 50 requests/s.
 """
@@ -18,7 +18,9 @@ import argparse
 import asyncio
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from _serving import free_port, running_api
@@ -28,34 +30,44 @@ def pct(values: list[float], q: float) -> float:
     return float(np.percentile(values, q)) * 1000
 
 
+async def paced(call: Callable[[], Awaitable[Any]], rate: float, n: int) -> list[float]:
+    """Seconds each of ``n`` calls took, the calls started at ``rate`` per second whatever the
+    answers' pace (an open loop: a slow server is not given fewer requests)."""
+    lat: list[float] = []
+
+    async def one() -> None:
+        t = time.perf_counter()
+        await call()
+        lat.append(time.perf_counter() - t)
+
+    tasks = []
+    start = time.perf_counter()
+    for k in range(n):
+        await asyncio.sleep(max(0.0, start + k / rate - time.perf_counter()))
+        tasks.append(asyncio.create_task(one()))
+    await asyncio.gather(*tasks)
+    return lat
+
+
 async def paced_http(base: str, token: str, rate: float, n: int) -> list[float]:
     """POST /api/signals for one symbol at ``rate`` requests/s; every answer must be 200."""
     import aiohttp
 
-    lat: list[float] = []
     async with aiohttp.ClientSession(base, headers={"Authorization": f"Bearer {token}"}) as client:
-        async def one() -> None:
-            t = time.perf_counter()
+        async def post() -> None:
             async with client.post("/api/signals", json={"symbols": ["KO"]}) as r:
                 body = await r.read()
                 if r.status != 200:
                     raise SystemExit(f"POST /api/signals answered {r.status}: {body[:300]!r}")
-            lat.append(time.perf_counter() - t)
 
-        await one()  # the first request opens the connection and warms the path
-        lat.clear()
-        tasks = []
-        start = time.perf_counter()
-        for k in range(n):
-            await asyncio.sleep(max(0.0, start + k / rate - time.perf_counter()))
-            tasks.append(asyncio.create_task(one()))
-        await asyncio.gather(*tasks)
-    return lat
+        await post()  # the first request opens the connection and warms the path
+        return await paced(post, rate, n)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--requests", type=int, default=200)
+    ap.add_argument("--model", help="serve this registry version instead of training one (no training time)")
     ap.add_argument("--ingress", choices=("haproxy", "proxy"), default="haproxy",
                     help="Serve's settings: haproxy (the throughput-optimised ingress `raytrade serve` runs) or "
                          "proxy (Serve's defaults)")
@@ -74,8 +86,12 @@ def main() -> None:
     from raytrade.tune.train_models import ModelConfig, train_models
 
     cluster.connect(num_cpus=2)
-    folder, table = train_models(ModelConfig(name="serving_bench", registry=Path(tempfile.mkdtemp())), use_ray=True)
-    fit = table.groupby("fold")["fit_seconds"].first()
+    if args.model:
+        folder, fit = Path(args.model), None
+    else:
+        folder, table = train_models(ModelConfig(name="serving_bench", registry=Path(tempfile.mkdtemp())),
+                                     use_ray=True)
+        fit = table.groupby("fold")["fit_seconds"].first()
     symbols = list(load_prices().columns)
 
     local = SignalModel.func_or_class()
@@ -102,31 +118,16 @@ def main() -> None:
                 served.append(time.perf_counter() - t)
             rows.append((len(batch), in_proc, served))
 
-        async def paced(rate: float, n: int) -> list[float]:
-            lat: list[float] = []
-
-            async def one() -> None:
-                t = time.perf_counter()
-                await handle.signals.remote(["KO"])
-                lat.append(time.perf_counter() - t)
-
-            tasks = []
-            start = time.perf_counter()
-            for k in range(n):
-                await asyncio.sleep(max(0.0, start + k / rate - time.perf_counter()))
-                tasks.append(asyncio.create_task(one()))
-            await asyncio.gather(*tasks)
-            return lat
-
-        at_rate = asyncio.run(paced(50.0, args.requests))
+        at_rate = asyncio.run(paced(lambda: handle.signals.remote(["KO"]), 50.0, args.requests))
         with running_api(None, signals_app="bench-signals", port=port) as (base, tokens):
             over_http = asyncio.run(paced_http(base, tokens["viewer"], 50.0, args.requests))
     finally:
         serve.delete("bench-signals")
 
     print(f"Serve settings: {args.ingress}")
-    print(f"ensemble model ({len(meta['features'])} features): training {fit.mean():.1f} s per fold "
-          f"({len(fit)} purged folds, {meta['rows']:,} rows), final fit included in the job")
+    if fit is not None:
+        print(f"ensemble model ({len(meta['features'])} features): training {fit.mean():.1f} s per fold "
+              f"({len(fit)} purged folds, {meta['rows']:,} rows), final fit included in the job")
     print(f"{'symbols/request':>16s} {'in-process p50 ms':>18s} {'p99':>7s} {'Serve p50 ms':>13s} {'p99':>7s} "
           f"{'Serve req/s':>12s} {'x in-process':>12s}")
     for n, ip, sv in rows:
