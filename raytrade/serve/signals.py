@@ -47,7 +47,9 @@ class SignalModel:
             len(self._dates), len(self._symbols), len(meta["features"]))
         self.model, self.meta, self.path, self._missing, self._cube = model, meta, model_path, missing, cube
         # The panel and the models are long-lived: out of the collector's sight, a full collection
-        # no longer walks them in the middle of a request (tail latency).
+        # no longer walks them in the middle of a request (tail latency). Unfrozen first, so that
+        # a replaced model's cycles are collected rather than kept for the replica's life.
+        gc.unfreeze()
         gc.collect()
         gc.freeze()
 
