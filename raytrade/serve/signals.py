@@ -82,45 +82,47 @@ class SignalModel:
                 raise DataError(f"no bars on or before {as_of}", source="as_of")
         return t, [self._position[s] for s in symbols]
 
-    def rows(self, symbols: list[str], as_of: str | None) -> pd.DataFrame:
-        """The model's feature row of each symbol at the bar at or before ``as_of`` (default: the
-        last bar), NaN where history is too short."""
+    def values(self, symbols: list[str], as_of: str | None) -> tuple[pd.Timestamp, np.ndarray]:
+        """The bar at or before ``as_of`` (default: the last) and the model's features of each
+        symbol there, (symbols, features), in the model's order; NaN where history is too short."""
         if self._missing:
             raise DataError(f"the model needs feature {self._missing[0]!r}, which is not computed", source="features")
         t, cols = self._locate(symbols, as_of)
-        return pd.DataFrame(self._cube[t, cols], columns=self.meta["features"],
-                            index=pd.MultiIndex.from_product([[self._dates[t]], symbols]))
+        return self._dates[t], self._cube[t, cols]
+
+    def rows(self, symbols: list[str], as_of: str | None) -> pd.DataFrame:
+        """:meth:`values` as a frame indexed by (timestamp, symbol)."""
+        t, x = self.values(symbols, as_of)
+        return pd.DataFrame(x, columns=self.meta["features"], index=pd.MultiIndex.from_product([[t], symbols]))
 
     # No wait for company: a lone request is answered at once (a 2 ms wait cost ~2 ms of p50
     # at 50 requests/s), and the requests that queue while a batch is computed form the next one.
     @serve.batch(max_batch_size=64, batch_wait_timeout_s=0.0)
-    async def _predict(self, frames: list[pd.DataFrame]) -> list[pd.DataFrame]:
-        """One model call for every request that arrived together (rows concatenated)."""
-        sizes = [len(f) for f in frames]
-        self._batches.append(len(frames))
-        pred = self.model.predict(pd.concat(frames))
+    async def _predict(self, blocks: list[np.ndarray]) -> list[dict[str, np.ndarray]]:
+        """One model call for every request that arrived together (rows stacked)."""
+        self._batches.append(len(blocks))
+        parts = self.model.parts_of_values(np.vstack(blocks))
+        signal = self.model.blend(parts)
         out, start = [], 0
-        for n in sizes:
-            out.append(pred.iloc[start:start + n])
-            start += n
+        for block in blocks:
+            end = start + len(block)
+            out.append({"signal": signal[start:end], **{k: v[start:end] for k, v in parts.items()}})
+            start = end
         return out
 
     async def signals(self, symbols: list[str], as_of: str | None = None) -> list[dict[str, Any]]:
-        X = self.rows(symbols, as_of)
-        values = X.to_numpy()
-        if np.isnan(values).any():
-            i, j = np.argwhere(np.isnan(values))[0]
-            raise DataError(f"feature is NaN for {symbols[i]} on {X.index[0][0].date()} (not enough history)",
-                            source=symbols[i], column=str(X.columns[j]))
-        pred = await self._predict(X)
-        t = X.index[0][0]
+        t, x = self.values(symbols, as_of)
+        if np.isnan(x).any():
+            i, j = np.argwhere(np.isnan(x))[0]
+            raise DataError(f"feature is NaN for {symbols[i]} on {t.date()} (not enough history)",
+                            source=symbols[i], column=str(self.meta["features"][j]))
+        pred = await self._predict(x)
         regime = self._regime[self._dates.get_loc(t)]
         stamp = t.isoformat()
-        return [{"symbol": sym, "as_of": stamp, "signal": float(s), "confidence": float(c), "regime": regime,
+        return [{"symbol": sym, "as_of": stamp, "signal": float(s), "confidence": abs(float(s)), "regime": regime,
                  "parts": {"xgboost": float(xg), "neural_net": float(nn)}, "model": self.meta.get("name"),
                  "model_path": self.path}
-                for sym, s, c, xg, nn in zip(symbols, pred["signal"].to_numpy(), pred["confidence"].to_numpy(),
-                                             pred["xgboost"].to_numpy(), pred["neural_net"].to_numpy(), strict=True)]
+                for sym, s, xg, nn in zip(symbols, pred["signal"], pred["xgboost"], pred["neural_net"], strict=True)]
 
 
 def build_signal_model(model_path: str) -> Any:

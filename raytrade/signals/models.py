@@ -56,9 +56,13 @@ class XGBoostPredictor:
         return self
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        return self.predict_values(_matrix(X, self.columns))
+
+    def predict_values(self, values: np.ndarray) -> np.ndarray:
+        """P(up) for rows already checked: finite, columns in ``self.columns`` order."""
         import xgboost as xgb
 
-        return self.model.predict(xgb.DMatrix(_matrix(X, self.columns))).astype(np.float64)
+        return self.model.predict(xgb.DMatrix(values)).astype(np.float64)
 
 
 @dataclass
@@ -111,9 +115,13 @@ class NeuralNetPredictor:
         return self
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        return self.predict_values(_matrix(X, self.columns))
+
+    def predict_values(self, values: np.ndarray) -> np.ndarray:
+        """P(up) for rows already checked: finite, columns in ``self.columns`` order."""
         import torch
 
-        x = (_matrix(X, self.columns) - self.mean) / self.std
+        x = (values - self.mean) / self.std
         with torch.no_grad():
             return torch.sigmoid(self.net(torch.tensor(x, dtype=torch.float32))).numpy()[:, 0].astype(np.float64)
 
@@ -138,10 +146,19 @@ class EnsembleModel:
         return self
 
     def parts(self, X: pd.DataFrame) -> dict[str, np.ndarray]:
-        return {"xgboost": 2 * self.xgboost.predict_proba(X) - 1, "neural_net": 2 * self.neural_net.predict_proba(X) - 1}
+        return self.parts_of_values(_matrix(X, self.xgboost.columns))
+
+    def parts_of_values(self, values: np.ndarray) -> dict[str, np.ndarray]:
+        """Each model's signal for rows already checked (finite, in the feature order): the
+        serving path, which validates its rows once when it builds them."""
+        return {"xgboost": 2 * self.xgboost.predict_values(values) - 1,
+                "neural_net": 2 * self.neural_net.predict_values(values) - 1}
+
+    def blend(self, parts: dict[str, np.ndarray]) -> np.ndarray:
+        return sum(self.weights[k] * v for k, v in parts.items())
 
     def predict(self, X: pd.DataFrame) -> pd.DataFrame:
         """Per row: ``signal`` in [-1, 1], ``confidence`` = |signal|, and each model's signal."""
         parts = self.parts(X)
-        signal = sum(self.weights[k] * v for k, v in parts.items())
+        signal = self.blend(parts)
         return pd.DataFrame({"signal": signal, "confidence": np.abs(signal), **parts}, index=X.index)

@@ -65,6 +65,10 @@ def test_models_are_deterministic_and_refuse_bad_features(data) -> None:
     pd.testing.assert_frame_equal(a, b)
     assert a["signal"].between(-1, 1).all() and (a["confidence"] == a["signal"].abs()).all()
     assert np.allclose(a["signal"], 0.6 * a["xgboost"] + 0.4 * a["neural_net"])
+    fitted = EnsembleModel().fit(X, y)
+    parts = fitted.parts_of_values(ds.X.iloc[3000:3500].to_numpy())   # the serving path: same numbers
+    assert np.array_equal(parts["xgboost"], a["xgboost"].to_numpy())
+    assert np.array_equal(fitted.blend(parts), a["signal"].to_numpy())
     model = XGBoostPredictor(n_estimators=20).fit(X, y)
     bad = ds.X.iloc[3000:3010].copy()
     bad.iloc[4, 2] = np.nan
