@@ -30,7 +30,7 @@ demo: install
 
 # pytest exits 5 when it collects no test, which fails this target: "no tests ran" never passes.
 test: install-dev
-	$(PY) -m pytest -p no:cacheprovider
+	$(PY) -m pytest -p no:cacheprovider --durations=10
 
 lint: install-dev
 	$(VENV)/bin/ruff check raytrade tests benchmarks
