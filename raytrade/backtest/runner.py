@@ -148,9 +148,9 @@ def backtest(
     o = None if open_ is None else open_.to_numpy(np.float64)
     out = run_kernel(sig, c, open_=o, costs=costs, sizing=sizing, initial_capital=capital)
     metrics = pd.DataFrame(kernel_metrics(out, risk_free=risk_free, tail=True), index=close.columns)
-    total = out.equity.sum(axis=1)
-    port = kernel_metrics(KernelOutput(total[:, None], None, portfolio_stats(out.stats)),
-                          risk_free=risk_free, tail=True)
+    book = combine_sleeves(out)
+    total = book.equity[:, 0]
+    port = kernel_metrics(book, risk_free=risk_free, tail=True)
     metrics.loc["PORTFOLIO"] = {k: v[0] for k, v in port.items()}
     equity = pd.DataFrame(out.equity, index=close.index, columns=close.columns)
     equity["PORTFOLIO"] = total
@@ -158,6 +158,12 @@ def backtest(
     trades = fills_from_shares(shares, close if open_ is None else open_, costs)
     return BacktestResult(block.row(0), equity, shares,
                           pd.DataFrame(sig, index=close.index, columns=close.columns), trades, metrics)
+
+
+def combine_sleeves(out: KernelOutput) -> KernelOutput:
+    """The K equally funded sleeves of one kernel run as one book: summed equity (T, 1) and the
+    combined stats (see :func:`portfolio_stats`)."""
+    return KernelOutput(out.equity.sum(axis=1)[:, None], None, portfolio_stats(out.stats))
 
 
 def portfolio_stats(stats: np.ndarray) -> np.ndarray:

@@ -55,8 +55,8 @@ class ApiConfig(BaseModel):
     rate_per_s: float = Field(20.0, gt=0, description="requests per second per key (token bucket refill)")
     burst: int = Field(40, ge=1, description="token bucket size per key")
     call_timeout_s: float = Field(5.0, gt=0, le=60)
-    # An imperative redeploy of the model stops its one replica before the next is up (~6 s here):
-    # requests wait for it rather than fail, so this is longer than call_timeout_s.
+    # An imperative redeploy of the model stops its one replica before the next has loaded the
+    # bundled history (seconds): requests wait for it rather than fail, so this is longer than call_timeout_s.
     signals_timeout_s: float = Field(30.0, gt=0, le=300, description="seconds a signal request may wait, model "
                                                                       "reloads included, before a 503")
     ws_heartbeat_s: float = Field(15.0, gt=0, le=300, description="seconds between WebSocket heartbeats")

@@ -18,7 +18,7 @@ from ray import serve
 
 from raytrade.core.errors import DataError
 from raytrade.data import load_index_close, load_prices
-from raytrade.signals.dataset import features
+from raytrade.signals.dataset import features, regime_names
 from raytrade.signals.registry import load_model
 
 
@@ -33,11 +33,8 @@ class SignalModel:
         full = pd.MultiIndex.from_product([self._dates, self._symbols])
         self._panel = features(close, load_index_close()).reindex(full)
         regime_cols = [c for c in self._panel.columns if c.startswith("regime.")]
-        onehot = self._panel[regime_cols].xs(self._symbols[0], level=1).to_numpy()
-        ready = np.isfinite(onehot).all(axis=1) & (np.nan_to_num(onehot).max(axis=1) == 1)
-        names = np.array([c.removeprefix("regime.") for c in regime_cols], dtype=object)
         # per date: the regime is the index's, the same for every symbol
-        self._regime = np.where(ready, names[np.nan_to_num(onehot).argmax(axis=1)], None)
+        self._regime = regime_names(self._panel[regime_cols].xs(self._symbols[0], level=1))
         self._batches: list[int] = []
 
     def _load(self, model_path: str) -> None:
@@ -82,21 +79,23 @@ class SignalModel:
                 raise DataError(f"no bars on or before {as_of}", source="as_of")
         return t, [self._position[s] for s in symbols]
 
-    def values(self, symbols: list[str], as_of: str | None) -> tuple[pd.Timestamp, np.ndarray]:
-        """The bar at or before ``as_of`` (default: the last) and the model's features of each
-        symbol there, (symbols, features), in the model's order; NaN where history is too short."""
+    def values(self, symbols: list[str], as_of: str | None) -> tuple[int, np.ndarray]:
+        """The position of the bar at or before ``as_of`` (default: the last) and the model's
+        features of each symbol there, (symbols, features), in the model's order; NaN where
+        history is too short."""
         if self._missing:
             raise DataError(f"the model needs feature {self._missing[0]!r}, which is not computed", source="features")
         t, cols = self._locate(symbols, as_of)
-        return self._dates[t], self._cube[t, cols]
+        return t, self._cube[t, cols]
 
     def rows(self, symbols: list[str], as_of: str | None) -> pd.DataFrame:
         """:meth:`values` as a frame indexed by (timestamp, symbol)."""
         t, x = self.values(symbols, as_of)
-        return pd.DataFrame(x, columns=self.meta["features"], index=pd.MultiIndex.from_product([[t], symbols]))
+        return pd.DataFrame(x, columns=self.meta["features"],
+                            index=pd.MultiIndex.from_product([[self._dates[t]], symbols]))
 
-    # No wait for company: a lone request is answered at once (a 2 ms wait cost ~2 ms of p50
-    # at 50 requests/s), and the requests that queue while a batch is computed form the next one.
+    # No wait for company: a lone request is answered at once (a wait would add itself to every
+    # lone request's latency), and the requests that queue while a batch is computed form the next one.
     @serve.batch(max_batch_size=64, batch_wait_timeout_s=0.0)
     async def _predict(self, blocks: list[np.ndarray]) -> list[dict[str, np.ndarray]]:
         """One model call for every request that arrived together (rows stacked)."""
@@ -114,11 +113,11 @@ class SignalModel:
         t, x = self.values(symbols, as_of)
         if np.isnan(x).any():
             i, j = np.argwhere(np.isnan(x))[0]
-            raise DataError(f"feature is NaN for {symbols[i]} on {t.date()} (not enough history)",
+            raise DataError(f"feature is NaN for {symbols[i]} on {self._dates[t].date()} (not enough history)",
                             source=symbols[i], column=str(self.meta["features"][j]))
         pred = await self._predict(x)
-        regime = self._regime[self._dates.get_loc(t)]
-        stamp = t.isoformat()
+        regime = self._regime[t]
+        stamp = self._dates[t].isoformat()
         return [{"symbol": sym, "as_of": stamp, "signal": float(s), "confidence": abs(float(s)), "regime": regime,
                  "parts": {"xgboost": float(xg), "neural_net": float(nn)}, "model": self.meta.get("name"),
                  "model_path": self.path}

@@ -53,6 +53,17 @@ def features(close: pd.DataFrame, index_close: pd.Series | None = None, *, news:
     return panel
 
 
+def regime_names(onehot: pd.DataFrame) -> np.ndarray:
+    """The regime name of each row of the ``regime.<name>`` one-hot columns; None where the row
+    is not exactly one regime (warm-up NaN)."""
+    values = onehot.to_numpy(dtype=np.float64)
+    ready = np.isfinite(values).all(axis=1) & (np.nan_to_num(values).max(axis=1) == 1)
+    names = np.array([str(c).removeprefix("regime.") for c in onehot.columns], dtype=object)
+    if not len(names):
+        return np.full(len(onehot), None, dtype=object)
+    return np.where(ready, names[np.nan_to_num(values).argmax(axis=1)], None)
+
+
 def build_dataset(close: pd.DataFrame, horizon: int = 21, index_close: pd.Series | None = None, *,
                   news: pd.DataFrame | None = None, insiders: pd.DataFrame | None = None) -> Dataset:
     """Features (see :func:`features`) and labels for every (bar, symbol) where both exist."""

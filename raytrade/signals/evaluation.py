@@ -16,7 +16,10 @@ import numpy as np
 import pandas as pd
 from scipy.stats import rankdata
 
+from raytrade.signals.models import PARTS
+
 QUALITY = ["ic", "rank_ic", "hit_rate", "auc", "brier", "ece"]  # what signal_quality measures
+OOS_SIGNALS = ("momentum", *PARTS, "ensemble", "stacked")  # the signals scored out of sample, baseline first
 
 
 def _daily_corr(signal: pd.Series, fwd: pd.Series, rank: bool) -> float:

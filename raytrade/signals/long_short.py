@@ -23,8 +23,8 @@ import numpy as np
 import pandas as pd
 
 from raytrade.backtest.costs import CostModel
-from raytrade.backtest.kernel import KernelOutput, run_kernel
-from raytrade.backtest.runner import kernel_metrics, portfolio_stats
+from raytrade.backtest.kernel import run_kernel
+from raytrade.backtest.runner import combine_sleeves, kernel_metrics
 from raytrade.core.errors import DataError
 
 
@@ -79,7 +79,7 @@ def long_short_backtest(signal: pd.DataFrame, close: pd.DataFrame, *, quantile: 
     scale = np.broadcast_to(n / (2.0 * held), pos.shape)
     out = run_kernel(pos, close.to_numpy(dtype=np.float64)[span], costs=costs, initial_capital=initial_capital / n,
                      record_shares=False, scale=scale)
-    total = out.equity.sum(axis=1)
-    metrics = kernel_metrics(KernelOutput(total[:, None], None, portfolio_stats(out.stats)))
-    return LongShortResult(positions, pd.Series(total, index=close.index[span], name="equity"),
+    book = combine_sleeves(out)
+    metrics = kernel_metrics(book)
+    return LongShortResult(positions, pd.Series(book.equity[:, 0], index=close.index[span], name="equity"),
                            {k: float(v[0]) for k, v in metrics.items()})

@@ -126,6 +126,14 @@ class NeuralNetPredictor:
             return torch.sigmoid(self.net(torch.tensor(x, dtype=torch.float32))).numpy()[:, 0].astype(np.float64)
 
 
+PARTS = ("xgboost", "neural_net")  # the ensemble's models, as its weights and parts name them
+
+
+def blend(weights: dict[str, float], parts: dict[str, Any]) -> Any:
+    """sum over models of weight x signal (arrays or columns alike)."""
+    return sum(weights[k] * parts[k] for k in PARTS)
+
+
 @dataclass
 class EnsembleModel:
     """XGBoost and the MLP blended: signal = sum of weight x (2p - 1); weights sum to 1."""
@@ -135,7 +143,7 @@ class EnsembleModel:
     neural_net: NeuralNetPredictor = field(default_factory=NeuralNetPredictor)
 
     def __post_init__(self) -> None:
-        if set(self.weights) != {"xgboost", "neural_net"} or not np.isclose(sum(self.weights.values()), 1.0) \
+        if set(self.weights) != set(PARTS) or not np.isclose(sum(self.weights.values()), 1.0) \
                 or min(self.weights.values()) < 0:
             raise DataError("ensemble weights must be non-negative for xgboost and neural_net and sum to 1",
                             source="weights")
@@ -155,7 +163,7 @@ class EnsembleModel:
                 "neural_net": 2 * self.neural_net.predict_values(values) - 1}
 
     def blend(self, parts: dict[str, np.ndarray]) -> np.ndarray:
-        return sum(self.weights[k] * v for k, v in parts.items())
+        return blend(self.weights, parts)
 
     def predict(self, X: pd.DataFrame) -> pd.DataFrame:
         """Per row: ``signal`` in [-1, 1], ``confidence`` = |signal|, and each model's signal."""

@@ -21,15 +21,15 @@ import pandas as pd
 
 from raytrade.analytics.report import figure_html, table_html, write_report
 from raytrade.backtest.costs import CostModel
-from raytrade.backtest.kernel import KernelOutput, run_kernel
-from raytrade.backtest.runner import kernel_metrics, portfolio_stats
+from raytrade.backtest.kernel import run_kernel
+from raytrade.backtest.runner import combine_sleeves, kernel_metrics
 from raytrade.core.errors import ConfigError
-from raytrade.signals.evaluation import QUALITY, reliability
+from raytrade.signals.evaluation import OOS_SIGNALS, QUALITY, reliability
 from raytrade.signals.long_short import LongShortResult, long_short_backtest
+from raytrade.signals.models import PARTS
 
-SINGLE = ("xgboost", "neural_net")
+SINGLE = PARTS
 BLENDS = ("ensemble", "stacked")
-SIGNALS = ("momentum", *SINGLE, *BLENDS)
 BOOK = ["annual_return", "annual_volatility", "sharpe", "max_drawdown", "turnover", "costs_paid"]
 DEFAULT_COSTS = CostModel(half_spread_bps=2.0, slippage_bps=3.0, commission_bps=0.5)
 
@@ -54,9 +54,8 @@ def _hold(close: pd.DataFrame, start: pd.Timestamp, costs: CostModel, capital: f
     c = close.loc[start:]
     out = run_kernel(np.ones(c.shape), c.to_numpy(dtype=np.float64), costs=costs,
                      initial_capital=capital / c.shape[1], record_shares=False)
-    total = out.equity.sum(axis=1)
-    metrics = kernel_metrics(KernelOutput(total[:, None], None, portfolio_stats(out.stats)))
-    return pd.Series(total, index=c.index), {k: float(v[0]) for k, v in metrics.items()}
+    book = combine_sleeves(out)
+    return pd.Series(book.equity[:, 0], index=c.index), {k: float(v[0]) for k, v in kernel_metrics(book).items()}
 
 
 def evaluate(oos: pd.DataFrame, folds: pd.DataFrame, close: pd.DataFrame, *, costs: CostModel = DEFAULT_COSTS,
@@ -75,7 +74,7 @@ def evaluate(oos: pd.DataFrame, folds: pd.DataFrame, close: pd.DataFrame, *, cos
     regimes = pd.DataFrame(hits).groupby(oos["regime"].to_numpy()).mean()
     regimes.insert(0, "rows", oos.groupby("regime").size())
     books = {}
-    for m in SIGNALS:
+    for m in OOS_SIGNALS:
         wide = oos[m].unstack().reindex(index=close.index, columns=close.columns)
         books[m] = long_short_backtest(wide, close, quantile=quantile, rebalance_every=rebalance_every,
                                        costs=costs, initial_capital=capital)

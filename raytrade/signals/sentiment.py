@@ -31,7 +31,7 @@ import importlib.util
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 
 import numpy as np
@@ -176,7 +176,7 @@ class SentimentAnalyzer:
         with np.errstate(invalid="ignore", divide="ignore"):
             tone = np.where(count > 0, sums["tone"] / count, 0.0)
             unc = np.where(sums["words"] > 0, 100 * sums["uncertain"] / sums["words"], 0.0)
-        frame = lambda a: pd.DataFrame(a, index=bars, columns=symbols)  # noqa: E731
+        frame = partial(pd.DataFrame, index=bars, columns=symbols)
         return Analysis("sentiment", {"tone": frame(tone), "count": frame(count), "uncertainty": frame(unc)},
                         frame(tone), docs={"tone": "mean Loughran-McDonald tone of the window's texts, in [-1, 1]",
                                            "count": "texts in the window",
@@ -212,7 +212,7 @@ class SentimentAnalyzer:
                 hits = np.zeros(len(bars))
                 np.add.at(hits, buys["bar"].to_numpy(), 1.0)
                 buyers[:, col] += _trailing(hits, self.insider_window) > 0
-        frame = lambda a: pd.DataFrame(a, index=bars, columns=symbols)  # noqa: E731
+        frame = partial(pd.DataFrame, index=bars, columns=symbols)
         return Analysis("insider", {"net_purchase_ratio": frame(npr), "buyers": frame(buyers),
                                     "count": frame(sums["one"])}, frame(npr),
                         docs={"net_purchase_ratio": "(bought - sold) / (bought + sold) shares over the window",

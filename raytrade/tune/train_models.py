@@ -30,7 +30,9 @@ from raytrade.signals import (
     leaks,
     purged_splits,
 )
-from raytrade.signals.evaluation import QUALITY, signal_quality
+from raytrade.signals.dataset import regime_names
+from raytrade.signals.evaluation import OOS_SIGNALS, QUALITY, signal_quality
+from raytrade.signals.models import PARTS, blend
 from raytrade.signals.registry import next_version, save_model
 from raytrade.signals.stacking import stack_weights, walk_forward_weights
 
@@ -63,8 +65,6 @@ class ModelConfig(BaseModel):
                              neural_net=NeuralNetPredictor(**nn))
 
 
-MODELS = ("xgboost", "neural_net")
-EVALUATED = ("momentum", "xgboost", "neural_net", "ensemble", "stacked")
 
 
 def _fold(config: ModelConfig, X: pd.DataFrame, y: pd.Series, fwd: pd.Series, train: np.ndarray,
@@ -76,9 +76,9 @@ def _fold(config: ModelConfig, X: pd.DataFrame, y: pd.Series, fwd: pd.Series, tr
     Xt = X.iloc[test]
     parts = model.parts(Xt)
     regime = Xt[[c for c in Xt.columns if c.startswith("regime.")]]
-    frame = pd.DataFrame({"fold": k, **{m: parts[m] for m in MODELS}, "momentum": Xt["momentum.score"].to_numpy(),
+    frame = pd.DataFrame({"fold": k, **{m: parts[m] for m in PARTS}, "momentum": Xt["momentum.score"].to_numpy(),
                           "forward_return": fwd.iloc[test].to_numpy(), "y": y.iloc[test].to_numpy(),
-                          "regime": regime.idxmax(axis=1).str.removeprefix("regime.") if len(regime.columns) else ""},
+                          "regime": regime_names(regime)},
                          index=Xt.index)
     return frame, fit_s
 
@@ -103,12 +103,12 @@ def out_of_sample(config: ModelConfig, ds: Dataset, *, use_ray: bool = True) -> 
     else:
         results = [_fold(config, ds.X, ds.y, ds.forward_return, tr, te, k) for k, (tr, te) in enumerate(splits)]
     frames, fits = [r[0] for r in results], [r[1] for r in results]
-    stacked = walk_forward_weights([({m: f[m].to_numpy() for m in MODELS}, f["y"].to_numpy()) for f in frames],
+    stacked = walk_forward_weights([({m: f[m].to_numpy() for m in PARTS}, f["y"].to_numpy()) for f in frames],
                                    config.weights)
     for f, w in zip(frames, stacked, strict=True):
-        f["ensemble"] = sum(config.weights[m] * f[m] for m in MODELS)
-        f["stacked"] = sum(w[m] * f[m] for m in MODELS)
-        for m in MODELS:
+        f["ensemble"] = blend(config.weights, f)
+        f["stacked"] = blend(w, f)
+        for m in PARTS:
             f[f"stacked_weight.{m}"] = w[m]
     return pd.concat(frames), fits
 
@@ -123,7 +123,7 @@ def train_models(config: ModelConfig, *, use_ray: bool = True) -> tuple[Path, pd
     table = fold_table(oos, fits)
     weights = dict(config.weights)
     if config.stacking:
-        weights = stack_weights({m: oos[m].to_numpy() for m in MODELS}, oos["y"].to_numpy())
+        weights = stack_weights({m: oos[m].to_numpy() for m in PARTS}, oos["y"].to_numpy())
     final = config.new_model(weights).fit(ds.X, ds.y)
     folder = next_version(config.registry, config.name)
     means = table.groupby("model", sort=False)[QUALITY].mean()
@@ -150,7 +150,7 @@ def fold_table(oos: pd.DataFrame, fits: list[float] | None = None) -> pd.DataFra
     """Per fold and model (the baselines first): IC, rank IC, hit rate, AUC, Brier, ECE, rows."""
     rows = []
     for k, f in oos.groupby("fold", sort=True):
-        signals = {"always_long": pd.Series(1.0, index=f.index), **{m: f[m] for m in EVALUATED}}
+        signals = {"always_long": pd.Series(1.0, index=f.index), **{m: f[m] for m in OOS_SIGNALS}}
         for name, s in signals.items():
             rows.append({"fold": k, "model": name, "fit_seconds": fits[k] if fits else float("nan"),
                          "test_start": str(f.index[0][0]), "test_end": str(f.index[-1][0]),
