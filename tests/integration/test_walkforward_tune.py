@@ -64,11 +64,23 @@ def test_finished_run_is_not_recomputed_silently(ray_session, tmp_path):
 
 
 def _trial_pids() -> list[int]:
-    """PIDs of the live Tune trial actors (function trainables run in ``ImplicitFunc`` actors)."""
-    from ray.util.state import list_actors
+    """PIDs of the Tune trial actors running a trial now, by the process title Ray gives them.
 
-    return [a.pid for a in list_actors(filters=[("state", "=", "ALIVE")], raise_on_missing_output=False)
-            if a.class_name == "ImplicitFunc" and a.pid]
+    Function trainables run in ``ImplicitFunc`` actors, titled ``ray::ImplicitFunc`` (idle) or
+    ``ray::ImplicitFunc.train`` (running). Reading /proc needs neither the dashboard nor the
+    state API, which can answer late or empty while the shared instance is busy.
+    """
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            title = (entry / "cmdline").read_bytes().split(b"\0", 1)[0]
+        except OSError:
+            continue
+        if title.startswith(b"ray::ImplicitFunc.train"):
+            pids.append(int(entry.name))
+    return pids
 
 
 @pytest.mark.slow
@@ -77,25 +89,32 @@ def test_killed_worker_is_retried_and_result_unchanged(ray_session, tmp_path):
     strategy = {"name": "ma_crossover", "allow_short": False, "grid": big}
     clean = run_walkforward_job(config(tmp_path / "clean", "wf_kill", strategy=strategy), use_ray=False)
     killed: list[int] = []
+    failed: list[BaseException] = []
 
     def killer() -> None:
         deadline = time.time() + 120
-        while time.time() < deadline and not killed:
-            for pid in _trial_pids():
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                    killed.append(pid)
-                    return
-                except ProcessLookupError:
-                    continue
-            time.sleep(0.2)
+        try:
+            while time.time() < deadline and not killed:
+                for pid in _trial_pids():
+                    try:
+                        os.kill(pid, signal.SIGKILL)
+                        killed.append(pid)
+                        return
+                    except ProcessLookupError:
+                        continue
+                time.sleep(0.05)
+        except BaseException as exc:  # reported by the assertion below
+            failed.append(exc)
 
     thread = threading.Thread(target=killer, daemon=True)
     thread.start()
     run = run_walkforward_job(config(tmp_path / "killed", "wf_kill", strategy=strategy, chunk_size=100),
                               cpus=2, verbose=0)
     thread.join(timeout=1)
+    assert not failed, f"the killer thread failed: {failed[0]!r}"
     assert killed, "no trial worker was found to kill"
+    failures = [p.read_text() for p in run.folder.glob("tune/walkforward/*/error.txt")]
+    assert any(f"pid: {killed[0]}" in text for text in failures), "Tune recorded no failure of the killed trial"
     assert summary_bytes(run) == summary_bytes(clean)
 
 
