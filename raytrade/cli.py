@@ -575,9 +575,14 @@ def serve(config: ConfigOption = Path("configs/serve/local.yaml"),
     engine = TradingEngine(cfg.api.engine)
     engine.start(principal="serve")
     ray_serve.start(http_options={"host": cfg.host, "port": port or cfg.port})
-    ray_serve.run(build(cfg.api), name="raytrade-api", route_prefix="/")
+    if cfg.signals is not None:
+        from raytrade.serve.signals import build_signal_model
+
+        ray_serve.run(build_signal_model(str(cfg.signals.model_path)), name=cfg.signals.app, route_prefix=None)
+    ray_serve.run(build(cfg.api_config()), name="raytrade-api", route_prefix="/")
+    model = f", signals from {cfg.signals.model_path}" if cfg.signals is not None else ""
     out.print(f"raytrade API on http://{cfg.host}:{port or cfg.port}/docs (engine {cfg.api.engine.name}, "
-              f"{cfg.ingress} ingress); Ctrl-C stops")
+              f"{cfg.ingress} ingress{model}); Ctrl-C stops")
     try:
         while True:
             time.sleep(3600)
@@ -589,7 +594,9 @@ def serve(config: ConfigOption = Path("configs/serve/local.yaml"),
 @models_app.command("train")
 @user_errors
 def models_train(config: ConfigOption, cpus: CpusOption = None,
-                 local: Annotated[bool, typer.Option(help="Folds in this process, without Ray.")] = False) -> None:
+                 local: Annotated[bool, typer.Option(help="Folds in this process, without Ray.")] = False,
+                 registry: Annotated[Path | None, typer.Option(help="Registry folder (default: the config's).")] = None,
+                 ) -> None:
     """Train the ensemble: purged walk-forward folds in parallel as Ray tasks, out-of-sample
     metrics against baselines, then the final model saved as a new registry version."""
     from raytrade.configfile import load_yaml
@@ -597,6 +604,8 @@ def models_train(config: ConfigOption, cpus: CpusOption = None,
     from raytrade.tune.train_models import ModelConfig, train_models
 
     cfg = load_yaml(config, ModelConfig)
+    if registry is not None:
+        cfg = cfg.model_copy(update={"registry": registry})
     if not local:
         _connect(None, cpus)
     folder, table = train_models(cfg, use_ray=not local)

@@ -35,27 +35,71 @@ def test_rayjob_runs_the_walkforward_on_ray_2_60_and_shuts_down():
     assert (ROOT / config).is_file()
 
 
+def _rayservice() -> dict:
+    (svc,) = [d for d in yaml.safe_load_all((ROOT / "k8s" / "kuberay" / "rayservice.yaml").read_text())
+              if d["kind"] == "RayService"]
+    return svc
+
+
 def test_rayservice_serves_the_api_config_the_code_accepts():
     import importlib
 
+    from ray.serve.schema import ServeDeploySchema
+
     from raytrade.serve.api import ApiConfig
 
-    (svc,) = [d for d in yaml.safe_load_all((ROOT / "k8s" / "kuberay" / "rayservice.yaml").read_text())
-              if d["kind"] == "RayService"]
+    svc = _rayservice()
     cluster = svc["spec"]["rayClusterConfig"]
     assert cluster["rayVersion"] == "2.60.0" and cluster["enableInTreeAutoscaling"] is True
     (workers,) = cluster["workerGroupSpecs"]
     assert (workers["minReplicas"], workers["maxReplicas"]) == (2, 10)
-    (application,) = yaml.safe_load(svc["spec"]["serveConfigV2"])["applications"]
-    module, name = application["import_path"].split(":")
-    assert callable(getattr(importlib.import_module(module), name))
-    config = ApiConfig.model_validate(application["args"])
+    serve_config = ServeDeploySchema.model_validate(yaml.safe_load(svc["spec"]["serveConfigV2"]))
+    apps = {a.name: a for a in serve_config.applications}
+    for application in apps.values():
+        module, name = application.import_path.split(":")
+        assert callable(getattr(importlib.import_module(module), name))
+    api = apps["raytrade-api"]
+    config = ApiConfig.model_validate(api.args)
     assert config.start_engine and config.engine.name == "desk"
-    (deployment,) = application["deployments"]
-    scaling = deployment["autoscaling_config"]
-    assert deployment["name"] == "ApiGateway" and (scaling["min_replicas"], scaling["max_replicas"]) == (2, 10)
+    assert config.signals_app in apps and apps[config.signals_app].route_prefix is None
+    (deployment,) = api.deployments
+    scaling = deployment.autoscaling_config
+    assert deployment.name == "ApiGateway" and (scaling["min_replicas"], scaling["max_replicas"]) == (2, 10)
     env = {e["name"] for e in cluster["headGroupSpec"]["template"]["spec"]["containers"][0]["env"]}
     assert {"RAYTRADE_DATABASE_URL", "RAYTRADE_REDIS_URL"} <= env
+
+
+def _mounts(pod_template: dict) -> dict[str, str]:
+    """mountPath -> claim name of a pod template's PersistentVolumeClaim mounts."""
+    spec = pod_template["spec"]
+    claims = {v["name"]: v["persistentVolumeClaim"]["claimName"] for v in spec.get("volumes", [])
+              if "persistentVolumeClaim" in v}
+    return {m["mountPath"]: claims[m["name"]] for m in spec["containers"][0].get("volumeMounts", [])
+            if m["name"] in claims}
+
+
+def test_the_service_serves_what_the_training_job_writes():
+    """rayjob-train-models writes versions to a claim; the RayService mounts that claim on every
+    pod and its SignalModel's user_config names a version under it (hot reload by changing it)."""
+    docs = list(yaml.safe_load_all((ROOT / "k8s" / "kuberay" / "rayjob-train-models.yaml").read_text()))
+    (claim,) = [d for d in docs if d["kind"] == "PersistentVolumeClaim"]
+    (job,) = [d for d in docs if d["kind"] == "RayJob"]
+    entry = job["spec"]["entrypoint"].split()
+    assert entry[:3] == ["raytrade", "models", "train"] and job["spec"]["shutdownAfterJobFinishes"] is True
+    assert (ROOT / entry[entry.index("--config") + 1].replace("/app/", "")).is_file()
+    registry = entry[entry.index("--registry") + 1]
+    cluster = job["spec"]["rayClusterSpec"]
+    for template in [cluster["headGroupSpec"]["template"], cluster["workerGroupSpecs"][0]["template"]]:
+        assert _mounts(template)[registry] == claim["metadata"]["name"]
+    svc = _rayservice()
+    apps = {a["name"]: a for a in yaml.safe_load(svc["spec"]["serveConfigV2"])["applications"]}
+    (model,) = apps["signals"]["deployments"]
+    assert model["name"] == "SignalModel" and model["user_config"]["model_path"].startswith(registry + "/")
+    name = yaml.safe_load((ROOT / "configs" / "models" / "ensemble.yaml").read_text())["name"]
+    assert model["user_config"]["model_path"] == f"{registry}/{name}/v0001"
+    service = svc["spec"]["rayClusterConfig"]
+    for template in [service["headGroupSpec"]["template"], service["workerGroupSpecs"][0]["template"]]:
+        assert _mounts(template)[registry] == claim["metadata"]["name"]
 
 
 def test_local_serve_config_loads():

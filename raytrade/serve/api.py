@@ -20,13 +20,14 @@ import asyncio
 import math
 import time
 from collections.abc import AsyncIterator
-from typing import Annotated, Any, Literal
+from pathlib import Path
+from typing import Annotated, Any, Literal, Self
 
 import ray
 from fastapi import Depends, FastAPI, Header, Query, Request, WebSocket
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from ray import serve
 
 from raytrade.actors.client import OrderClient
@@ -64,6 +65,22 @@ class ApiConfig(BaseModel):
                                                              "further behind is disconnected (close code 4008)")
 
 
+class SignalsServe(BaseModel):
+    """``signals`` part of ``configs/serve/*.yaml``: the registry version the SignalModel serves."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    model_path: Path = Field(description="a registry version folder (runs/models/NAME/vNNNN)")
+    app: str = Field("signals", min_length=1, description="the Serve application's name")
+
+    @field_validator("model_path")
+    @classmethod
+    def _is_version(cls, path: Path) -> Path:
+        if not (path / "model.json").is_file():
+            raise ValueError(f"{path} is not a model version (no model.json); train one with `raytrade models train`")
+        return path.resolve()   # the replica's working directory is not the caller's
+
+
 class ServeFile(BaseModel):
     """``configs/serve/*.yaml``: where to listen and the API's settings."""
 
@@ -75,6 +92,20 @@ class ServeFile(BaseModel):
         "haproxy", description="haproxy: Serve's throughput-optimised ingress; proxy: Serve's default Python proxy "
                                "(see raytrade.serve.ingress); applies when `raytrade serve` starts Ray itself")
     api: ApiConfig = ApiConfig()
+    signals: SignalsServe | None = Field(None, description="serve a trained ensemble version next to the API "
+                                                          "(POST /api/signals)")
+
+    @model_validator(mode="after")
+    def _signals_app(self) -> Self:
+        if self.signals is not None and self.api.signals_app not in (None, self.signals.app):
+            raise ValueError(f"api.signals_app is {self.api.signals_app!r} but signals.app is {self.signals.app!r}")
+        return self
+
+    def api_config(self) -> ApiConfig:
+        """The API's settings, wired to the signal app when this file serves one."""
+        if self.signals is None:
+            return self.api
+        return self.api.model_copy(update={"signals_app": self.signals.app})
 
 
 class OrderRequest(BaseModel):

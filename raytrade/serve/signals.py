@@ -10,13 +10,14 @@ name (the API turns it into a 422), never answered with a silent zero.
 """
 
 import gc
+import os
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from ray import serve
 
-from raytrade.core.errors import DataError
+from raytrade.core.errors import ConfigError, DataError
 from raytrade.data import load_index_close, load_prices
 from raytrade.signals.dataset import features, regime_names
 from raytrade.signals.registry import load_model
@@ -26,6 +27,9 @@ from raytrade.signals.registry import load_model
 class SignalModel:
     def __init__(self) -> None:
         self.path: str | None = None  # set by reconfigure, which Serve calls with the user_config
+        self.meta: dict[str, Any] = {}
+        self._missing: list[str] = []
+        self._cube: np.ndarray | None = None
         close = load_prices()
         self._dates = close.index
         self._symbols = list(close.columns)
@@ -64,8 +68,10 @@ class SignalModel:
         return {"calls": len(self._batches), "requests": sum(self._batches), "max_batch": max(self._batches, default=0)}
 
     def version(self) -> dict[str, Any]:
+        """The loaded version, and which replica answers (an in-place reload keeps the replica)."""
         return {"path": self.path, "name": self.meta.get("name"), "trained_at": self.meta.get("trained_at"),
-                "features": len(self.meta["features"])}
+                "features": len(self.meta.get("features", [])),
+                "replica": serve.get_replica_context().replica_id.unique_id, "pid": os.getpid()}
 
     def _locate(self, symbols: list[str], as_of: str | None) -> tuple[int, list[int]]:
         """The bar at or before ``as_of`` (default: the last) and each symbol's column."""
@@ -83,6 +89,8 @@ class SignalModel:
         """The position of the bar at or before ``as_of`` (default: the last) and the model's
         features of each symbol there, (symbols, features), in the model's order; NaN where
         history is too short."""
+        if self._cube is None and not self._missing:
+            raise ConfigError("no model version is loaded: the deployment needs user_config.model_path")
         if self._missing:
             raise DataError(f"the model needs feature {self._missing[0]!r}, which is not computed", source="features")
         t, cols = self._locate(symbols, as_of)
@@ -125,8 +133,30 @@ class SignalModel:
 
 
 def build_signal_model(model_path: str) -> Any:
-    """The Serve application serving the registry version ``model_path``. Changing ``model_path``
-    in a config-file deployment (``serve deploy``, a RayService's serveConfigV2) reconfigures the
-    replicas in place; an imperative ``serve.run`` with another path rolls new replicas. Either
-    way requests keep being answered (the test sends 60 during a redeploy)."""
+    """The Serve application serving the registry version ``model_path``. An imperative
+    ``serve.run`` with another path rolls new replicas, and requests keep being answered (the
+    test sends 60 during one); for a reload in place, deploy from a config file (:func:`app_builder`)."""
     return SignalModel.options(user_config={"model_path": model_path}).bind()
+
+
+def app_builder(args: dict[str, Any]) -> Any:
+    """Serve's application builder for config files (``serve deploy``, a RayService's
+    serveConfigV2): ``import_path: raytrade.serve.signals:app_builder``, with the version in the
+    deployment's ``user_config``::
+
+        - name: signals
+          import_path: raytrade.serve.signals:app_builder
+          deployments:
+            - name: SignalModel
+              user_config: {model_path: runs/models/ensemble_us20/v0001}
+
+    Changing ``model_path`` there and deploying again calls :meth:`SignalModel.reconfigure` on the
+    running replicas (Serve's lightweight update): same replicas, the old version answering until
+    the new one is loaded. A path in ``args`` instead would be part of the application's code
+    version, so changing it would replace the replicas; both are accepted, the user_config wins.
+    """
+    unknown = sorted(set(args) - {"model_path"})
+    if unknown:
+        raise ConfigError(f"signal app: unknown argument {unknown[0]!r} (it takes model_path)")
+    model = SignalModel.options(user_config={"model_path": args["model_path"]}) if args.get("model_path") else SignalModel
+    return model.bind()

@@ -42,14 +42,16 @@ def test_train_on_ray_save_reload_and_list(tmp_path: Path) -> None:
     ds = build_dataset(close, 21, load_index_close().reindex(close.index))
     a = model.predict(ds.X.iloc[-50:])
     assert a["signal"].between(-1, 1).all()
-    again = subprocess.run([sys.executable, "-m", "raytrade.cli", "models", "train", "--config", str(path), "--local"],
+    again = subprocess.run([sys.executable, "-m", "raytrade.cli", "models", "train", "--config", str(path), "--local",
+                            "--registry", str(tmp_path / "other")],
                            capture_output=True, text=True, timeout=600, cwd=ROOT, env=env)
     assert again.returncode == 0, again.stderr[-3000:]
-    model2, _ = load_model(tmp_path / "models" / "ensemble_us20" / "v0002")
+    model2, _ = load_model(tmp_path / "other" / "ensemble_us20" / "v0001")
     pd.testing.assert_frame_equal(a, model2.predict(ds.X.iloc[-50:]))  # same data and config, same model
+    assert not (tmp_path / "models" / "ensemble_us20" / "v0002").exists()   # --registry wrote elsewhere
     listing = subprocess.run([sys.executable, "-m", "raytrade.cli", "models", "list", "--registry",
-                              str(tmp_path / "models")], capture_output=True, text=True, timeout=120, cwd=ROOT)
-    assert listing.returncode == 0 and "v0001" in listing.stdout and "v0002" in listing.stdout
+                              str(tmp_path / "other")], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert listing.returncode == 0 and "v0001" in listing.stdout and "ensemble_us20" in listing.stdout
     evaluated = subprocess.run([sys.executable, "-m", "raytrade.cli", "models", "evaluate", str(folder)],
                                capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert evaluated.returncode == 0, evaluated.stderr[-3000:]

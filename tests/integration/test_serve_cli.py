@@ -1,6 +1,6 @@
-"""`raytrade serve` end to end: the command starts Ray, the engine and the API behind Serve's
-HAProxy ingress (the default of configs/serve), on SQLite in a temporary data folder; a real HTTP
-client and a real WebSocket client talk to it; Ctrl-C stops it."""
+"""`raytrade serve` end to end: the command starts Ray, the engine, a trained signal model and the
+API behind Serve's HAProxy ingress (the default of configs/serve), on SQLite in a temporary data
+folder; a real HTTP client and a real WebSocket client talk to it; Ctrl-C stops it."""
 
 from __future__ import annotations
 
@@ -19,6 +19,8 @@ import pytest
 import yaml
 from websockets.sync.client import connect
 
+from raytrade.tune.train_models import ModelConfig, train_models
+
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -33,10 +35,14 @@ def test_raytrade_serve_behind_haproxy_answers_rest_and_websocket(tmp_path: Path
     env = {k: v for k, v in os.environ.items()
            if k not in ("RAY_ADDRESS", "RAYTRADE_DATABASE_URL", "RAYTRADE_REDIS_URL", "RAYTRADE_DATABASE_SCHEMA")}
     env.update(RAYTRADE_DATA_DIR=str(tmp_path / "data"), COLUMNS="200")
+    version, _ = train_models(ModelConfig(name="tiny", symbols=["AAPL", "KO", "JPM", "XOM"], start="2008-01-01",
+                                          end="2014-12-31", folds=2, registry=tmp_path / "models",
+                                          xgboost={"n_estimators": 20}, neural_net={"epochs": 2}), use_ray=False)
     config = tmp_path / "serve.yaml"
     config.write_text(yaml.safe_dump({"host": "127.0.0.1", "port": 8000, "ingress": "haproxy",
                                       "api": {"engine": {"name": f"cli{uuid.uuid4().hex[:6]}",
-                                                         "equities": ["KO"], "clock": "wall"}}}))
+                                                         "equities": ["KO"], "clock": "wall"}},
+                                      "signals": {"model_path": str(version)}}))
     key = subprocess.run([sys.executable, "-m", "raytrade.cli", "keys", "create", "--name", "test", "--role", "trader"],
                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert key.returncode == 0, key.stderr
@@ -65,6 +71,9 @@ def test_raytrade_serve_behind_haproxy_answers_rest_and_websocket(tmp_path: Path
             order = client.post("/api/orders", json={"symbol": "KO", "side": "buy", "quantity": 1})
             # Filled when New York is open and KO has a price, refused with its code otherwise: never a 5xx.
             assert order.status_code in (201, 422), order.text
+            signals = client.post("/api/signals", json={"symbols": ["KO"], "as_of": "2014-06-30"})
+            assert signals.status_code == 200, signals.text
+            assert signals.json()["signals"][0]["model_path"] == str(version)
             with connect(f"ws://127.0.0.1:{port}/ws?token={token}&events=order_update", open_timeout=30) as ws:
                 hello = json.loads(ws.recv(timeout=30))
                 assert hello["type"] == "subscribed", hello

@@ -4,6 +4,7 @@ request, clear 4xx for unknown symbols and missing history."""
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 
 import httpx
@@ -25,10 +26,16 @@ def small_model(registry: Path, seed: int) -> Path:
     return folder
 
 
-def test_signals_endpoint_hot_reload_and_refusals(api: Api, tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def versions(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    registry = tmp_path_factory.mktemp("registry")
+    return small_model(registry, 1), small_model(registry, 2)
+
+
+def test_signals_endpoint_hot_reload_and_refusals(api: Api, versions: tuple[Path, Path]) -> None:
     from ray import serve
 
-    v1, v2 = small_model(tmp_path, 1), small_model(tmp_path, 2)
+    v1, v2 = versions
     serve.run(build_signal_model(str(v1)), name="signals-test", route_prefix=None)
     serve.run(build(ApiConfig(engine=api.cfg, signals_app="signals-test", rate_per_s=1000, burst=1000)),
               name="api-signals", route_prefix="/sig")
@@ -82,3 +89,71 @@ def test_signals_endpoint_hot_reload_and_refusals(api: Api, tmp_path: Path) -> N
     finally:
         serve.delete("api-signals")
         serve.delete("signals-test")
+
+
+def _signal_app_config(name: str, model_path: Path | str) -> dict:
+    """A Serve config file's content (what `serve deploy` and a RayService send) for the model."""
+    return {"applications": [{"name": name, "route_prefix": None, "import_path": "raytrade.serve.signals:app_builder",
+                              "deployments": [{"name": "SignalModel", "user_config": {"model_path": str(model_path)}}]}]}
+
+
+def _wait_running(name: str, timeout: float = 120) -> None:
+    from ray import serve
+
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        app = serve.status().applications.get(name)
+        if app is not None and app.status == "RUNNING":
+            return
+        if app is not None and app.status == "DEPLOY_FAILED":
+            raise AssertionError(f"{name}: {app.message}")
+        time.sleep(0.5)
+    raise AssertionError(f"{name} not running after {timeout} s")
+
+
+def test_config_deploy_reloads_the_version_in_place(api: Api, ray_session: dict, versions: tuple[Path, Path]) -> None:
+    """Deployed from a config file through the dashboard's REST API (as `serve deploy` and KubeRay
+    do), a new user_config.model_path reaches the running replica's reconfigure: the same replica
+    answers with the new version, and every request sent meanwhile is answered."""
+    from ray import serve
+    from ray.dashboard.modules.serve.sdk import ServeSubmissionClient
+
+    v1, v2 = versions
+    client = ServeSubmissionClient(ray_session["dashboard"])
+    client.deploy_applications(_signal_app_config("signals-cfg", v1))
+    serve.run(build(ApiConfig(engine=api.cfg, signals_app="signals-cfg", rate_per_s=1000, burst=1000)),
+              name="api-cfg", route_prefix="/cfg")
+    headers = {"Authorization": f"Bearer {api.tokens[Role.VIEWER][0]}"}
+    try:
+        _wait_running("signals-cfg")
+        handle = serve.get_app_handle("signals-cfg")
+        before = handle.version.remote().result()
+        assert before["path"] == str(v1)
+
+        async def load_during_reload() -> list[tuple[int, str | None]]:
+            async with httpx.AsyncClient(base_url=api.base + "/cfg", headers=headers, timeout=60) as c:
+                async def one() -> tuple[int, str | None]:
+                    r = await c.post("/api/signals", json={"symbols": ["KO"]})
+                    return r.status_code, r.json()["signals"][0]["model_path"] if r.status_code == 200 else None
+
+                answers: list[tuple[int, str | None]] = []
+                reload = asyncio.create_task(asyncio.to_thread(client.deploy_applications,
+                                                               _signal_app_config("signals-cfg", v2)))
+                deadline = time.time() + 120
+                while time.time() < deadline:
+                    answers += await asyncio.gather(*[one() for _ in range(5)])
+                    if reload.done() and answers[-1][1] == str(v2):
+                        break
+                await reload
+                return answers
+
+        answers = asyncio.run(load_during_reload())
+        assert {code for code, _ in answers} == {200}, answers
+        paths = [path for _, path in answers]
+        assert paths[-1] == str(v2) and set(paths) <= {str(v1), str(v2)}
+        after = handle.version.remote().result()
+        assert after["path"] == str(v2)
+        assert (after["replica"], after["pid"]) == (before["replica"], before["pid"])   # reconfigured, not replaced
+    finally:
+        serve.delete("api-cfg")
+        client.deploy_applications({"applications": []})   # removes the config-deployed app only
