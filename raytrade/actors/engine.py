@@ -33,7 +33,10 @@ class TradingEngine:
 
     def start(self, principal: str = "engine", timeout_s: float = 120.0) -> dict[str, Any]:
         """Create (or find) the actors, wait until each has rebuilt its state, fund a new book
-        with ``initial_cash``, and accept orders."""
+        with ``initial_cash``, and accept orders.
+
+        The actors start together (their processes import and rebuild in parallel): each finds
+        the others by name, which is registered when it is created, not when it is ready."""
         import ray
 
         for role, cls in ROLES.items():
@@ -43,7 +46,7 @@ class TradingEngine:
             if self.detached:
                 options["lifetime"] = "detached"
             self.handles[role] = ray.remote(cls).options(**options).remote(self.config)
-            ray.get(self.handles[role].ready.remote(), timeout=timeout_s)
+        ray.get([h.ready.remote() for h in self.handles.values()], timeout=timeout_s)
         state = ray.get(self.portfolio.state.remote())
         if state["cash"] == 0 and not state["positions"]:
             ray.get(self.portfolio.deposit.remote(self.config.initial_cash, principal, "initial capital"))
