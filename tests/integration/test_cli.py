@@ -87,9 +87,15 @@ def test_backtest_writes_a_complete_run_folder(tmp_path):
     ],
 )
 def test_user_mistakes_print_one_line(tmp_path, change, message):
+    """The command's own app in this process (typer's runner): the same code path as the
+    subprocess runs below, without a new interpreter per case."""
+    from typer.testing import CliRunner
+
+    from raytrade.cli import app
+
     config = write_config(tmp_path, {**BASE, **change, "output_dir": str(tmp_path / "runs")})
-    res = raytrade("backtest", "--config", str(config))
-    assert res.returncode == 2
+    res = CliRunner().invoke(app, ["backtest", "--config", str(config)], env={"COLUMNS": "200"})
+    assert res.exit_code == 2, res.output
     lines = [line for line in res.stderr.splitlines() if line.strip() and "WARNING" not in line]
     assert len(lines) == 1, res.stderr
     assert message in lines[0] and "Traceback" not in res.stderr

@@ -128,7 +128,9 @@ def test_interrupted_run_resumes(tmp_path):
     import yaml
 
     grid = {"fast": {"start": 2, "stop": 60, "step": 2}, "slow": {"start": 60, "stop": 200, "step": 5}}
-    cfg = config(tmp_path / "runs", "wf_resume", chunk_size=40,
+    # 2010-2022: 6 units (5 windows + the full history) x 9 chunks = 54 trials, enough to stop mid-run
+    data = {"dataset": "us_equities_20", "symbols": ["KO", "XOM", "MSFT", "JPM"], "start": "2010-01-01"}
+    cfg = config(tmp_path / "runs", "wf_resume", chunk_size=100, data=data,
                  strategy={"name": "ma_crossover", "allow_short": False, "grid": grid})
     path = tmp_path / "wf.yaml"
     path.write_text(yaml.safe_dump(cfg.model_dump(mode="json")))
