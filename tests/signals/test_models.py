@@ -18,6 +18,7 @@ from raytrade.signals import (
     purged_splits,
     signal_quality,
 )
+from raytrade.signals.evaluation import daily_corr
 
 
 @pytest.fixture(scope="module")
@@ -88,6 +89,38 @@ def test_models_learn_a_separable_problem() -> None:
     for model in (XGBoostPredictor(), NeuralNetPredictor(epochs=30)):
         model.fit(X.iloc[:3000], y.iloc[:3000])
         assert auc(model.predict_proba(X.iloc[3000:]), y.iloc[3000:].to_numpy() == 1) > 0.95
+
+
+def _daily_corr_loop(signal: pd.Series, fwd: pd.Series, rank: bool) -> float:
+    """The definition, one date at a time (what daily_corr computes on a matrix)."""
+    from scipy.stats import rankdata
+
+    vals = []
+    for _, day in pd.DataFrame({"s": signal, "r": fwd}).dropna().groupby(level=0):
+        s, r = day["s"].to_numpy(), day["r"].to_numpy()
+        if len(day) < 3 or s.min() == s.max() or r.min() == r.max():
+            continue
+        if rank:
+            s, r = rankdata(s), rankdata(r)
+        vals.append(np.corrcoef(s, r)[0, 1])
+    return float(np.mean(vals)) if vals else float("nan")
+
+
+@pytest.mark.parametrize("rank", [False, True])
+def test_daily_corr_equals_the_per_date_definition(rank: bool) -> None:
+    rng = np.random.default_rng(5)
+    idx = pd.MultiIndex.from_product([pd.date_range("2020-01-01", periods=60, tz="UTC"), list("ABCDEFG")])
+    signal = pd.Series(rng.integers(-3, 4, len(idx)) / 3.0, index=idx)      # ties on purpose
+    fwd = pd.Series(rng.normal(0, 0.02, len(idx)), index=idx)
+    signal.iloc[rng.choice(len(idx), 40, replace=False)] = np.nan         # missing pairs
+    signal.loc[idx[idx.get_level_values(0) == idx[7][0]]] = 0.5           # a date without dispersion
+    keep = ~((idx.get_level_values(0) == idx[14][0]) & idx.get_level_values(1).isin(list("ABCDE")))
+    signal, fwd = signal[keep], fwd[keep]                                  # a date with 2 symbols
+    assert daily_corr(signal, fwd, rank=rank) == pytest.approx(_daily_corr_loop(signal, fwd, rank), rel=1e-12)
+    empty = daily_corr(signal.iloc[:2], fwd.iloc[:2], rank=rank)
+    assert np.isnan(empty)
+    with pytest.raises(DataError, match="appears twice"):
+        daily_corr(pd.concat([signal.iloc[:3], signal.iloc[:1]]), pd.concat([fwd.iloc[:3], fwd.iloc[:1]]))
 
 
 def test_signal_quality_by_hand() -> None:
