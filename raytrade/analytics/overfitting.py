@@ -27,9 +27,11 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import dataclass
+from statistics import NormalDist
 
 import numpy as np
-from scipy import stats
+
+_NORMAL = NormalDist()  # the standard normal's cdf and inverse cdf, to double precision
 
 EULER_GAMMA = 0.5772156649015329
 OVERFIT_FLAG = 2.0
@@ -51,7 +53,7 @@ def probabilistic_sharpe_ratio(sr: float, sr_benchmark: float, n_obs: int, skew:
     var = 1.0 - skew * sr + (kurtosis - 1.0) / 4.0 * sr**2
     if var <= 0:
         return math.nan
-    return float(stats.norm.cdf((sr - sr_benchmark) * math.sqrt(n_obs - 1) / math.sqrt(var)))
+    return float(_NORMAL.cdf((sr - sr_benchmark) * math.sqrt(n_obs - 1) / math.sqrt(var)))
 
 
 def expected_max_sharpe(n_trials: int, var_sr: float) -> float:
@@ -61,7 +63,7 @@ def expected_max_sharpe(n_trials: int, var_sr: float) -> float:
         raise ValueError(f"n_trials must be >= 1, got {n_trials}")
     if n_trials == 1:
         return 0.0
-    z = (1 - EULER_GAMMA) * stats.norm.ppf(1 - 1 / n_trials) + EULER_GAMMA * stats.norm.ppf(
+    z = (1 - EULER_GAMMA) * _NORMAL.inv_cdf(1 - 1 / n_trials) + EULER_GAMMA * _NORMAL.inv_cdf(
         1 - 1 / (n_trials * math.e))
     return float(math.sqrt(var_sr) * z)
 
@@ -81,10 +83,16 @@ class SharpeInference:
 
 
 def moments(returns: np.ndarray) -> tuple[float, float, float]:
-    """(per-period Sharpe, skewness, raw kurtosis) of a 1-D return series."""
+    """(per-period Sharpe, skewness, raw kurtosis) of a 1-D return series; the moments are the
+    population ones, m3 / m2^1.5 and m4 / m2^2 with m_k = mean((r - mean r)^k) (NaN when every
+    return is the same)."""
     r = np.asarray(returns, dtype=np.float64)
     sr = float(sharpe_per_period(r[:, None])[0])
-    return sr, float(stats.skew(r)), float(stats.kurtosis(r, fisher=False))
+    if r.size == 0 or r.min() == r.max():
+        return sr, math.nan, math.nan
+    d = r - r.mean()
+    m2 = float(np.mean(d**2))
+    return sr, float(np.mean(d**3)) / m2**1.5, float(np.mean(d**4)) / m2**2
 
 
 def psr_of_returns(returns: np.ndarray, sr_benchmark: float = 0.0) -> SharpeInference:

@@ -85,8 +85,10 @@ def run_on_tune(
             tune_config=tune.TuneConfig(reuse_actors=True, max_concurrent_trials=max_concurrent),
             run_config=tune.RunConfig(
                 name=EXPERIMENT, storage_path=str(storage), verbose=verbose,
+                # No CheckpointConfig(num_to_keep): each trial reports one checkpoint, and
+                # num_to_keep makes Tune snapshot the whole experiment after every trial's checkpoint
+                # (driver CPU taken from the trials). Tune snapshots periodically and on Ctrl-C.
                 failure_config=tune.FailureConfig(max_failures=max_failures),
-                checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
             ),
         )
     grid = tuner.fit()

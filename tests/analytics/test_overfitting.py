@@ -120,3 +120,16 @@ def test_ratio_efficiency_and_flags():
     assert math.isnan(overfitting_ratio(-0.5, 0.3)) and not is_overfit(math.nan)
     assert walk_forward_efficiency(0.06, 0.12) == pytest.approx(0.5)
     assert math.isnan(walk_forward_efficiency(0.06, -0.01))
+
+
+def test_moments_are_scipys_population_skew_and_raw_kurtosis() -> None:
+    from scipy import stats
+
+    from raytrade.analytics.overfitting import moments
+
+    r = np.random.default_rng(3).standard_t(4, size=2_000) * 0.01
+    sr, skew, kurt = moments(r)
+    assert sr == pytest.approx(r.mean() / r.std(ddof=1), rel=1e-12)
+    assert skew == pytest.approx(stats.skew(r), rel=1e-10)
+    assert kurt == pytest.approx(stats.kurtosis(r, fisher=False), rel=1e-10)
+    assert all(math.isnan(v) for v in moments(np.full(10, 0.01))[1:])
