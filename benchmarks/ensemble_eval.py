@@ -6,7 +6,7 @@ purged walk-forward folds (21-bar labels, 21-bar embargo; the first 30% of the h
 trains); each fold fits XGBoost and the MLP on the rows before it; the 60/40 ensemble and the
 walk-forward stacked blend are scored on each fold. Prints IC, rank IC, hit rate, AUC, Brier and
 ECE per model (mean over folds), fit seconds per fold, the seed's ensembling claim as measured,
-and each signal's long-short book after costs next to the equal-weight long-only book.
+and each signal's long-short book after costs (and before) next to the equal-weight long-only book.
 
     python benchmarks/ensemble_eval.py [--folds 4] [--horizon 21]
 """
@@ -17,6 +17,7 @@ import argparse
 
 import numpy as np
 
+from raytrade.backtest.costs import CostModel
 from raytrade.data import load_index_close, load_prices
 from raytrade.signals import build_dataset
 from raytrade.signals.report import BOOK, evaluate
@@ -44,6 +45,9 @@ def main() -> None:
           f"{c['stacked_minus_best_single_pts']:+.2f} pts (the seed's claim: +2 to +5 pts)")
     print(f"\nlong-short books (top/bottom 20%, rebalanced every {args.horizon} bars, 5 bps + 0.5 bps a fill):")
     print(ev.book_table()[BOOK].to_string(float_format=lambda v: f"{v:.3f}"))
+    gross = evaluate(oos, fold_table(oos, fits), close, costs=CostModel(), rebalance_every=args.horizon).book_table()
+    print("\nthe same books before costs (no spread, slippage or commission):")
+    print(gross[["annual_return", "sharpe", "max_drawdown"]].to_string(float_format=lambda v: f"{v:.3f}"))
 
 
 if __name__ == "__main__":
