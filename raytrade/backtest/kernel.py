@@ -69,7 +69,7 @@ class KernelOutput:
 
 @nb.njit(cache=True, nogil=True, fastmath=False)
 def _kernel(exec_price, close, scale, signal, col_asset, initial_capital, impact, comm_bps,
-            comm_share, whole, lot, every_bar, equity_out, shares_out, record_shares, stats):
+            comm_share, whole, lot, every_bar, equity_out, accumulate, shares_out, record_shares, stats):
     n_bars, n_cols = signal.shape
     cash = np.full(n_cols, initial_capital)
     pos = np.zeros(n_cols)
@@ -124,7 +124,10 @@ def _kernel(exec_price, close, scale, signal, col_asset, initial_capital, impact
                     else:
                         trip_cash[k] += flow
             p = pos[k]
-            equity_out[t, k] = cash[k] + p * close[t, a]
+            if accumulate:
+                equity_out[t, k] += cash[k] + p * close[t, a]
+            else:
+                equity_out[t, k] = cash[k] + p * close[t, a]
             if record_shares:
                 shares_out[t, k] = p
             if p != 0.0:
@@ -166,13 +169,17 @@ def run_kernel(
     initial_capital: float = 100_000.0,
     record_shares: bool = True,
     scale: np.ndarray | None = None,
+    equity_into: np.ndarray | None = None,
 ) -> KernelOutput:
     """Run K backtests at once (rules in the module docstring).
 
     ``signal`` (T, K) in [-1, 1], finite; ``close`` and ``open_`` (T, N) > 0, finite; ``col_asset``
     (K,) maps columns to assets (default: column k trades asset k when N == K, else asset 0).
     ``scale`` may be passed precomputed (from :func:`sizing_scale`) to share it across chunks.
-    Equity is in the currency of ``initial_capital``.
+    Equity is in the currency of ``initial_capital``. With ``equity_into`` (T, K) float64,
+    C-contiguous, each column's equity is added to it in place and the output's ``equity`` is that
+    array: sleeves summed into one book without a (T, K) array per sleeve (a large grid's equity
+    is hundreds of MB, and a fresh one per sleeve is paged in and summed again).
     """
     costs = costs or CostModel()
     sizing = sizing or Sizing()
@@ -203,13 +210,20 @@ def run_kernel(
         raise BacktestError(f"initial_capital must be finite and > 0, got {initial_capital}")
     if scale is None:
         scale = sizing_scale(close, sizing)
-    equity = np.empty((n_bars, n_cols))
+    if equity_into is None:
+        equity = np.empty((n_bars, n_cols))
+    elif (equity_into.shape != (n_bars, n_cols) or equity_into.dtype != np.float64
+          or not equity_into.flags.c_contiguous or not equity_into.flags.writeable):
+        raise BacktestError(f"equity_into must be a writeable C-contiguous float64 array of shape "
+                            f"{(n_bars, n_cols)}, got {equity_into.dtype} {equity_into.shape}")
+    else:
+        equity = equity_into
     shares = np.empty((n_bars, n_cols)) if record_shares else np.empty((1, 1))
     stats = np.zeros((n_cols, N_STATS))
     _kernel(exec_price, close, np.ascontiguousarray(scale, dtype=np.float64), np.ascontiguousarray(signal),
             col_asset, float(initial_capital), costs.price_impact_bps / 1e4, costs.commission_bps / 1e4,
             costs.commission_per_share, sizing.whole_shares, sizing.lot_size,
-            sizing.rebalance is Rebalance.EVERY_BAR, equity, shares, record_shares, stats)
+            sizing.rebalance is Rebalance.EVERY_BAR, equity, equity_into is not None, shares, record_shares, stats)
     return KernelOutput(equity, shares if record_shares else None, stats)
 
 

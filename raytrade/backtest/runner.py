@@ -207,9 +207,8 @@ def evaluate_sleeves(
         sig = strategy.signals(strategy.prepare(c, block), block)[start - lo:]
         scale = sizing_scale(c[:, None], sizing)[start - lo:]
         o = None if open_ is None else open_[start:end, j]
-        out = run_kernel(sig, c[start - lo:], open_=o, costs=costs, sizing=sizing,
+        out = run_kernel(sig, c[start - lo:], open_=o, costs=costs, sizing=sizing, equity_into=equity,
                          initial_capital=initial_capital / n_assets, record_shares=False, scale=scale)
-        equity += out.equity
         stats.append(out.stats)
     return KernelOutput(equity, None, portfolio_stats(np.stack(stats))[0])
 

@@ -169,3 +169,29 @@ def test_kernel_equals_the_reference_loop(seed):
         assert stats["gross_loss"] == pytest.approx(-sum(p for p in ref.trips if p <= 0), abs=1e-8)
         paid = sum(f.commission + abs(f.quantity) * abs(f.price - f.ref) for f in ref.fills)
         assert stats["costs"] == pytest.approx(paid, abs=1e-8)
+
+
+def test_equity_into_adds_each_run_to_the_given_book():
+    rng = np.random.default_rng(3)
+    close, _, signal, _ = _random_case(rng, 80, 4, False)
+    book = np.full((80, 4), 7.0)
+    for a in range(2):
+        alone = run_kernel(signal, close[:, a], initial_capital=500.0, record_shares=False)
+        into = run_kernel(signal, close[:, a], initial_capital=500.0, record_shares=False, equity_into=book)
+        assert into.equity is book
+        np.testing.assert_array_equal(into.stats, alone.stats)
+    expected = 7.0 + sum(run_kernel(signal, close[:, a], initial_capital=500.0).equity for a in range(2))
+    np.testing.assert_allclose(book, expected, rtol=1e-15)
+
+
+def _read_only(a: np.ndarray) -> np.ndarray:
+    a.flags.writeable = False
+    return a
+
+
+@pytest.mark.parametrize("book", [np.zeros((80, 3)), np.zeros((80, 4), dtype=np.float32),
+                                  np.zeros((4, 80)).T, _read_only(np.zeros((80, 4)))],
+                         ids=["shape", "dtype", "fortran", "read-only"])
+def test_equity_into_of_the_wrong_kind_is_refused(book):
+    with pytest.raises(BacktestError, match="equity_into must be"):
+        run_kernel(np.ones((80, 4)), np.full(80, 10.0), equity_into=book)
