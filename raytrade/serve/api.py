@@ -30,6 +30,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from ray import serve
 
+from raytrade.actors.base import CallBatcher
 from raytrade.actors.client import OrderClient
 from raytrade.actors.config import EngineConfig
 from raytrade.actors.metrics import metrics
@@ -265,7 +266,7 @@ def _csv(value: str | None, allowed: list[str] | None = None) -> set[str]:
     return items
 
 
-def _bearer(authorization: Annotated[str | None, Header()] = None,
+async def _bearer(authorization: Annotated[str | None, Header()] = None,
             x_api_key: Annotated[str | None, Header()] = None) -> str | None:
     if authorization and authorization.lower().startswith("bearer "):
         return authorization[7:].strip()
@@ -288,6 +289,7 @@ class ApiGateway:
         self._fanout: asyncio.Task[None] | None = None
         self._handles: dict[str, Any] = {}
         self._order_client: OrderClient | None = None
+        self._snapshots = CallBatcher(self._snapshot_for, max_batch=10_000)
         self._signal_model: Any = None
         if config.start_engine:
             from raytrade.actors.engine import TradingEngine
@@ -310,6 +312,19 @@ class ApiGateway:
         if self._order_client is None:
             self._order_client = OrderClient(self.actor("orders"))
         return self._order_client
+
+    async def snapshot(self) -> dict[str, Any]:
+        """The portfolio actor's snapshot. Concurrent readers share calls: a reader that arrives
+        while a call is in flight waits for it and joins the next one, which starts after it
+        arrived, so every answer is at least as fresh as a call made on arrival would be, and 50
+        polling clients cost a handful of actor calls, not 50 (each call is a Ray round trip and
+        CPU on both sides: ``benchmarks/api_load.py``)."""
+        snap: dict[str, Any] = await self._snapshots.submit(None)
+        return snap
+
+    async def _snapshot_for(self, readers: list[None]) -> list[dict[str, Any]]:
+        snap = await self.call("portfolio", "snapshot")
+        return [snap] * len(readers)
 
     async def call(self, role: str, method: str, *args: Any, **kwargs: Any) -> Any:
         return await self.answer(role, getattr(self.actor(role), method).remote(*args, **kwargs))
@@ -338,21 +353,28 @@ class ApiGateway:
         return self._store
 
     async def refresh_keys(self, force: bool = False) -> None:
-        """Read key events appended since the last read (at most once a second unless forced)."""
-        if not force and time.monotonic() - self._keys_read_at < 1.0:
+        """Read key events appended since the last read: at most once a second, or now when
+        ``force`` (a token this replica does not know: a key created a moment ago must work at
+        once). Either way a read that started after this call was made covers it, so concurrent
+        callers share reads, and a flood of unknown tokens costs one read at a time, not one each."""
+        asked = time.monotonic()
+        if not force and asked - self._keys_read_at < 1.0:
             return
         async with self._keys_lock:
+            if self._keys_read_at >= asked:
+                return
+            started = time.monotonic()
             store = await self.store()
             for r in await store.read(self.keys.last_sequence + 1, types=[EventType.KEY_CREATED,
                                                                           EventType.KEY_REVOKED]):
                 self.keys.apply(r.event)
-            self._keys_read_at = time.monotonic()
+            self._keys_read_at = started
 
     async def authenticate(self, token: str | None, role: Role) -> ApiKey:
         if not token:
             raise ApiError(401, "UNAUTHENTICATED", "an API key is required (Authorization: Bearer rtk_...)")
         try:
-            await self.refresh_keys(force=not self.keys.known(token) and time.monotonic() - self._keys_read_at > 0.2)
+            await self.refresh_keys(force=not self.keys.known(token))
         except RaytradeError as exc:
             raise ApiError(503, "STORE_UNAVAILABLE", f"cannot read the API keys: {exc}") from None
         key = self.keys.verify(token)
@@ -407,19 +429,19 @@ class ApiGateway:
     async def portfolio(self, token: str | None = Depends(_bearer)) -> dict[str, Any]:
         """Cash, equity, exposure, leverage and P&L (account currency), with the positions."""
         await self.authenticate(token, Role.VIEWER)
-        return await self.call("portfolio", "snapshot")
+        return await self.snapshot()
 
     @app.get("/api/positions", tags=["portfolio"])
     async def positions(self, token: str | None = Depends(_bearer)) -> list[dict[str, Any]]:
         """Open and closed positions: signed quantity, average cost, mark, P&L."""
         await self.authenticate(token, Role.VIEWER)
-        return (await self.call("portfolio", "snapshot"))["positions"]
+        return (await self.snapshot())["positions"]
 
     @app.get("/api/performance", tags=["portfolio"])
     async def performance(self, token: str | None = Depends(_bearer)) -> dict[str, Any]:
         """P&L figures and order counts so far."""
         await self.authenticate(token, Role.VIEWER)
-        snap, stats = await asyncio.gather(self.call("portfolio", "snapshot"), self.call("orders", "stats"))
+        snap, stats = await asyncio.gather(self.snapshot(), self.call("orders", "stats"))
         keys = ("equity", "cash", "realized_pnl", "unrealized_pnl", "daily_pnl", "gross_leverage", "net_leverage")
         return {**{k: snap[k] for k in keys}, "orders": stats["counts"], "open_orders": stats["open_orders"]}
 
@@ -591,7 +613,7 @@ class ApiGateway:
                 if r.event.type is EventType.FILL:
                     fills.append(r.event.payload["fill"]["symbol"])
             if fills:
-                snap = await self.call("portfolio", "snapshot")
+                snap = await self.snapshot()
                 by_symbol = {p["symbol"]: p for p in snap["positions"]}
                 for sym in dict.fromkeys(fills):
                     yield {"type": "position_update", "sequence": last, "symbol": sym, "position": by_symbol.get(sym)}

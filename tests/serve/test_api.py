@@ -138,3 +138,34 @@ def test_rate_limit_and_revocation(api: Api) -> None:
 def test_signals_without_a_model_is_404(api: Api) -> None:
     r = api("POST", "/api/signals", Role.VIEWER, json={"symbols": ["KO"]})
     assert r.status_code == 404 and r.json()["error"] == "NO_MODEL"
+
+
+def test_a_key_works_the_moment_it_is_created(api: Api) -> None:
+    """Even right after the replica read the keys (it reads at most once a second unless it meets
+    a token it does not know)."""
+    for _ in range(3):
+        assert api("GET", "/api/portfolio", Role.VIEWER).status_code == 200
+        token, _ = make_key(api.cfg, Role.VIEWER)
+        r = api("GET", "/api/portfolio", headers={"Authorization": f"Bearer {token}"})
+        assert r.status_code == 200, r.text
+
+
+def test_concurrent_portfolio_reads_share_actor_calls(api: Api) -> None:
+    """20 GET /api/portfolio at once on warm connections: all answered, the same book, and fewer
+    portfolio snapshots (each stamped as_of when the actor made it) than requests."""
+    import httpx
+
+    token, _ = make_key(api.cfg, Role.VIEWER)
+
+    async def burst() -> list[httpx.Response]:
+        limits = httpx.Limits(max_connections=20, max_keepalive_connections=20)
+        async with httpx.AsyncClient(base_url=api.base, timeout=30, limits=limits) as client:
+            await asyncio.gather(*[client.get("/api/health") for _ in range(20)])  # opens the connections
+            headers = {"Authorization": f"Bearer {token}"}
+            return list(await asyncio.gather(*[client.get("/api/portfolio", headers=headers) for _ in range(20)]))
+
+    answers = asyncio.run(burst())
+    assert [r.status_code for r in answers] == [200] * 20, answers[0].text
+    books = [r.json() for r in answers]
+    assert all(b["positions"] == books[0]["positions"] and b["cash"] == books[0]["cash"] for b in books)
+    assert len({b["as_of"] for b in books}) < 20
