@@ -38,11 +38,14 @@ OVERFIT_FLAG = 2.0
 
 
 def sharpe_per_period(returns: np.ndarray) -> np.ndarray:
-    """mean / std (ddof=1) of each column; NaN where the std is 0."""
+    """mean / std (ddof=1) of each column; NaN where all its returns are equal (the float std of
+    a constant column can be a rounding residue like 1e-18, not 0, which would give a Sharpe of
+    1e16)."""
     r = np.asarray(returns, dtype=np.float64)
     sd = r.std(axis=0, ddof=1)
+    varies = r.max(axis=0, initial=-np.inf) > r.min(axis=0, initial=np.inf)
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(sd > 0, r.mean(axis=0) / sd, np.nan)
+        return np.where(varies & (sd > 0), r.mean(axis=0) / sd, np.nan)
 
 
 def probabilistic_sharpe_ratio(sr: float, sr_benchmark: float, n_obs: int, skew: float, kurtosis: float) -> float:

@@ -133,3 +133,12 @@ def test_moments_are_scipys_population_skew_and_raw_kurtosis() -> None:
     assert skew == pytest.approx(stats.skew(r), rel=1e-10)
     assert kurt == pytest.approx(stats.kurtosis(r, fisher=False), rel=1e-10)
     assert all(math.isnan(v) for v in moments(np.full(10, 0.01))[1:])
+
+
+def test_sharpe_of_constant_returns_is_nan_even_when_the_float_std_is_not_zero():
+    from raytrade.analytics.overfitting import sharpe_per_period
+
+    r = np.column_stack([np.full(252, 0.1), np.full(252, 0.0), [0.01, -0.01] * 126])
+    assert np.full(252, 0.1).std(ddof=1) > 0  # the rounding residue this guards against
+    sr = sharpe_per_period(r)
+    assert np.isnan(sr[0]) and np.isnan(sr[1]) and sr[2] == pytest.approx(0.0, abs=1e-12)
