@@ -45,7 +45,7 @@ def sharpe_per_period(returns: np.ndarray) -> np.ndarray:
     sd = r.std(axis=0, ddof=1)
     varies = r.max(axis=0, initial=-np.inf) > r.min(axis=0, initial=np.inf)
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(varies & (sd > 0), r.mean(axis=0) / sd, np.nan)
+        return np.where(varies, r.mean(axis=0) / sd, np.nan)
 
 
 def probabilistic_sharpe_ratio(sr: float, sr_benchmark: float, n_obs: int, skew: float, kurtosis: float) -> float:

@@ -267,7 +267,7 @@ def _csv(value: str | None, allowed: list[str] | None = None) -> set[str]:
 
 
 async def _bearer(authorization: Annotated[str | None, Header()] = None,
-            x_api_key: Annotated[str | None, Header()] = None) -> str | None:
+                  x_api_key: Annotated[str | None, Header()] = None) -> str | None:
     if authorization and authorization.lower().startswith("bearer "):
         return authorization[7:].strip()
     return x_api_key

@@ -6,6 +6,7 @@ import asyncio
 import time
 from typing import Any
 
+import httpx
 import pytest
 
 from raytrade.core import EventType
@@ -153,8 +154,6 @@ def test_a_key_works_the_moment_it_is_created(api: Api) -> None:
 def test_concurrent_portfolio_reads_share_actor_calls(api: Api) -> None:
     """20 GET /api/portfolio at once on warm connections: all answered, the same book, and fewer
     portfolio snapshots (each stamped as_of when the actor made it) than requests."""
-    import httpx
-
     token, _ = make_key(api.cfg, Role.VIEWER)
 
     async def burst() -> list[httpx.Response]:
