@@ -4,13 +4,19 @@ Ray re-runs ``__init__`` when it restarts an actor, and ``__init__`` cannot awai
 rebuilds its state from the event store on the first call after a start or restart
 (:meth:`ActorBase.ensure_ready`), before it answers anything.
 
-The portfolio, risk and compliance actors each hold a :class:`~raytrade.core.portfolio.Portfolio`
-built from the same events (``fill`` and ``cash_changed``) by the same code. The order manager
-tells them of new fills, session starts and marks after they are committed, on the same ordered
-channel that carries its checks (:meth:`PortfolioMirror.step`);
-events are identified by sequence number, so an event both replayed at a restart and notified is
-applied once, and :meth:`PortfolioMirror.resync` picks up events whose notification was lost when
-the order manager died between commit and notification.
+The portfolio actor and the risk and compliance gates each hold a
+:class:`~raytrade.core.portfolio.Portfolio` built from the same events (``fill`` and
+``cash_changed``) by the same code (:class:`PortfolioMirror`). The gates (``RiskGate``,
+``ComplianceGate``) live inside the order manager's process: every order is decided against them,
+so they must see each committed fill before the next decision, and a decision costs a function
+call, not two Ray round trips (``benchmarks/engine_throughput.py``). The order manager applies
+committed fills, session starts and marks to them at once (:meth:`PortfolioMirror.apply_market`) and
+sends them to the portfolio actor on one ordered channel (:meth:`PortfolioMirror.step`). The
+RiskActor and ComplianceActor are the gates' named front doors (:class:`GateFront`): halts,
+limits and violations are asked of them and answered by the order manager. Events are identified
+by sequence number, so an event both replayed at a restart and notified is applied once, and
+:meth:`PortfolioMirror.resync` picks up events whose notification was lost when the order manager
+died between commit and notification.
 
 Marks (latest prices) are market data, not log events: the order manager saves them as the
 ``marks`` snapshot at most every :data:`~raytrade.actors.order_manager.MARKS_SAVE_S` seconds and at
@@ -22,15 +28,16 @@ starting equity (the base of the daily loss limit) is rebuilt exactly.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
+import time
 import warnings
 from datetime import date
-from typing import Any
+from typing import Any, ClassVar
 
 from raytrade.actors.config import EngineConfig
 from raytrade.actors.metrics import metrics, tags
 from raytrade.core.enums import EventType
+from raytrade.core.errors import ClusterError
 from raytrade.core.events import Event
 from raytrade.core.orders import Fill
 from raytrade.core.portfolio import Portfolio
@@ -41,6 +48,7 @@ from raytrade.storage import AuditRecord, EventBus, EventStore, RedisCache, stor
 Note = tuple[int, str, dict[str, Any]]
 MIRROR_TYPES = (EventType.FILL, EventType.CASH_CHANGED, EventType.SESSION_STARTED)
 MARKS_SNAPSHOT = "marks"
+FRONT_WAIT_S = 60.0
 
 
 def note(record: AuditRecord) -> Note:
@@ -173,31 +181,27 @@ class PortfolioMirror(ActorBase):
             self._seen.add(seq)
             self.apply(EventType(type_), payload)
 
-    async def on_market(self, marks: dict[str, float], notes: list[Note]) -> None:
-        """New committed events (fills, cash, session starts) in log order, then the latest marks."""
-        await self.ensure_ready()
+    def apply_market(self, marks: dict[str, float], notes: list[Note]) -> None:
+        """New committed events (fills, cash, session starts) in log order, then the latest marks
+        (the mirror is ready: rebuilt from the log)."""
         self._apply_new(notes)
         for sym, price in marks.items():
             self.book.mark(sym, price)
 
+    async def on_market(self, marks: dict[str, float], notes: list[Note]) -> None:
+        await self.ensure_ready()
+        self.apply_market(marks, notes)
+
     async def step(self, items: list[tuple[str, tuple[Any, ...]]]) -> list[Any]:
-        """The order manager's one ordered channel to this mirror: ``("market", (marks, notes))``
-        applies committed events and marks (:meth:`on_market`), ``("check", args)`` decides on an
-        order (``check(*args)``, in the risk and compliance actors). One channel, so a check always
-        sees every fill committed before it was asked."""
+        """The order manager's ordered channel to this actor: each item ``("market", (marks,
+        notes))`` applies committed events and marks (:meth:`on_market`), in call order."""
         out: list[Any] = []
         for kind, args in items:
-            if kind == "market":
-                await self.on_market(*args)
-                out.append(None)
-            elif kind == "check":
-                out.append(await self.check(*args))
-            else:
-                raise ValueError(f"unknown step item kind {kind!r}: expected 'market' or 'check'")
+            if kind != "market":
+                raise ValueError(f"unknown step item kind {kind!r}: expected 'market'")
+            await self.on_market(*args)
+            out.append(None)
         return out
-
-    async def check(self, *args: Any) -> dict[str, Any]:
-        raise TypeError(f"{type(self).__name__} decides on no orders")
 
     async def resync(self) -> int:
         """Apply logged events this mirror has not seen (lost notifications); return how many."""
@@ -206,6 +210,44 @@ class PortfolioMirror(ActorBase):
         before = len(self._seen)
         self._apply_new([note(r) for r in await self.store.read(self.rebuilt_upto + 1, types=MIRROR_TYPES)])
         return len(self._seen) - before
+
+
+class GateFront:
+    """The named actor in front of a gate the order manager hosts (``RiskActor`` for the
+    ``RiskGate``, ``ComplianceActor`` for the ``ComplianceGate``): it holds no state, so killing
+    or restarting it loses nothing; each call is answered by the order manager's gate, errors
+    included (a domain error arrives as itself). While the order manager restarts, a call waits
+    for it, up to ``FRONT_WAIT_S``, then fails with ClusterError."""
+
+    role: ClassVar[str]
+
+    def __init__(self, config: EngineConfig) -> None:
+        self.config = config
+        self._orders: Any = None
+
+    async def call(self, method: str, *args: Any) -> Any:
+        import ray
+
+        deadline = time.monotonic() + FRONT_WAIT_S
+        while True:
+            try:
+                if self._orders is None:
+                    self._orders = ray.get_actor(self.config.actor_name("orders"))
+                return await self._orders.gate_call.remote(self.role, method, *args)
+            except ray.exceptions.RayTaskError as exc:
+                raise exc.cause from None
+            except (ValueError, ray.exceptions.RayActorError, ray.exceptions.ActorUnavailableError) as exc:
+                if time.monotonic() > deadline:
+                    raise ClusterError(f"the order manager behind the {self.role} actor did not answer for "
+                                       f"{FRONT_WAIT_S:g} s: {type(exc).__name__}") from None
+                await asyncio.sleep(0.1)
+
+    async def ready(self) -> dict[str, Any]:
+        """The gate's rebuild report (in the order manager), with this front's own pid."""
+        return {**await self.call("ready"), "pid": os.getpid(), "restarted": ActorBase._restarted()}
+
+    async def ping(self) -> bool:
+        return bool(await self.call("ping"))
 
 
 class CallBatcher:
@@ -218,27 +260,19 @@ class CallBatcher:
     flight, items reach the actor in call order and each batch is applied before the next is sent,
     so an actor that applies a batch in order sees calls in order; more in flight trades that order
     for latency (use it only where the items are independent).
-
-    An item submitted with ``urgent=False`` may wait up to ``linger_s`` for company: the next
-    urgent item takes it along in the same call (a notification rides with the next check instead
-    of costing a round trip of its own that the check would queue behind).
     """
 
-    def __init__(self, send: Any, max_batch: int = 256, max_inflight: int = 1, linger_s: float = 0.0) -> None:
+    def __init__(self, send: Any, max_batch: int = 256, max_inflight: int = 1) -> None:
         self._send = send
         self.max_batch = max_batch
         self.max_inflight = max_inflight
-        self.linger_s = linger_s
-        self._queue: list[tuple[Any, asyncio.Future[Any], bool]] = []
-        self._urgent = asyncio.Event()
+        self._queue: list[tuple[Any, asyncio.Future[Any]]] = []
         self._tasks: set[asyncio.Task[None]] = set()
         self.batches = 0
 
-    def submit(self, item: Any, urgent: bool = True) -> asyncio.Future[Any]:
+    def submit(self, item: Any) -> asyncio.Future[Any]:
         fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._queue.append((item, fut, urgent))
-        if urgent:
-            self._urgent.set()
+        self._queue.append((item, fut))
         self._tasks = {t for t in self._tasks if not t.done()}  # a done task may not have left yet
         if len(self._tasks) < self.max_inflight:
             self._tasks.add(asyncio.create_task(self._run()))
@@ -246,27 +280,21 @@ class CallBatcher:
 
     async def _run(self) -> None:
         while self._queue:
-            if self.linger_s and not self._urgent.is_set():
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._urgent.wait(), self.linger_s)
-            else:
-                await asyncio.sleep(0)  # one more turn of the loop: callers woken together join this batch
+            await asyncio.sleep(0)  # one more turn of the loop: callers woken together join this batch
             if not self._queue:
                 return
             batch, self._queue = self._queue[:self.max_batch], self._queue[self.max_batch:]
-            if not any(urgent for _, _, urgent in self._queue):
-                self._urgent.clear()
             self.batches += 1
             try:
-                results = await self._send([item for item, _, _ in batch])
+                results = await self._send([item for item, _ in batch])
             except BaseException as exc:
-                for _, fut, _ in batch:
+                for _, fut in batch:
                     if not fut.done():
                         fut.set_exception(exc)
                         fut.exception()  # marked retrieved: a caller that gave up must not warn
                 if isinstance(exc, asyncio.CancelledError):
                     raise
                 continue
-            for (_, fut, _), result in zip(batch, results, strict=True):
+            for (_, fut), result in zip(batch, results, strict=True):
                 if not fut.done():
                     fut.set_result(result)

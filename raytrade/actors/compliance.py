@@ -1,21 +1,23 @@
-"""ComplianceActor: market hours, restricted list and wash-sale flags; every violation is committed
-to the log (severity, action) before the decision is returned, and replayed at a restart."""
+"""Compliance: the ComplianceGate (market hours, restricted list and wash-sale flags), hosted by
+the order manager, and the ComplianceActor, its named front door. Every violation is committed to
+the log (severity, action) before the decision is returned, and replayed at a restart."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from raytrade.actors.base import PortfolioMirror
+from raytrade.actors.base import GateFront, PortfolioMirror
 from raytrade.actors.config import EngineConfig
 from raytrade.compliance.rules import ComplianceChecker, Violation
-from raytrade.core.clock import utc_now
 from raytrade.core.enums import EventType
 from raytrade.core.events import Event
 from raytrade.core.orders import Fill, Order
 
 
-class ComplianceActor(PortfolioMirror):
+class ComplianceGate(PortfolioMirror):
+    """Decides on orders against the rules (:meth:`decide`); keeps the violations."""
+
     def __init__(self, config: EngineConfig) -> None:
         super().__init__(config)
         self.instruments = config.instrument_map()
@@ -39,12 +41,10 @@ class ComplianceActor(PortfolioMirror):
     def on_fill(self, fill: Fill, realized: float) -> None:
         self.checker.on_fill(fill, realized)
 
-    async def check(self, order: dict[str, Any], now: str | None) -> dict[str, Any]:
+    async def decide(self, o: Order, ts: datetime) -> dict[str, Any]:
         await self.ensure_ready()
         assert self.store is not None
-        o = Order.from_dict(order)
-        inst = self.instruments[o.symbol]
-        d = self.checker.check(o, inst, datetime.fromisoformat(now) if now else utc_now())
+        d = self.checker.check(o, self.instruments[o.symbol], ts)
         if d.violations:
             records = await self.append([Event(EventType.VIOLATION, "compliance", v.detail, v.to_dict())
                                                for v in d.violations])
@@ -56,3 +56,13 @@ class ComplianceActor(PortfolioMirror):
     async def list_violations(self, limit: int = 100) -> list[dict[str, Any]]:
         await self.ensure_ready()
         return [v.to_dict() for v in self.violations[-limit:]][::-1]
+
+
+class ComplianceActor(GateFront):
+    """The compliance gate's named actor: :meth:`list_violations`."""
+
+    role = "compliance"
+
+    async def list_violations(self, limit: int = 100) -> list[dict[str, Any]]:
+        """Violations newest first."""
+        return list(await self.call("list_violations", limit))

@@ -18,7 +18,8 @@ from raytrade.actors.portfolio import PortfolioActor
 from raytrade.actors.risk import RiskActor
 from raytrade.cluster import NAMESPACE
 
-# Start order matters: the order manager looks the other three up by name when it rebuilds.
+# Start order matters: the order manager looks the portfolio up by name when it rebuilds (and the
+# risk and compliance fronts look the order manager up at their first call).
 ROLES: dict[str, type] = {"portfolio": PortfolioActor, "risk": RiskActor, "compliance": ComplianceActor,
                           "orders": OrderManager}
 

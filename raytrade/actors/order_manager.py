@@ -1,12 +1,16 @@
 """OrderManager: the order state machine, idempotent submissions, cancel and replace, routing to
-the broker and recording fills; the hub that forwards committed fills and marks to the portfolio,
-risk and compliance actors.
+the broker and recording fills; host of the risk and compliance gates, which decide on every order
+in this process; the hub that forwards committed fills and marks to the portfolio actor.
 
-A submission goes: validate -> compliance and risk (concurrently) -> ``order_accepted`` committed
--> broker -> ``fill`` events committed -> answer. An order is acknowledged (the method returns)
-only after what the answer reports is committed. Fail closed: if the store, the risk or compliance
-actor or the broker cannot be reached, the order is rejected with STORE_UNAVAILABLE,
-RISK_UNAVAILABLE, COMPLIANCE_UNAVAILABLE or BROKER_UNAVAILABLE and nothing half-written stays.
+A submission goes: validate -> compliance and risk gates -> ``order_accepted`` committed
+-> broker -> ``fill`` events committed -> answer. With an in-process broker (the paper broker,
+``Broker.in_process``) the acceptance and the fills it gets at once are one commit: validate ->
+checks -> broker -> ``order_accepted`` and ``fill`` events committed together -> answer; if that
+commit fails the broker withdraws the order and it is refused STORE_UNAVAILABLE. An order is
+acknowledged (the method returns) only after what the answer reports is committed. Fail closed: if
+the store or the broker cannot be reached, or a gate fails to decide, the order is rejected with
+STORE_UNAVAILABLE, BROKER_UNAVAILABLE, RISK_UNAVAILABLE or COMPLIANCE_UNAVAILABLE and nothing
+half-written stays.
 
 Idempotency: a client order id seen before returns the first order's current view (never a
 second order or fill), also while the first submission is still in flight.
@@ -24,8 +28,10 @@ from datetime import datetime
 from typing import Any
 
 from raytrade.actors.base import MARKS_SNAPSHOT, MIRROR_TYPES, ActorBase, CallBatcher, Note, note
+from raytrade.actors.compliance import ComplianceGate
 from raytrade.actors.config import EngineConfig
 from raytrade.actors.metrics import Tally, metrics, tags
+from raytrade.actors.risk import RiskGate
 from raytrade.brokers.paper import PaperBroker
 from raytrade.compliance.calendar import session_date
 from raytrade.core import checks
@@ -43,7 +49,8 @@ ORDER_TYPES = (EventType.ORDER_ACCEPTED, EventType.ORDER_REJECTED, EventType.FIL
                EventType.ORDER_EXPIRED, EventType.ORDER_REPLACED, EventType.ENGINE_STARTED,
                EventType.ENGINE_STOPPED)
 MARKS_SAVE_S = 0.25
-NOTIFY_LINGER_S = 0.005  # a risk/compliance notification waits this long at most for a check to ride with
+GATE_METHODS = {"risk": {"status", "halt", "resume", "update_limits", "ping", "ready"},
+                "compliance": {"list_violations", "ping", "ready"}}
 REQUEST_FIELDS = ("symbol", "side", "quantity", "order_type", "limit_price", "stop_price", "time_in_force")
 
 
@@ -74,8 +81,9 @@ class OrderManager(ActorBase):
         self._day: str | None = None
         self._marks_saved_at = 0.0
         self._unrecorded: list[Fill] = []
-        self._mirrors: list[Any] | None = None
-        self._channels: dict[str, CallBatcher] = {}
+        self.risk = RiskGate(config)
+        self.compliance = ComplianceGate(config)
+        self._portfolio: CallBatcher | None = None
         self.counts: Counter[str] = Counter()
         self.tally = Tally()
 
@@ -105,22 +113,22 @@ class OrderManager(ActorBase):
         for m in self.book.open_orders():
             await self.broker.restore(m.order, self.instruments[m.order.symbol], m.filled_quantity, len(m.fill_ids))
         self.committer = GroupCommitter(self.store)
-        for actor in self.mirrors():
-            actor.resync.remote()
+        self.risk, self.compliance = RiskGate(self.config), ComplianceGate(self.config)
+        for gate in (self.risk, self.compliance):
+            gate.store = self.store
+            await gate.ensure_ready()
+        import ray
 
-    def mirrors(self) -> list[Any]:
-        """Handles of the portfolio, risk and compliance actors (by name, in this namespace), and
-        one ordered channel to each (:meth:`PortfolioMirror.step`) for checks and notifications."""
-        if self._mirrors is None:
+        ray.get_actor(self.config.actor_name("portfolio")).resync.remote()
+
+    def portfolio(self) -> CallBatcher:
+        """The ordered channel to the portfolio actor (:meth:`PortfolioMirror.step`)."""
+        if self._portfolio is None:
             import ray
 
-            roles = ("portfolio", "risk", "compliance")
-            self._mirrors = [ray.get_actor(self.config.actor_name(r)) for r in roles]
-            # The portfolio's notifications go at once: readers (the API) ask it right after an order.
-            self._channels = {r: CallBatcher(lambda items, a=a: a.step.remote(items),
-                                             linger_s=0.0 if r == "portfolio" else NOTIFY_LINGER_S)
-                              for r, a in zip(roles, self._mirrors, strict=True)}
-        return self._mirrors
+            actor = ray.get_actor(self.config.actor_name("portfolio"))
+            self._portfolio = CallBatcher(lambda items: actor.step.remote(items))
+        return self._portfolio
 
     def now(self) -> datetime:
         return self._market_now if self.config.clock == "market" and self._market_now else utc_now()
@@ -186,6 +194,8 @@ class OrderManager(ActorBase):
         if verdict is not None:
             return await self._reject(cid, principal, raw, *verdict)
         accepted = Event(EventType.ORDER_ACCEPTED, principal, reason, {"order": order.to_dict()}, now)
+        if self.broker.in_process:
+            return await self._route_in_process(order, principal, raw, accepted)
         try:
             await self._commit([accepted])
         except StoreError as exc:
@@ -209,6 +219,41 @@ class OrderManager(ActorBase):
         with contextlib.suppress(StoreError):
             await self._record_fills(list(reply.fills), extra)
         return managed.view()
+
+    async def _route_in_process(self, order: Order, principal: str, raw: dict[str, Any],
+                                accepted: Event) -> dict[str, Any]:
+        """Broker first, then the acceptance and what the broker answered in one commit (the
+        broker is the order manager's own state: nothing left the process before the commit)."""
+        cid, now = order.client_order_id, accepted.timestamp
+        refusal: tuple[RejectReason, str] | None = None
+        fills: tuple[Fill, ...] = ()
+        try:
+            reply = await asyncio.wait_for(self.broker.submit(order, self.instruments[order.symbol]),
+                                           self.config.call_timeout_s)
+        except (TimeoutError, ConnectionError, OSError) as exc:
+            refusal = RejectReason.BROKER_UNAVAILABLE, f"broker unreachable: {type(exc).__name__}"
+        else:
+            fills = reply.fills
+            if not reply.accepted:
+                refusal = RejectReason.BROKER_REJECTED, reply.detail
+        if refusal is not None:
+            after = [self._broker_rejection(cid, order.symbol, principal, *refusal)]
+        else:
+            after = [self._fill_event(f, principal) for f in fills]
+            if reply.cancelled_remainder:
+                after.append(Event(EventType.ORDER_CANCELLED, principal, "immediate-or-cancel remainder",
+                                   {"client_order_id": cid, "symbol": order.symbol}, now))
+        pending, self._unrecorded = self._unrecorded, []
+        try:
+            records = await self._commit([self._fill_event(f) for f in pending] + [accepted] + after)
+        except StoreError as exc:
+            self._unrecorded = pending + self._unrecorded
+            self.broker.withdraw(cid, fills)
+            self._count_rejection(RejectReason.STORE_UNAVAILABLE)
+            return self._unrecorded_reject(cid, principal, raw, RejectReason.STORE_UNAVAILABLE, str(exc))
+        self.counts["accepted"] += 1
+        self._apply_committed(records)
+        return self.book.get(cid).view()
 
     def _build(self, cid: str, req: dict[str, Any]) -> Order | tuple[RejectReason, str]:
         try:
@@ -243,21 +288,16 @@ class OrderManager(ActorBase):
         return order
 
     async def _checks(self, order: Order, open_q: dict[str, float], now: datetime) -> tuple[RejectReason, str] | None:
-        """Risk and compliance concurrently; the first refusal (compliance first) or None."""
-        import ray
-
-        self.mirrors()
-        o, ts = order.to_dict(), now.isoformat()
-        marks = {order.symbol: self._marks[order.symbol]} if order.symbol in self._marks else None
-        calls = {RejectReason.COMPLIANCE_UNAVAILABLE: self._channels["compliance"].submit(("check", (o, ts))),
-                 RejectReason.RISK_UNAVAILABLE: self._channels["risk"].submit(("check", (o, open_q, ts, marks)))}
-        answers: dict[RejectReason, dict[str, Any]] = {}
-        for code, fut in calls.items():
+        """Both gates decide (each records what it must: violations, a halt); the first refusal
+        (compliance first) or None. A gate that fails to decide refuses the order."""
+        answers = []
+        for code, decide in ((RejectReason.COMPLIANCE_UNAVAILABLE, lambda: self.compliance.decide(order, now)),
+                             (RejectReason.RISK_UNAVAILABLE, lambda: self.risk.decide(order, open_q, now))):
             try:
-                answers[code] = await asyncio.wait_for(asyncio.shield(fut), self.config.call_timeout_s)
-            except (TimeoutError, ray.exceptions.RayError) as exc:
-                return code, f"{code.value.split('_')[0].lower()} check failed: {type(exc).__name__}"
-        for a in answers.values():
+                answers.append(await decide())
+            except Exception as exc:  # fail closed, whatever went wrong
+                return code, f"{code.value.split('_')[0].lower()} check failed: {type(exc).__name__}: {exc}"
+        for a in answers:
             if not a["ok"]:
                 return RejectReason(a["code"]), a["detail"]
         return None
@@ -286,12 +326,22 @@ class OrderManager(ActorBase):
         return Rejection(cid, principal, raw, code, detail, self.now()).view()
 
     async def _broker_rejects(self, cid: str, principal: str, code: RejectReason, detail: str) -> None:
-        symbol = self.book.get(cid).order.symbol
-        event = Event(EventType.ORDER_REJECTED, principal, detail,
-                      {"client_order_id": cid, "request": {"symbol": symbol}, "code": code.value, "detail": detail},
-                      self.now())
+        event = self._broker_rejection(cid, self.book.get(cid).order.symbol, principal, code, detail)
         await self._commit([event])
         self.book.apply_event(event)
+
+    def _broker_rejection(self, cid: str, symbol: str, principal: str, code: RejectReason, detail: str) -> Event:
+        """An accepted order the broker refused (or could not be reached for)."""
+        self._count_rejection(code)
+        return Event(EventType.ORDER_REJECTED, principal, detail,
+                     {"client_order_id": cid, "request": {"symbol": symbol}, "code": code.value, "detail": detail},
+                     self.now())
+
+    def _fill_event(self, fill: Fill, principal: str | None = None) -> Event:
+        """A fill as its log event; the acting principal is its order's (``principal`` for an
+        order not in the book yet)."""
+        who = principal if principal is not None else self.book.get(fill.client_order_id).principal
+        return Event(EventType.FILL, who, "fill", {"fill": fill.to_dict()}, fill.timestamp)
 
     # --- fills and market data ---------------------------------------------------------------
 
@@ -304,22 +354,28 @@ class OrderManager(ActorBase):
         return records
 
     async def _record_fills(self, fills: list[Fill], extra: list[Event] | None = None,
-                            marks: dict[str, float] | None = None, first: list[Event] | None = None,
-                            urgent: bool = False) -> list[Any]:
+                            marks: dict[str, float] | None = None,
+                            first: list[Event] | None = None) -> asyncio.Future[Any] | None:
         """Commit ``first`` events, fills and ``extra`` events in one batch, apply them to the
-        book, and notify the mirrors (their call refs are returned; nobody needs to wait).
+        book and the gates, and notify the portfolio (:meth:`_apply_committed`).
 
         A fill the store cannot take yet is kept and retried before the next submission's fills,
         never dropped: the broker has executed it.
         """
         pending, self._unrecorded = self._unrecorded + fills, []
-        events = [Event(EventType.FILL, self.book.get(f.client_order_id).principal, "fill", {"fill": f.to_dict()},
-                        f.timestamp) for f in pending]
+        events = [self._fill_event(f) for f in pending]
         try:
             records = await self._commit((first or []) + events + (extra or []))
         except StoreError:
-            self._unrecorded = pending
+            self._unrecorded = pending + self._unrecorded
             raise
+        return self._apply_committed(records, marks)
+
+    def _apply_committed(self, records: list[AuditRecord],
+                         marks: dict[str, float] | None = None) -> asyncio.Future[Any] | None:
+        """Apply committed records to the book, count them, and pass the fills, session starts
+        and ``marks`` on (:meth:`_notify`; the portfolio's future is returned, or None when there
+        was nothing to pass on; nobody needs to wait for it)."""
         m = metrics()
         for r in records:
             if r.event.type is EventType.FILL:
@@ -334,21 +390,22 @@ class OrderManager(ActorBase):
             self.book.apply_event(r.event)
         mirrored = [note(r) for r in records if r.event.type in MIRROR_TYPES]
         if not (mirrored or marks):
-            return []
-        return self._notify(marks or {}, mirrored, urgent)
+            return None
+        return self._notify(marks or {}, mirrored)
 
-    def _notify(self, marks: dict[str, float], notes: list[Note], urgent: bool = False) -> list[asyncio.Future[Any]]:
-        """Send committed events and marks to the mirrors (batched, in order, after at most
-        :data:`NOTIFY_LINGER_S` unless ``urgent``); the futures resolve once each mirror has
-        applied them (nobody has to wait)."""
-        self.mirrors()
-        return [c.submit(("market", (marks, notes)), urgent) for c in self._channels.values()]
+    def _notify(self, marks: dict[str, float], notes: list[Note]) -> asyncio.Future[Any]:
+        """Apply committed events and marks to the gates now (the next decision sees them) and
+        send them to the portfolio actor (batched, in order); the future resolves once the
+        portfolio has applied them."""
+        for gate in (self.risk, self.compliance):
+            gate.apply_market(marks, notes)
+        return self.portfolio().submit(("market", (marks, notes)))
 
     async def on_bars(self, bars: Sequence[dict[str, Any]], wait: bool = False) -> list[dict[str, Any]]:
         """New bars (``Bar`` fields; timestamps ISO): mark, fill working orders, return the fills.
 
-        With ``wait`` the call returns only once the portfolio, risk and compliance actors have
-        applied the bar (a replay reads the portfolio right after).
+        With ``wait`` the call returns only once the portfolio actor has applied the bar too (a
+        replay reads the portfolio right after); the gates always have.
 
         The first bar of a new session logs ``session_started`` with the marks before this bar,
         ahead of the bar's fills: the day's starting equity is the previous close's.
@@ -371,9 +428,9 @@ class OrderManager(ActorBase):
             fills.extend(self.broker.on_bar(bar))
             self._marks[bar.symbol] = bar.close
         self.broker.take_fills()  # returned above; the broker's queue is not needed for bars
-        refs = await self._record_fills(fills, first=first, marks={b.symbol: b.close for b in parsed}, urgent=wait)
-        if wait:
-            await asyncio.gather(*refs)
+        applied = await self._record_fills(fills, first=first, marks={b.symbol: b.close for b in parsed})
+        if wait and applied is not None:
+            await applied
         if first or time.monotonic() - self._marks_saved_at >= MARKS_SAVE_S:
             await self._save_marks()
         return [f.to_dict() for f in fills]
@@ -391,10 +448,10 @@ class OrderManager(ActorBase):
         return out
 
     async def sync(self) -> None:
-        """Return once the mirrors have applied every notification sent before this call (calls
-        from one caller to an actor start in order, and their bodies do not yield before applying)."""
+        """Return once the portfolio actor has applied every notification sent before this call
+        (one call in flight at a time on its channel, applied in order)."""
         await self.ensure_ready()
-        await asyncio.gather(*self._notify({}, [], urgent=True))
+        await self._notify({}, [])
 
     async def _save_marks(self) -> None:
         assert self.store is not None
@@ -479,4 +536,25 @@ class OrderManager(ActorBase):
                 "orders": len(self.book.orders), "rejections": len(self.book.rejections),
                 "commits": self.committer.commits if self.committer else 0, "marks": dict(self._marks),
                 "unrecorded_fills": len(self._unrecorded),
-                "ray_batches": {role: c.batches for role, c in self._channels.items()}}
+                "portfolio_calls": self._portfolio.batches if self._portfolio else 0}
+
+    # --- the gates and cash ------------------------------------------------------------------
+
+    async def gate_call(self, role: str, method: str, *args: Any) -> Any:
+        """What the RiskActor and ComplianceActor ask of their gate (``GATE_METHODS``)."""
+        await self.ensure_ready()
+        if method not in GATE_METHODS.get(role, ()):
+            raise OrderStateError(f"the {role} gate has no method {method!r}")
+        return await getattr(self.risk if role == "risk" else self.compliance, method)(*args)
+
+    async def deposit(self, amount: float, principal: str, reason: str) -> dict[str, Any]:
+        """Add cash (negative: withdraw), committed to the log before it counts; return the
+        portfolio's summary once the portfolio actor has applied it."""
+        await self.ensure_ready()
+        if not math.isfinite(amount):
+            raise DomainError(f"a deposit must be a finite amount, got {amount!r}")
+        records = await self._commit([Event(EventType.CASH_CHANGED, principal, reason, {"amount": float(amount)})])
+        applied = self._apply_committed(records)
+        if applied is not None:
+            await applied
+        return dict(self.risk.book.summary())

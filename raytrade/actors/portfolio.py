@@ -6,11 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from raytrade.actors.base import Note, PortfolioMirror, note
+from raytrade.actors.base import Note, PortfolioMirror
 from raytrade.actors.metrics import metrics, tags
 from raytrade.core.clock import utc_now
-from raytrade.core.enums import EventType
-from raytrade.core.events import Event
 from raytrade.core.orders import Fill
 
 SNAPSHOT = "portfolio"
@@ -18,15 +16,13 @@ SNAPSHOT = "portfolio"
 
 class PortfolioActor(PortfolioMirror):
     async def deposit(self, amount: float, principal: str, reason: str) -> dict[str, Any]:
-        """Add cash (negative: withdraw); committed to the log before it counts."""
-        await self.ensure_ready()
-        assert self.store is not None
-        (rec,) = await self.append([Event(EventType.CASH_CHANGED, principal, reason, {"amount": float(amount)})])
-        self._apply_new([note(rec)])
+        """Add cash (negative: withdraw); committed to the log before it counts. The order manager
+        writes it (the risk gate must see it before the next order) and has applied it here when
+        this returns."""
         import ray
 
-        for role in ("risk", "compliance"):
-            ray.get_actor(self.config.actor_name(role)).on_market.remote({}, [note(rec)])
+        await self.ensure_ready()
+        await ray.get_actor(self.config.actor_name("orders")).deposit.remote(amount, principal, reason)
         return self.summary()
 
     async def step(self, items: list[tuple[str, tuple[Any, ...]]]) -> list[Any]:

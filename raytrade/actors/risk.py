@@ -1,4 +1,5 @@
-"""RiskActor: pre-trade limits over its own replayed view of the portfolio, plus the halt state.
+"""Pre-trade risk: the RiskGate (limits over its own replayed view of the portfolio, plus the halt
+state), hosted by the order manager, and the RiskActor, its named front door.
 
 A halt (daily loss breach, or an admin) and a resume are committed to the log before they take
 effect, and replayed at a restart; limit changes are ``parameter_changed`` events.
@@ -9,10 +10,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from raytrade.actors.base import PortfolioMirror
+from raytrade.actors.base import GateFront, PortfolioMirror
 from raytrade.actors.config import EngineConfig
 from raytrade.actors.metrics import metrics, tags
-from raytrade.core.clock import utc_now
 from raytrade.core.enums import EventType, RejectReason
 from raytrade.core.events import Event
 from raytrade.core.orders import Order
@@ -20,7 +20,9 @@ from raytrade.risk.limits import RiskLimits
 from raytrade.risk.pretrade import PreTradeRisk
 
 
-class RiskActor(PortfolioMirror):
+class RiskGate(PortfolioMirror):
+    """Decides on orders against the limits (:meth:`decide`); halts, resumes and limit changes."""
+
     def __init__(self, config: EngineConfig) -> None:
         super().__init__(config)
         self.instruments = config.instrument_map()
@@ -48,15 +50,11 @@ class RiskActor(PortfolioMirror):
         else:
             super().apply(type_, p)
 
-    async def check(self, order: dict[str, Any], open_quantities: dict[str, float], now: str | None,
-                    marks: dict[str, float] | None = None) -> dict[str, Any]:
-        """Decide on ``order`` (an Order.to_dict()); ``now`` ISO time (None: wall clock)."""
+    async def decide(self, o: Order, open_quantities: dict[str, float], ts: datetime) -> dict[str, Any]:
+        """Decide on an order given the signed open quantities per symbol (orders in flight
+        included); a daily-loss halt it triggers is committed before the answer."""
         await self.ensure_ready()
-        for sym, price in (marks or {}).items():
-            self.book.mark(sym, price)
-        o = Order.from_dict(order)
         inst = self.instruments.get(o.symbol)
-        ts = datetime.fromisoformat(now) if now else utc_now()
         was = self.risk.halted
         d = self.risk.check(o, self.book, open_quantities, ts, inst.multiplier if inst else 1.0)
         if self.risk.halted != was:
@@ -105,3 +103,24 @@ class RiskActor(PortfolioMirror):
         await self.ensure_ready()
         metrics().risk_halt.set(float(self.risk.halted), tags(self.config.name))
         return self.risk.usage(self.book, open_quantities or {})
+
+
+class RiskActor(GateFront):
+    """The risk gate's named actor: :meth:`status`, :meth:`halt`, :meth:`resume`, :meth:`update_limits`."""
+
+    role = "risk"
+
+    async def status(self, open_quantities: dict[str, float] | None = None) -> dict[str, Any]:
+        """Limits, their current use and the halt state."""
+        return dict(await self.call("status", open_quantities))
+
+    async def halt(self, principal: str, reason: str) -> dict[str, Any]:
+        """Refuse risk-increasing orders until :meth:`resume` (logged first)."""
+        return dict(await self.call("halt", principal, reason))
+
+    async def resume(self, principal: str, reason: str) -> dict[str, Any]:
+        return dict(await self.call("resume", principal, reason))
+
+    async def update_limits(self, limits: dict[str, Any], principal: str, reason: str) -> dict[str, Any]:
+        """Replace some limits (validated; logged as ``parameter_changed``)."""
+        return dict(await self.call("update_limits", limits, principal, reason))

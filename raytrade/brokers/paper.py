@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
@@ -67,6 +68,7 @@ class _Working:
 
 class PaperBroker(Broker):
     name = "paper"
+    in_process = True
 
     def __init__(self, config: PaperBrokerConfig | None = None) -> None:
         self.config = config or PaperBrokerConfig()
@@ -138,6 +140,16 @@ class PaperBroker(Broker):
 
     async def cancel(self, client_order_id: str) -> bool:
         return self._working.pop(client_order_id, None) is not None
+
+    def withdraw(self, client_order_id: str, fills: Sequence[Fill]) -> None:
+        """Forget the order and give its ``fills`` back to the participation cap of the bar or
+        quote they filled against (a newer bar has its own cap: nothing to give back there)."""
+        self._working.pop(client_order_id, None)
+        self._seen.pop(client_order_id, None)
+        for f in fills:
+            m = self._market.get(f.symbol)
+            if m is not None and m.ts == f.timestamp:
+                m.capacity += f.quantity
 
     async def replace(self, order: Order) -> bool:
         w = self._working.get(order.client_order_id)

@@ -99,7 +99,7 @@ class PortfolioSnapshot:
 
 
 class Portfolio:
-    """The mutable book behind the portfolio, risk and compliance actors and the paper replay.
+    """The mutable book behind the portfolio actor, the risk and compliance gates and the paper replay.
 
     Cash and P&L in the account currency; quantities signed. ``marks`` are the last prices seen
     (a fill sets its symbol's mark when none is known yet). Daily P&L is equity minus the equity

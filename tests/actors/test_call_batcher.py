@@ -61,26 +61,6 @@ async def test_a_submit_right_after_a_batch_finished_is_still_sent() -> None:
         assert await asyncio.wait_for(b.submit(i), 1.0) == f"done:{i}"
 
 
-async def test_non_urgent_items_linger_until_an_urgent_one_takes_them_along() -> None:
-    rec = Recorder(delay_s=0.0)
-    b = CallBatcher(rec.send, linger_s=0.2)
-    note = b.submit("note", urgent=False)
-    await asyncio.sleep(0.02)
-    assert rec.batches == []  # still waiting for company
-    check = b.submit("check")
-    assert await asyncio.gather(note, check) == ["done:note", "done:check"]
-    assert rec.batches == [["note", "check"]]
-
-
-async def test_a_lone_non_urgent_item_goes_after_the_linger() -> None:
-    rec = Recorder(delay_s=0.0)
-    b = CallBatcher(rec.send, linger_s=0.03)
-    loop = asyncio.get_running_loop()
-    t = loop.time()
-    assert await b.submit("note", urgent=False) == "done:note"
-    assert loop.time() - t >= 0.03 and rec.batches == [["note"]]
-
-
 async def test_a_failed_batch_fails_its_callers_only() -> None:
     rec = Recorder(fail_on=1)
     b = CallBatcher(rec.send)

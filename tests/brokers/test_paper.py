@@ -47,6 +47,24 @@ async def test_participation_caps_fills_per_bar_and_the_rest_works_on() -> None:
     assert b.on_bar(bar(102.0, volume=0, day=3)) == []
 
 
+async def test_withdraw_forgets_the_order_and_gives_its_fills_back_to_the_bar() -> None:
+    b = PaperBroker(PaperBrokerConfig(participation_rate=0.1))
+    b.on_bar(bar(100.0, volume=1_000))
+    r = await b.submit(Order("X", "buy", 250, client_order_id="o1"), X)
+    assert [f.quantity for f in r.fills] == [100] and b.working() == ["o1"]
+    b.withdraw("o1", r.fills)
+    assert b.working() == []
+    again = await b.submit(Order("X", "buy", 250, client_order_id="o1"), X)  # new, not "already working"
+    assert [(f.quantity, f.fill_id) for f in again.fills] == [(100, "o1-1")]
+    b = PaperBroker(PaperBrokerConfig(participation_rate=0.1))
+    b.on_bar(bar(100.0, volume=1_000))
+    done = await b.submit(Order("X", "buy", 60, client_order_id="o4"), X)
+    b.on_bar(bar(101.0, volume=1_000, day=1))
+    b.withdraw("o4", done.fills)                           # fills of an older bar: no cap to give back
+    r5 = await b.submit(Order("X", "buy", 250, client_order_id="o5"), X)
+    assert [f.quantity for f in r5.fills] == [100]
+
+
 async def test_limit_orders_rest_until_marketable() -> None:
     b = PaperBroker(PaperBrokerConfig(costs=CostModel(slippage_bps=10), participation_rate=None))
     b.on_bar(bar(100.0))
