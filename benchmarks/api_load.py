@@ -22,11 +22,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -40,12 +43,27 @@ def pct(values: list[float], q: float) -> float:
     return float(np.percentile(values, q)) * 1000 if values else float("nan")
 
 
+@contextmanager
+def collection_off() -> Iterator[None]:
+    """No garbage collection in this process while the block runs (the heap so far frozen)."""
+    gc.collect()
+    gc.freeze()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+        gc.unfreeze()
+
+
 async def http_load(base: str, token: str, method: str, path: str, seconds: float, concurrency: int,
                     body: Any = None) -> dict[str, Any]:
     """``concurrency`` clients, each sending its next request when the last one is answered.
 
     The load client is aiohttp: an httpx client, tried first, was slower than the server on these
-    two cores and measured itself."""
+    two cores and measured itself. The clients share one process, so one garbage collection of
+    that process would stall all of them at once and count as server latency (real clients do
+    not pause together): collection is off while they run (:func:`collection_off`)."""
     import aiohttp
 
     latencies: list[float] = []
@@ -66,7 +84,8 @@ async def http_load(base: str, token: str, method: str, path: str, seconds: floa
                 n += 1
 
         start = time.perf_counter()
-        await asyncio.gather(*[worker(w) for w in range(concurrency)])
+        with collection_off():
+            await asyncio.gather(*[worker(w) for w in range(concurrency)])
         wall = time.perf_counter() - start
     return {"requests": len(latencies), "rps": len(latencies) / wall, "p50_ms": pct(latencies, 50),
             "p99_ms": pct(latencies, 99), "codes": codes}
@@ -123,7 +142,8 @@ def load(base: str, tokens: dict[str, str], seconds: float, concurrency: int, ws
         ("POST /api/orders", asyncio.run(http_load(base, tokens["trader"], "POST", "/api/orders", seconds,
                                                    concurrency, order))),
     ]
-    ws = asyncio.run(ws_fanout(base, tokens["trader"], ws_clients, orders))
+    with collection_off():
+        ws = asyncio.run(ws_fanout(base, tokens["trader"], ws_clients, orders))
     print(json.dumps({"rows": rows, "ws": ws}))
 
 

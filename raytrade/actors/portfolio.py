@@ -1,20 +1,29 @@
 """PortfolioActor: positions, cash, average cost, realised and unrealised P&L, marks, leverage and
-daily P&L, rebuilt from the log; its snapshot goes to the store (and to Redis when configured) for
-readers that should not queue behind the trading path."""
+daily P&L, rebuilt from the log. With Redis configured, its snapshot goes to Redis after every
+batch of fills and marks it applies, and at least every second (with a TTL), for readers that
+should not queue behind the trading path (the API's GET /api/portfolio)."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from raytrade.actors.base import Note, PortfolioMirror
+from raytrade.actors.config import EngineConfig
 from raytrade.actors.metrics import metrics, tags
 from raytrade.core.clock import utc_now
 from raytrade.core.orders import Fill
 
 SNAPSHOT = "portfolio"
+SNAPSHOT_REFRESH_S = 1.0  # the cached snapshot is rewritten at least this often ...
+SNAPSHOT_TTL_S = 3.0      # ... and expires after this long unwritten (a reader then asks the actor)
 
 
 class PortfolioActor(PortfolioMirror):
+    def __init__(self, config: EngineConfig) -> None:
+        super().__init__(config)
+        self._refresher: asyncio.Task[None] | None = None
+
     async def deposit(self, amount: float, principal: str, reason: str) -> dict[str, Any]:
         """Add cash (negative: withdraw); committed to the log before it counts. The order manager
         writes it (the risk gate must see it before the next order) and has applied it here when
@@ -29,8 +38,7 @@ class PortfolioActor(PortfolioMirror):
         """As every mirror, then the snapshot goes to the cache for readers (the API)."""
         out = await super().step(items)
         batch: list[tuple[dict[str, float], list[Note]]] = [args for kind, args in items if kind == "market"]
-        snap = await self.snapshot()
-        await self.cache.set(SNAPSHOT, snap)
+        snap = await self._publish_snapshot()
         m, engine = metrics(), tags(self.config.name)
         m.portfolio_equity.set(snap["equity"], engine)
         m.portfolio_pnl.set(snap["realized_pnl"] + snap["unrealized_pnl"], engine)
@@ -46,6 +54,23 @@ class PortfolioActor(PortfolioMirror):
             updates.append({"type": "performance_update", "sequence": last, **{k: snap[k] for k in keys}})
             self.publish(updates)
         return out
+
+    async def rebuild(self) -> None:
+        await super().rebuild()
+        if self.cache.url and (self._refresher is None or self._refresher.done()):
+            self._refresher = asyncio.create_task(self._refresh_snapshot())
+
+    async def _publish_snapshot(self) -> dict[str, Any]:
+        """The snapshot, written to the cache for readers (with a TTL: a snapshot this actor
+        failed to rewrite, Redis having been down, expires instead of being read as current)."""
+        snap = await self.snapshot()
+        await self.cache.set(SNAPSHOT, snap, ttl_seconds=SNAPSHOT_TTL_S)
+        return snap
+
+    async def _refresh_snapshot(self) -> None:
+        while True:
+            await asyncio.sleep(SNAPSHOT_REFRESH_S)
+            await self._publish_snapshot()
 
     def on_fill(self, fill: Fill, realized: float) -> None:
         if realized and self._ready:  # live fills only, not the replay of the log at a restart

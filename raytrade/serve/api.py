@@ -17,6 +17,7 @@ route annotations at run time, and string annotations would not resolve.)
 """
 
 import asyncio
+import json
 import math
 import time
 from collections.abc import AsyncIterator
@@ -26,7 +27,7 @@ from typing import Annotated, Any, Literal, Self
 import ray
 from fastapi import Depends, FastAPI, Header, Query, Request, WebSocket
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from ray import serve
 
@@ -34,9 +35,10 @@ from raytrade.actors.base import CallBatcher
 from raytrade.actors.client import OrderClient
 from raytrade.actors.config import EngineConfig
 from raytrade.actors.metrics import metrics
+from raytrade.actors.portfolio import SNAPSHOT as PORTFOLIO_SNAPSHOT
 from raytrade.cluster import NAMESPACE
 from raytrade.core.enums import EventType, OrderStatus, RejectReason
-from raytrade.core.errors import DataError, RaytradeError, StoreUnavailableError
+from raytrade.core.errors import ClusterError, DataError, RaytradeError, StoreUnavailableError
 from raytrade.serve.keys import ApiKey, KeyRing, Role
 from raytrade.storage import EventStore, RedisCache, store_from_url
 
@@ -170,15 +172,58 @@ app = FastAPI(title="raytrade API", version="0.1.0", responses=_ERRORS,
                           "`Authorization: Bearer rtk_<id>.<secret>` (`raytrade keys create`).")
 
 
-@app.middleware("http")
-async def _latency(request: Request, call_next: Any) -> Any:
-    """api_latency_ms by route template (not the raw path: ids would explode the label set)."""
-    t = time.perf_counter()
-    response = await call_next(request)
-    route = request.scope.get("route")
-    metrics().api_latency_ms.observe((time.perf_counter() - t) * 1000, {
-        "route": getattr(route, "path", "unmatched"), "method": request.method, "status": str(response.status_code)})
-    return response
+class LatencyMiddleware:
+    """api_latency_ms by route template (not the raw path: ids would explode the label set).
+
+    A plain ASGI middleware: Starlette's ``@app.middleware("http")`` runs every request through a
+    task group and memory streams, which cost more than some endpoints themselves."""
+
+    def __init__(self, asgi: Any) -> None:
+        self.app = asgi
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        t = time.perf_counter()
+        status = 500  # what the client gets when the app raises before it answers
+
+        async def send_status(message: dict[str, Any]) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_status)
+        finally:
+            route = scope.get("route")  # set on this scope by the router once it matched
+            metrics().api_latency_ms.observe((time.perf_counter() - t) * 1000, {
+                "route": getattr(route, "path", "unmatched"), "method": scope["method"], "status": str(status)})
+
+
+app.add_middleware(LatencyMiddleware)
+
+
+class Snapshot:
+    """One portfolio snapshot, as data or as its JSON text, each made from the other at most once
+    (a snapshot shared by the readers of one actor call is encoded once for all of them)."""
+
+    __slots__ = ("_body", "_data")
+
+    def __init__(self, data: dict[str, Any] | None = None, body: bytes | None = None) -> None:
+        self._data, self._body = data, body
+
+    @property
+    def data(self) -> dict[str, Any]:
+        if self._data is None:
+            self._data = json.loads(self._body or b"null")
+        return self._data
+
+    def body(self) -> bytes:
+        if self._body is None:
+            self._body = json.dumps(self._data, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
+        return self._body
 
 
 @app.exception_handler(ApiError)
@@ -314,17 +359,23 @@ class ApiGateway:
         return self._order_client
 
     async def snapshot(self) -> dict[str, Any]:
-        """The portfolio actor's snapshot. Concurrent readers share calls: a reader that arrives
-        while a call is in flight waits for it and joins the next one, which starts after it
-        arrived, so every answer is at least as fresh as a call made on arrival would be, and 50
-        polling clients cost a handful of actor calls, not 50 (each call is a Ray round trip and
-        CPU on both sides: ``benchmarks/api_load.py``)."""
-        snap: dict[str, Any] = await self._snapshots.submit(None)
-        return snap
+        """The portfolio's snapshot (:meth:`shared_snapshot`) as data."""
+        return (await self.shared_snapshot()).data
 
-    async def _snapshot_for(self, readers: list[None]) -> list[dict[str, Any]]:
-        snap = await self.call("portfolio", "snapshot")
-        return [snap] * len(readers)
+    async def shared_snapshot(self) -> Snapshot:
+        """The snapshot the portfolio actor last wrote to Redis (after each batch of fills and
+        marks it applied, and at least every ``SNAPSHOT_REFRESH_S``), else, without Redis or when
+        it holds none, the actor's own. Concurrent actor readers share calls: a reader that
+        arrives while a call is in flight joins the next one, which starts after it arrived, so
+        50 polling clients cost a handful of actor calls, not 50 (each call is a Ray round trip
+        and CPU on both sides: ``benchmarks/api_load.py``)."""
+        shared: Snapshot = await self._snapshots.submit(None)
+        return shared
+
+    async def _snapshot_for(self, readers: list[None]) -> list[Snapshot]:
+        body = await self.cache.get_json(PORTFOLIO_SNAPSHOT) if self.cache.url else None
+        shared = Snapshot(body=body) if body is not None else Snapshot(data=await self.call("portfolio", "snapshot"))
+        return [shared] * len(readers)
 
     async def call(self, role: str, method: str, *args: Any, **kwargs: Any) -> Any:
         return await self.answer(role, getattr(self.actor(role), method).remote(*args, **kwargs))
@@ -335,6 +386,9 @@ class ApiGateway:
             return await asyncio.wait_for(pending, self.config.call_timeout_s)
         except ray.exceptions.RayTaskError as exc:
             cause = exc.as_instanceof_cause()
+            if isinstance(cause, ClusterError):  # a front actor whose order manager did not answer
+                self._handles.pop(role, None)
+                raise ApiError(503, "ENGINE_UNAVAILABLE", str(cause)) from None
             if isinstance(cause, RaytradeError):
                 raise cause from None
             raise
@@ -425,11 +479,11 @@ class ApiGateway:
 
     # --- portfolio ---------------------------------------------------------------------------
 
-    @app.get("/api/portfolio", tags=["portfolio"])
-    async def portfolio(self, token: str | None = Depends(_bearer)) -> dict[str, Any]:
+    @app.get("/api/portfolio", tags=["portfolio"], response_model=dict[str, Any])
+    async def portfolio(self, token: str | None = Depends(_bearer)) -> Response:
         """Cash, equity, exposure, leverage and P&L (account currency), with the positions."""
         await self.authenticate(token, Role.VIEWER)
-        return await self.snapshot()
+        return Response((await self.shared_snapshot()).body(), media_type="application/json")
 
     @app.get("/api/positions", tags=["portfolio"])
     async def positions(self, token: str | None = Depends(_bearer)) -> list[dict[str, Any]]:

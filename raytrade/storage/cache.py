@@ -88,6 +88,11 @@ class RedisCache:
         return True, result
 
     async def get(self, key: str) -> Any | None:
+        raw = await self.get_json(key)
+        return None if raw is None else json.loads(raw)
+
+    async def get_json(self, key: str) -> bytes | None:
+        """The stored JSON text, not parsed (what an HTTP answer can send as it is)."""
         k = self.prefix + key
         ok, raw = await self._call("get", k)
         if not ok:
@@ -96,7 +101,7 @@ class RedisCache:
                 self._memory.pop(k, None)
                 return None
             raw = item[0]
-        return None if raw is None else json.loads(raw)
+        return raw.encode() if isinstance(raw, str) else raw
 
     async def set(self, key: str, value: Any, ttl_seconds: float | None = None) -> None:
         """Store ``value`` (JSON-serialisable) for ``ttl_seconds`` (None: until deleted)."""

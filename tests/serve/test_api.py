@@ -8,11 +8,14 @@ from typing import Any
 
 import httpx
 import pytest
+import ray
 
+from raytrade.actors.portfolio import SNAPSHOT as PORTFOLIO_SNAPSHOT
+from raytrade.actors.portfolio import SNAPSHOT_REFRESH_S
 from raytrade.core import EventType
 from raytrade.serve import Role, revoke_event
-from raytrade.storage import store_from_url
-from tests.serve.conftest import Api, _append, make_key
+from raytrade.storage import RedisCache, store_from_url
+from tests.serve.conftest import REDIS_URL, Api, _append, make_key
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -52,6 +55,7 @@ def test_orders_end_to_end_and_the_audit_trail_names_the_key(api: Api) -> None:
                                                           "client_order_id": "api-1"})
     assert again.status_code == 201 and again.json()["duplicate"] and again.json()["quantity"] == 10.0
     assert api("GET", "/api/orders/api-1", Role.VIEWER).json()["status"] == "filled"
+    ray.get(api.engine.orders.sync.remote())  # the portfolio applies fills after the acknowledgement
     positions = api("GET", "/api/positions", Role.VIEWER).json()
     assert any(p["symbol"] == "KO" and p["quantity"] == 10.0 for p in positions)
     resting = api("POST", "/api/orders", Role.TRADER, json={"symbol": "KO", "side": "buy", "quantity": 5,
@@ -151,7 +155,7 @@ def test_a_key_works_the_moment_it_is_created(api: Api) -> None:
         assert r.status_code == 200, r.text
 
 
-def test_concurrent_portfolio_reads_share_actor_calls(api: Api) -> None:
+def test_concurrent_portfolio_reads_share_snapshots(api: Api) -> None:
     """20 GET /api/portfolio at once on warm connections: all answered, the same book, and fewer
     portfolio snapshots (each stamped as_of when the actor made it) than requests."""
     token, _ = make_key(api.cfg, Role.VIEWER)
@@ -168,3 +172,33 @@ def test_concurrent_portfolio_reads_share_actor_calls(api: Api) -> None:
     books = [r.json() for r in answers]
     assert all(b["positions"] == books[0]["positions"] and b["cash"] == books[0]["cash"] for b in books)
     assert len({b["as_of"] for b in books}) < 20
+
+
+def test_portfolio_is_the_snapshot_in_redis_and_the_actor_when_redis_has_none(api: Api) -> None:
+    """GET /api/portfolio answers what the portfolio actor last wrote to Redis, as written; with
+    the key gone it asks the actor, and the actor writes the key again within its refresh."""
+    async def on_cache(op: str) -> Any:
+        cache = RedisCache(REDIS_URL, prefix=f"raytrade:{api.cfg.name}:")
+        try:
+            return await getattr(cache, op)(PORTFOLIO_SNAPSHOT)
+        finally:
+            await cache.close()
+
+    def cached() -> Any:
+        return asyncio.run(on_cache("get"))
+
+    r = api("POST", "/api/orders", Role.TRADER, json={"symbol": "KO", "side": "buy", "quantity": 3})
+    assert r.status_code == 201 and r.json()["status"] == "filled", r.text
+    ray.get(api.engine.orders.sync.remote())
+    before = cached()
+    served = api("GET", "/api/portfolio", Role.VIEWER).json()
+    assert before is not None and served in (before, cached())  # as written (a refresh may fall between)
+    actor = ray.get(api.engine.portfolio.snapshot.remote())
+    assert served["positions"] == actor["positions"] and served["cash"] == actor["cash"]
+    asyncio.run(on_cache("delete"))
+    from_actor = api("GET", "/api/portfolio", Role.VIEWER).json()
+    assert from_actor["positions"] == actor["positions"] and from_actor["as_of"] > served["as_of"]
+    deadline = time.monotonic() + 4 * SNAPSHOT_REFRESH_S
+    while cached() is None:
+        assert time.monotonic() < deadline, "the portfolio actor did not write its snapshot again"
+        time.sleep(0.1)

@@ -28,6 +28,7 @@ async def test_get_set_ttl_delete_flush_on_redis() -> None:
         await c.set("short", [1, 2], ttl_seconds=0.2)
         await c.set("other:x", 1)
         assert await c.get("quote:AAPL") == {"bid": 1.5, "ask": 1.6}
+        assert await c.get_json("quote:AAPL") == b'{"bid": 1.5, "ask": 1.6}' and await c.get_json("none") is None
         assert c.backend == "redis" and not c.degraded
         await asyncio.sleep(0.35)
         assert await c.get("short") is None
@@ -46,6 +47,7 @@ async def test_in_process_cache_without_redis() -> None:
     c = RedisCache(None)
     await c.set("k", {"v": 1}, ttl_seconds=0.1)
     assert await c.get("k") == {"v": 1} and c.backend == "memory" and not c.degraded
+    assert await c.get_json("k") == b'{"v": 1}'
     await asyncio.sleep(0.15)
     assert await c.get("k") is None
     with pytest.raises(ConnectionError, match="no Redis configured"):
