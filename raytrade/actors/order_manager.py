@@ -47,11 +47,12 @@ from raytrade.storage import AuditRecord, GroupCommitter
 
 ORDER_TYPES = (EventType.ORDER_ACCEPTED, EventType.ORDER_REJECTED, EventType.FILL, EventType.ORDER_CANCELLED,
                EventType.ORDER_EXPIRED, EventType.ORDER_REPLACED, EventType.ENGINE_STARTED,
-               EventType.ENGINE_STOPPED)
+               EventType.ENGINE_STOPPED, EventType.STRATEGY_STARTED, EventType.STRATEGY_STOPPED)
 MARKS_SAVE_S = 0.25
 GATE_METHODS = {"risk": {"status", "halt", "resume", "update_limits", "ping", "ready"},
                 "compliance": {"list_violations", "ping", "ready"}}
-REQUEST_FIELDS = ("symbol", "side", "quantity", "order_type", "limit_price", "stop_price", "time_in_force")
+REQUEST_FIELDS = ("symbol", "side", "quantity", "order_type", "limit_price", "stop_price", "time_in_force",
+                  "strategy")
 
 
 def _json_safe(value: Any) -> Any:
@@ -73,6 +74,7 @@ class OrderManager(ActorBase):
         self.book = OrderBook()
         self.broker = PaperBroker(config.broker)
         self.running = True
+        self.strategies: dict[str, bool] = {}  # started (True) or stopped (False), as last logged
         self.committer: GroupCommitter | None = None
         self._inflight: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self._reserved: defaultdict[str, float] = defaultdict(float)
@@ -94,6 +96,7 @@ class OrderManager(ActorBase):
         self.book = OrderBook()
         self.broker = PaperBroker(self.config.broker)
         self.running = True
+        self.strategies = {}
         records = await self.store.read(1, types=(*ORDER_TYPES, EventType.SESSION_STARTED))
         for r in records:
             if r.event.type is EventType.SESSION_STARTED:
@@ -102,6 +105,8 @@ class OrderManager(ActorBase):
                 self.running = True
             elif r.event.type is EventType.ENGINE_STOPPED:
                 self.running = False
+            elif r.event.type in (EventType.STRATEGY_STARTED, EventType.STRATEGY_STOPPED):
+                self.strategies[r.event.payload["strategy"]] = r.event.type is EventType.STRATEGY_STARTED
             else:
                 self.book.apply_event(r.event)
         self.rebuilt_events = len(records)
@@ -179,6 +184,9 @@ class OrderManager(ActorBase):
         if isinstance(built, tuple):
             return await self._reject(cid, principal, raw, *built)
         order = built
+        if order.strategy is not None and not self.strategies.get(order.strategy, True):
+            return await self._reject(cid, principal, raw, RejectReason.STRATEGY_STOPPED,
+                                      f"strategy {order.strategy!r} is stopped; start it to accept its orders")
         now = self.now()
         sym, dq = order.symbol, order.signed_quantity
         open_q = self.book.open_quantities()
@@ -278,7 +286,7 @@ class OrderManager(ActorBase):
         try:
             order = Order(sym, req.get("side"), qty, req.get("order_type") or "market",  # type: ignore[arg-type]
                           req.get("limit_price"), req.get("stop_price"), req.get("time_in_force") or "day",
-                          cid, self.now())
+                          cid, self.now(), req.get("strategy"))
         except DomainError as exc:
             return RejectReason.INVALID_ORDER, str(exc)
         if not inst.is_lot_multiple(order.quantity):
@@ -499,6 +507,41 @@ class OrderManager(ActorBase):
             await self._commit([Event(t, principal, reason, {})])
             self.running = running
         return self.running
+
+    async def set_strategy(self, strategy: str, running: bool, principal: str, reason: str) -> dict[str, Any]:
+        """Start or stop one strategy: a stopped strategy's new orders are refused
+        (STRATEGY_STOPPED); its open orders stay (cancel them if they must go). Logged first."""
+        await self.ensure_ready()
+        if not isinstance(strategy, str) or not strategy.strip() or strategy != strategy.strip() or len(strategy) > 64:
+            raise DomainError(f"strategy must be a name of 1 to 64 characters without surrounding spaces, "
+                              f"got {strategy!r}")
+        if self.strategies.get(strategy, True) != running or strategy not in self.strategies:
+            t = EventType.STRATEGY_STARTED if running else EventType.STRATEGY_STOPPED
+            await self._commit([Event(t, principal, reason, {"strategy": strategy})])
+            self.strategies[strategy] = running
+        return (await self.strategy_status())[strategy]
+
+    async def strategy_status(self) -> dict[str, dict[str, Any]]:
+        """Every strategy that was started, stopped or sent an order: running, and its orders
+        (accepted, still open, refused)."""
+        await self.ensure_ready()
+        out: dict[str, dict[str, Any]] = {}
+
+        def row(name: str) -> dict[str, Any]:
+            return out.setdefault(name, {"running": self.strategies.get(name, True), "orders": 0, "open_orders": 0,
+                                         "rejected": 0})
+
+        for name in self.strategies:
+            row(name)
+        for m in self.book.orders.values():
+            if m.order.strategy is not None:
+                r = row(m.order.strategy)
+                r["orders"] += 1
+                r["open_orders"] += int(m.is_open)
+        for rejection in self.book.rejections.values():
+            if isinstance(rejection.request.get("strategy"), str):
+                row(rejection.request["strategy"])["rejected"] += 1
+        return out
 
     async def get_order(self, client_order_id: str) -> dict[str, Any] | None:
         await self.ensure_ready()

@@ -158,7 +158,8 @@ def run_paper(config: PaperConfig, *, on_progress: Callable[[int, int], None] | 
                 if q == 0:
                     continue
                 view = engine.submit({"symbol": sym, "side": "buy" if q > 0 else "sell", "quantity": abs(q),
-                                      "client_order_id": f"{sym}-{t}", "reason": f"target {w:+.4f} of equity"},
+                                      "client_order_id": f"{sym}-{t}", "reason": f"target {w:+.4f} of equity",
+                                      "strategy": strategy.name},
                                      principal=f"strategy:{strategy.name}")
                 traded = True
                 if view["status"] == "rejected":

@@ -34,10 +34,13 @@ class Order:
     time_in_force: TimeInForce = TimeInForce.DAY
     client_order_id: str = field(default_factory=new_client_order_id)
     created_at: datetime = field(default_factory=utc_now)
+    strategy: str | None = None  # the strategy that sent it (None: a manual order); stopped strategies are refused
 
     def __post_init__(self) -> None:
         checks.identifier(self.symbol, "symbol")
         checks.identifier(self.client_order_id, "client_order_id")
+        if self.strategy is not None:
+            checks.identifier(self.strategy, "strategy")
         object.__setattr__(self, "side", checks.member(Side, self.side, "side"))
         object.__setattr__(self, "order_type", checks.member(OrderType, self.order_type, "order_type"))
         object.__setattr__(self, "time_in_force", checks.member(TimeInForce, self.time_in_force, "time_in_force"))
@@ -67,14 +70,15 @@ class Order:
         return {"symbol": self.symbol, "side": self.side.value, "quantity": self.quantity,
                 "order_type": self.order_type.value, "limit_price": self.limit_price,
                 "stop_price": self.stop_price, "time_in_force": self.time_in_force.value,
-                "client_order_id": self.client_order_id, "created_at": self.created_at.isoformat()}
+                "client_order_id": self.client_order_id, "created_at": self.created_at.isoformat(),
+                "strategy": self.strategy}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Order:
         """The inverse of :meth:`to_dict`; validates like the constructor."""
         return cls(d["symbol"], d["side"], d["quantity"], d.get("order_type", "market"), d.get("limit_price"),
                    d.get("stop_price"), d.get("time_in_force", "day"), d["client_order_id"],
-                   _parse_time(d["created_at"]))
+                   _parse_time(d["created_at"]), d.get("strategy"))
 
 
 @dataclass(frozen=True, slots=True)

@@ -42,6 +42,7 @@ from raytrade.core.errors import ClusterError, DataError, RaytradeError, StoreUn
 from raytrade.serve.keys import ApiKey, KeyRing, Role
 from raytrade.storage import EventStore, RedisCache, store_from_url
 
+STRATEGY_NAME = r"^[A-Za-z0-9._:-]+$"
 SERVER_SIDE = {RejectReason.STORE_UNAVAILABLE, RejectReason.RISK_UNAVAILABLE, RejectReason.COMPLIANCE_UNAVAILABLE,
                RejectReason.BROKER_UNAVAILABLE}
 
@@ -121,6 +122,8 @@ class OrderRequest(BaseModel):
     limit_price: float | None = Field(None, gt=0, allow_inf_nan=False)
     time_in_force: Literal["day", "gtc", "ioc", "fok"] = "day"
     client_order_id: str | None = Field(None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")
+    strategy: str | None = Field(None, min_length=1, max_length=64, pattern=STRATEGY_NAME,
+                                 description="the strategy sending the order (refused while it is stopped)")
     reason: str | None = Field(None, max_length=200)
 
 
@@ -135,6 +138,11 @@ class ReasonBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     reason: str = Field(min_length=1, max_length=200)
+
+
+class StrategyBody(ReasonBody):
+    strategy: str | None = Field(None, min_length=1, max_length=64, pattern=STRATEGY_NAME,
+                                 description="one strategy; omitted: the whole engine")
 
 
 class ParametersBody(BaseModel):
@@ -611,23 +619,32 @@ class ApiGateway:
             raise ApiError(503, "MODEL_UNAVAILABLE", f"the signal model did not answer: {type(exc).__name__}") from None
         return {"signals": result}
 
-    @app.post("/api/strategies/start", tags=["engine"])
-    async def start(self, body: ReasonBody, token: str | None = Depends(_bearer)) -> dict[str, Any]:
-        """Let the engine accept orders (the engine-wide switch; per-strategy control is not built yet)."""
+    async def _switch(self, body: StrategyBody, token: str | None, running: bool) -> dict[str, Any]:
         key = await self.authenticate(token, Role.ADMIN)
-        return {"running": await self.call("orders", "set_running", True, key.principal, body.reason)}
+        if body.strategy is None:
+            return {"running": await self.call("orders", "set_running", running, key.principal, body.reason)}
+        row = await self.call("orders", "set_strategy", body.strategy, running, key.principal, body.reason)
+        return {"strategy": body.strategy, **row}
+
+    @app.post("/api/strategies/start", tags=["engine"])
+    async def start(self, body: StrategyBody, token: str | None = Depends(_bearer)) -> dict[str, Any]:
+        """Accept orders again: one strategy's (``strategy``), or the whole engine's."""
+        return await self._switch(body, token, True)
 
     @app.post("/api/strategies/stop", tags=["engine"])
-    async def stop(self, body: ReasonBody, token: str | None = Depends(_bearer)) -> dict[str, Any]:
-        """Refuse every new order (ENGINE_STOPPED) until started again."""
-        key = await self.authenticate(token, Role.ADMIN)
-        return {"running": await self.call("orders", "set_running", False, key.principal, body.reason)}
+    async def stop(self, body: StrategyBody, token: str | None = Depends(_bearer)) -> dict[str, Any]:
+        """Refuse new orders until started again: one strategy's (STRATEGY_STOPPED; its open orders
+        stay), or every order (ENGINE_STOPPED)."""
+        return await self._switch(body, token, False)
 
     @app.get("/api/strategies/status", tags=["engine"])
     async def status(self, token: str | None = Depends(_bearer)) -> dict[str, Any]:
+        """The engine's switch, the risk halt, and each strategy's state and order counts."""
         await self.authenticate(token, Role.VIEWER)
-        stats, risk = await asyncio.gather(self.call("orders", "stats"), self.call("risk", "status"))
-        return {"running": stats["running"], "halted": risk["halted"], "halt_detail": risk["halt_detail"]}
+        stats, risk, strategies = await asyncio.gather(self.call("orders", "stats"), self.call("risk", "status"),
+                                                       self.call("orders", "strategy_status"))
+        return {"running": stats["running"], "halted": risk["halted"], "halt_detail": risk["halt_detail"],
+                "strategies": strategies}
 
     # --- WebSocket ---------------------------------------------------------------------------
 

@@ -32,6 +32,9 @@ def test_order_happy_path_and_enums_from_strings():
     assert o.side is Side.BUY and o.order_type is OrderType.LIMIT
     assert o.signed_quantity == 10
     assert len(o.client_order_id) == 32
+    tagged = Order("AAPL", "sell", 5, strategy="pairs")
+    assert Order.from_dict(tagged.to_dict()) == tagged and tagged.to_dict()["strategy"] == "pairs"
+    assert Order.from_dict({k: v for k, v in o.to_dict().items() if k != "strategy"}) == o  # logs from before
 
 
 @pytest.mark.parametrize(
@@ -48,6 +51,7 @@ def test_order_happy_path_and_enums_from_strings():
         ({"symbol": ""}, "symbol must be a non-empty string"),
         ({"time_in_force": "forever"}, "time_in_force must be one of"),
         ({"created_at": datetime(2024, 1, 2)}, "timezone-aware"),
+        ({"strategy": " pairs"}, "strategy must be a non-empty string"),
     ],
 )
 def test_bad_orders(kwargs, message):

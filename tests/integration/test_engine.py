@@ -239,6 +239,34 @@ def test_halt_refuses_risk_increasing_orders_until_resume_and_stop_refuses_all(e
     assert ok and kinds.count(EventType.TRADING_HALTED) == 2 and EventType.ENGINE_STOPPED in kinds
 
 
+def test_a_stopped_strategy_is_refused_alone_and_stays_stopped_after_a_restart(engine_factory: Any) -> None:
+    eng = engine_factory()
+    ray.get(eng.orders.on_bars.remote([bar("KO", 50.0)]))
+    order = {"symbol": "KO", "side": "buy", "quantity": 1}
+    assert eng.submit({**order, "strategy": "pairs"})["status"] == "filled"
+    row = ray.get(eng.orders.set_strategy.remote("pairs", False, "admin-1", "review"))
+    assert row == {"running": False, "orders": 1, "open_orders": 0, "rejected": 0}
+    refused = eng.submit({**order, "strategy": "pairs", "client_order_id": "p-2"})
+    assert (refused["status"], refused["reject_code"]) == ("rejected", "STRATEGY_STOPPED")
+    assert eng.submit({**order, "strategy": "momentum"})["status"] == "filled"
+    assert eng.submit(order)["status"] == "filled"  # a manual order belongs to no strategy
+    assert eng.submit({**order, "strategy": " pairs"})["reject_code"] == "INVALID_ORDER"
+    with pytest.raises(ray.exceptions.RayTaskError, match="strategy must be a name"):
+        ray.get(eng.orders.set_strategy.remote("", False, "admin-1", "nameless"))
+    pid = ray.get(eng.orders.ready.remote())["pid"]
+    ray.kill(eng.orders, no_restart=False)
+    wait_restarted(eng.orders, pid)
+    status = ray.get(eng.orders.strategy_status.remote())
+    assert status["pairs"] == {"running": False, "orders": 1, "open_orders": 0, "rejected": 1}
+    assert status["momentum"]["running"] and status["momentum"]["orders"] == 1
+    assert eng.submit({**order, "strategy": "pairs", "client_order_id": "p-3"})["reject_code"] == "STRATEGY_STOPPED"
+    ray.get(eng.orders.set_strategy.remote("pairs", True, "admin-1", "cleared"))
+    ray.get(eng.orders.on_bars.remote([bar("KO", 50.0, OPEN + timedelta(minutes=1))]))  # the broker's market
+    assert eng.submit({**order, "strategy": "pairs"})["status"] == "filled"
+    kinds = [r.event.type for r in read_log(eng.config)[0]]
+    assert kinds.count(EventType.STRATEGY_STOPPED) == 1 and kinds.count(EventType.STRATEGY_STARTED) == 1
+
+
 def test_killed_actors_come_back_with_the_same_state(engine_factory: Any) -> None:
     eng = engine_factory(risk={"max_orders_per_second": 100_000, "max_symbol_weight": 0.5})
     ray.get(eng.orders.on_bars.remote([bar("AAPL", 100.0), bar("KO", 50.0)]))

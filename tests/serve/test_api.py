@@ -122,6 +122,21 @@ def test_admin_halt_resume_limits_and_violations(api: Api) -> None:
     assert r.json()["error"] == "ENGINE_STOPPED"
     assert api("GET", "/api/strategies/status", Role.VIEWER).json()["running"] is False
     assert api("POST", "/api/strategies/start", Role.ADMIN, json={"reason": "sod"}).json() == {"running": True}
+    stopped = api("POST", "/api/strategies/stop", Role.ADMIN, json={"reason": "review", "strategy": "stat-arb"})
+    assert stopped.json() == {"strategy": "stat-arb", "running": False, "orders": 0, "open_orders": 0, "rejected": 0}
+    assert api("POST", "/api/strategies/stop", Role.TRADER, json={"reason": "x", "strategy": "stat-arb"}).status_code == 403
+    bad = api("POST", "/api/strategies/stop", Role.ADMIN, json={"reason": "x", "strategy": "no spaces"})
+    assert (bad.status_code, bad.json()["field"]) == (422, "strategy")
+    r = api("POST", "/api/orders", Role.TRADER, json={"symbol": "JPM", "side": "buy", "quantity": 1,
+                                                      "strategy": "stat-arb"})
+    assert (r.status_code, r.json()["error"]) == (422, "STRATEGY_STOPPED")
+    assert api("POST", "/api/orders", Role.TRADER, json={"symbol": "JPM", "side": "buy", "quantity": 1,
+                                                         "strategy": "carry"}).status_code == 201
+    strategies = api("GET", "/api/strategies/status", Role.VIEWER).json()["strategies"]
+    assert strategies["stat-arb"] == {"running": False, "orders": 0, "open_orders": 0, "rejected": 1}
+    assert strategies["carry"]["running"] and strategies["carry"]["orders"] == 1
+    assert api("POST", "/api/strategies/start", Role.ADMIN,
+               json={"reason": "ok", "strategy": "stat-arb"}).json()["running"] is True
     perf = api("GET", "/api/performance", Role.VIEWER).json()
     assert perf["equity"] > 0 and perf["orders"]["accepted"] >= 1
 
