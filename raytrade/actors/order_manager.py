@@ -118,8 +118,7 @@ class OrderManager(ActorBase):
         for m in self.book.open_orders():
             await self.broker.restore(m.order, self.instruments[m.order.symbol], m.filled_quantity, len(m.fill_ids))
         self.committer = GroupCommitter(self.store)
-        self.risk, self.compliance = RiskGate(self.config), ComplianceGate(self.config)
-        for gate in (self.risk, self.compliance):
+        for gate in (self.risk, self.compliance):  # made with this process; rebuilt from the log here
             gate.store = self.store
             await gate.ensure_ready()
         import ray
@@ -221,8 +220,7 @@ class OrderManager(ActorBase):
         if not reply.accepted:
             await self._broker_rejects(cid, principal, RejectReason.BROKER_REJECTED, reply.detail)
             return managed.view()
-        extra = ([Event(EventType.ORDER_CANCELLED, principal, "immediate-or-cancel remainder",
-                        {"client_order_id": cid, "symbol": sym}, now)] if reply.cancelled_remainder else [])
+        extra = [self._ioc_cancel(cid, sym, principal, now)] if reply.cancelled_remainder else []
         # A store failure here keeps the fills for the next batch; the view shows what is committed.
         with contextlib.suppress(StoreError):
             await self._record_fills(list(reply.fills), extra)
@@ -249,8 +247,7 @@ class OrderManager(ActorBase):
         else:
             after = [self._fill_event(f, principal) for f in fills]
             if reply.cancelled_remainder:
-                after.append(Event(EventType.ORDER_CANCELLED, principal, "immediate-or-cancel remainder",
-                                   {"client_order_id": cid, "symbol": order.symbol}, now))
+                after.append(self._ioc_cancel(cid, order.symbol, principal, now))
         pending, self._unrecorded = self._unrecorded, []
         try:
             records = await self._commit([self._fill_event(f) for f in pending] + [accepted] + after)
@@ -344,6 +341,12 @@ class OrderManager(ActorBase):
         return Event(EventType.ORDER_REJECTED, principal, detail,
                      {"client_order_id": cid, "request": {"symbol": symbol}, "code": code.value, "detail": detail},
                      self.now())
+
+    @staticmethod
+    def _ioc_cancel(cid: str, symbol: str, principal: str, at: datetime) -> Event:
+        """The cancellation of an immediate-or-cancel order's unfilled rest."""
+        return Event(EventType.ORDER_CANCELLED, principal, "immediate-or-cancel remainder",
+                     {"client_order_id": cid, "symbol": symbol}, at)
 
     def _fill_event(self, fill: Fill, principal: str | None = None) -> Event:
         """A fill as its log event; the acting principal is its order's (``principal`` for an
@@ -515,7 +518,7 @@ class OrderManager(ActorBase):
         if not isinstance(strategy, str) or not strategy.strip() or strategy != strategy.strip() or len(strategy) > 64:
             raise DomainError(f"strategy must be a name of 1 to 64 characters without surrounding spaces, "
                               f"got {strategy!r}")
-        if self.strategies.get(strategy, True) != running or strategy not in self.strategies:
+        if self.strategies.get(strategy) != running:
             t = EventType.STRATEGY_STARTED if running else EventType.STRATEGY_STOPPED
             await self._commit([Event(t, principal, reason, {"strategy": strategy})])
             self.strategies[strategy] = running

@@ -184,7 +184,7 @@ class LatencyMiddleware:
     """api_latency_ms by route template (not the raw path: ids would explode the label set).
 
     A plain ASGI middleware: Starlette's ``@app.middleware("http")`` runs every request through a
-    task group and memory streams, which cost more than some endpoints themselves."""
+    task group and memory streams."""
 
     def __init__(self, asgi: Any) -> None:
         self.app = asgi
