@@ -37,7 +37,7 @@ from typing import Any, ClassVar
 from raytrade.actors.config import EngineConfig
 from raytrade.actors.metrics import metrics, tags
 from raytrade.core.enums import EventType
-from raytrade.core.errors import ClusterError
+from raytrade.core.errors import ClusterError, DomainError
 from raytrade.core.events import Event
 from raytrade.core.orders import Fill
 from raytrade.core.portfolio import Portfolio
@@ -198,7 +198,7 @@ class PortfolioMirror(ActorBase):
         out: list[Any] = []
         for kind, args in items:
             if kind != "market":
-                raise ValueError(f"unknown step item kind {kind!r}: expected 'market'")
+                raise DomainError(f"unknown step item kind {kind!r}: expected 'market'")
             await self.on_market(*args)
             out.append(None)
         return out

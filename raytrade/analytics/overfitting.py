@@ -31,6 +31,8 @@ from statistics import NormalDist
 
 import numpy as np
 
+from raytrade.core.errors import DomainError
+
 _NORMAL = NormalDist()  # the standard normal's cdf and inverse cdf, to double precision
 
 EULER_GAMMA = 0.5772156649015329
@@ -52,7 +54,7 @@ def probabilistic_sharpe_ratio(sr: float, sr_benchmark: float, n_obs: int, skew:
     """Probability that the true per-period Sharpe exceeds ``sr_benchmark``, given the observed
     per-period ``sr`` over ``n_obs`` returns with ``skew`` and raw ``kurtosis``."""
     if n_obs < 2:
-        raise ValueError(f"need at least 2 observations, got {n_obs}")
+        raise DomainError(f"need at least 2 observations, got {n_obs}")
     var = 1.0 - skew * sr + (kurtosis - 1.0) / 4.0 * sr**2
     if var <= 0:
         return math.nan
@@ -63,7 +65,7 @@ def expected_max_sharpe(n_trials: int, var_sr: float) -> float:
     """SR0: the expected maximum per-period Sharpe of ``n_trials`` unskilled trials whose Sharpe
     ratios have variance ``var_sr`` (0 for a single trial)."""
     if n_trials < 1:
-        raise ValueError(f"n_trials must be >= 1, got {n_trials}")
+        raise DomainError(f"n_trials must be >= 1, got {n_trials}")
     if n_trials == 1:
         return 0.0
     z = (1 - EULER_GAMMA) * _NORMAL.inv_cdf(1 - 1 / n_trials) + EULER_GAMMA * _NORMAL.inv_cdf(
@@ -149,13 +151,13 @@ def pbo_cscv(returns: np.ndarray, n_blocks: int = 16) -> PBOResult:
     """
     r = np.asarray(returns, dtype=np.float64)
     if r.ndim != 2 or r.shape[1] < 2:
-        raise ValueError(f"need a T x N matrix with N >= 2 trials, got shape {r.shape}")
+        raise DomainError(f"need a T x N matrix with N >= 2 trials, got shape {r.shape}")
     if n_blocks < 2 or n_blocks % 2:
-        raise ValueError(f"n_blocks must be even and >= 2, got {n_blocks}")
+        raise DomainError(f"n_blocks must be even and >= 2, got {n_blocks}")
     if r.shape[0] < 2 * n_blocks:
-        raise ValueError(f"need at least {2 * n_blocks} rows for {n_blocks} blocks, got {r.shape[0]}")
+        raise DomainError(f"need at least {2 * n_blocks} rows for {n_blocks} blocks, got {r.shape[0]}")
     if not np.isfinite(r).all():
-        raise ValueError("returns must be finite")
+        raise DomainError("returns must be finite")
     blocks = np.array_split(np.arange(r.shape[0]), n_blocks)
     count = np.array([len(b) for b in blocks], dtype=np.float64)
     s1 = np.stack([r[b].sum(axis=0) for b in blocks])

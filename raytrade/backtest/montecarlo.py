@@ -28,6 +28,8 @@ from enum import StrEnum
 import numba as nb
 import numpy as np
 
+from raytrade.core.errors import DomainError
+
 CHUNK_PATHS = 1000
 PERCENTILES = (1, 5, 25, 50, 75, 95, 99)
 
@@ -97,15 +99,15 @@ def simulate_chunk(returns: np.ndarray, n_paths: int, seed: np.random.SeedSequen
     """``n_paths`` paths of ``horizon`` periods (default: the history's length) from one seed."""
     r = np.ascontiguousarray(returns, dtype=np.float64)
     if r.ndim != 1 or len(r) < 2 or not np.isfinite(r).all():
-        raise ValueError("returns must be a finite 1-D series of at least 2 periods")
+        raise DomainError("returns must be a finite 1-D series of at least 2 periods")
     method = Method(method)
     rng = np.random.default_rng(seed)
     n = len(r)
     h = n if horizon is None or method is Method.RESHUFFLE else int(horizon)
     if h < 2:
-        raise ValueError(f"horizon must be >= 2, got {h}")
+        raise DomainError(f"horizon must be >= 2, got {h}")
     if mean_block < 1:
-        raise ValueError(f"mean_block must be >= 1, got {mean_block}")
+        raise DomainError(f"mean_block must be >= 1, got {mean_block}")
     keep = min(keep_curves, n_paths)
     curves = np.empty((keep, h))
     if method is Method.RESHUFFLE:
@@ -123,7 +125,7 @@ def simulate_chunk(returns: np.ndarray, n_paths: int, seed: np.random.SeedSequen
 def chunk_plan(n_paths: int, seed: int) -> list[tuple[int, np.random.SeedSequence]]:
     """(paths, seed) per chunk: fixed-size chunks, each with its own spawned seed."""
     if n_paths < 1:
-        raise ValueError(f"n_paths must be >= 1, got {n_paths}")
+        raise DomainError(f"n_paths must be >= 1, got {n_paths}")
     sizes = [CHUNK_PATHS] * (n_paths // CHUNK_PATHS) + ([n_paths % CHUNK_PATHS] if n_paths % CHUNK_PATHS else [])
     return list(zip(sizes, np.random.SeedSequence(seed).spawn(len(sizes)), strict=True))
 

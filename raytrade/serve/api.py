@@ -38,7 +38,13 @@ from raytrade.actors.metrics import metrics
 from raytrade.actors.portfolio import SNAPSHOT as PORTFOLIO_SNAPSHOT
 from raytrade.cluster import NAMESPACE
 from raytrade.core.enums import EventType, OrderStatus, RejectReason
-from raytrade.core.errors import ClusterError, DataError, RaytradeError, StoreUnavailableError
+from raytrade.core.errors import (
+    ClusterError,
+    DataError,
+    DomainError,
+    RaytradeError,
+    StoreUnavailableError,
+)
 from raytrade.serve.keys import ApiKey, KeyRing, Role
 from raytrade.storage import EventStore, RedisCache, store_from_url
 
@@ -315,7 +321,7 @@ def _csv(value: str | None, allowed: list[str] | None = None) -> set[str]:
     if allowed is not None:
         bad = sorted(items - set(allowed))
         if bad:
-            raise ValueError(f"unknown event type {bad[0]!r} (known: {', '.join(allowed)})")
+            raise DomainError(f"unknown event type {bad[0]!r} (known: {', '.join(allowed)})")
     return items
 
 

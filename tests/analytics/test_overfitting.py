@@ -18,6 +18,7 @@ from raytrade.analytics.overfitting import (
     psr_of_returns,
     walk_forward_efficiency,
 )
+from raytrade.core.errors import DomainError
 
 
 def test_expected_max_factor_for_100_trials():
@@ -105,12 +106,16 @@ def test_pbo_of_pure_noise_is_near_one_half():
 
 
 def test_pbo_refuses_bad_shapes():
-    with pytest.raises(ValueError, match="even"):
+    with pytest.raises(DomainError, match="even"):
         pbo_cscv(np.zeros((100, 3)), n_blocks=5)
-    with pytest.raises(ValueError, match="N >= 2"):
+    with pytest.raises(DomainError, match="N >= 2"):
         pbo_cscv(np.zeros((100, 1)))
-    with pytest.raises(ValueError, match="rows"):
+    with pytest.raises(DomainError, match="rows"):
         pbo_cscv(np.zeros((10, 3)), n_blocks=16)
+    with pytest.raises(DomainError, match="at least 2 observations"):
+        probabilistic_sharpe_ratio(0.1, 0.0, 1, 0.0, 3.0)
+    with pytest.raises(DomainError, match="n_trials"):
+        expected_max_sharpe(0, 0.01)
 
 
 def test_ratio_efficiency_and_flags():

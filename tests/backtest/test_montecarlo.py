@@ -13,12 +13,13 @@ from raytrade.backtest.montecarlo import (
     simulate_chunk,
     trade_returns,
 )
+from raytrade.core.errors import DomainError
 
 
 def test_chunk_plan_is_fixed_size():
     plan = chunk_plan(2500, seed=1)
     assert [n for n, _ in plan] == [CHUNK_PATHS, CHUNK_PATHS, 500]
-    with pytest.raises(ValueError):
+    with pytest.raises(DomainError):
         chunk_plan(0, 1)
 
 
@@ -86,9 +87,9 @@ def test_probabilities_by_construction():
 
 
 def test_bad_input():
-    with pytest.raises(ValueError, match="finite"):
+    with pytest.raises(DomainError, match="finite"):
         simulate(np.array([0.1, np.nan, 0.2]), 10)
-    with pytest.raises(ValueError, match="mean_block"):
+    with pytest.raises(DomainError, match="mean_block"):
         simulate(np.array([0.1, 0.2, 0.3]), 10, mean_block=0.5)
 
 
