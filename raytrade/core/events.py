@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -35,10 +36,38 @@ class Event:
         object.__setattr__(self, "timestamp", ensure_utc(self.timestamp))
         if self.sequence is not None and (not isinstance(self.sequence, int) or self.sequence < 1):
             raise DomainError(f"sequence must be a positive integer, got {self.sequence!r}")
-        _check_json_like(self.payload, "payload")
+        if not _json_like(self.payload):
+            _check_json_like(self.payload, "payload")
+
+    def numbered(self, sequence: int) -> Event:
+        """This event as the store numbered it: a copy with ``sequence`` set, without validating
+        again what this event's construction already validated."""
+        if not isinstance(sequence, int) or sequence < 1:
+            raise DomainError(f"sequence must be a positive integer, got {sequence!r}")
+        out = object.__new__(Event)
+        for name in ("type", "principal", "reason", "payload", "timestamp"):
+            object.__setattr__(out, name, getattr(self, name))
+        object.__setattr__(out, "sequence", sequence)
+        return out
+
+
+def _json_like(value: Any) -> bool:
+    """Whether ``value`` is JSON-like (the fast test; :func:`_check_json_like` says where not)."""
+    t = type(value)
+    if t is str or t is int or t is bool or value is None:
+        return True
+    if t is float:
+        return math.isfinite(value)
+    if t is dict:
+        return all(type(k) is str and _json_like(v) for k, v in value.items())
+    if t is list or t is tuple:
+        return all(_json_like(v) for v in value)
+    return False
 
 
 def _check_json_like(value: Any, path: str) -> None:
+    """Raise naming the first place in ``value`` that is not JSON-like (subclasses of the JSON
+    types are accepted here, which the fast test leaves to this one)."""
     if value is None or isinstance(value, str | bool | int):
         return
     if isinstance(value, float):

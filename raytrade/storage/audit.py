@@ -27,6 +27,7 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from json.encoder import encode_basestring_ascii
 from typing import Any
 
 from raytrade.core.errors import AuditError
@@ -38,17 +39,21 @@ TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 Row = tuple[int, str, str, str, str, str, str, str]  # seq, timestamp, type, principal, reason, payload, prev, hash
 
 
+_quote = encode_basestring_ascii  # a str as json.dumps writes it with ensure_ascii (the C encoder's)
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
+
+
 def canonical_json(value: Any) -> str:
     """``value`` as canonical JSON text (sorted keys, no spaces, ASCII, no NaN)."""
     try:
-        return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
+        return _CANONICAL.encode(value)
     except ValueError as exc:
         raise AuditError(f"payload cannot be serialised canonically: {exc}") from None
 
 
 def format_timestamp(ts: datetime) -> str:
     """``ts`` (aware) as the canonical UTC text with microseconds."""
-    utc = ts.astimezone(UTC)
+    utc = ts if ts.tzinfo is UTC else ts.astimezone(UTC)
     if utc.year < 1000:  # strftime does not pad such years; the canonical text keeps its output
         return utc.strftime(TIMESTAMP_FORMAT)
     return utc.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
@@ -67,9 +72,9 @@ def canonical_record(sequence: int, timestamp: str, type_: str, principal: str, 
     Equal to ``canonical_json({...}).encode()`` of the record as a dict; built by concatenation
     because verification runs it on every record.
     """
-    dumps = json.dumps
-    return (f'{{"payload":{payload},"principal":{dumps(principal)},"reason":{dumps(reason)},'
-            f'"sequence":{sequence},"timestamp":"{timestamp}","type":{dumps(type_)}}}').encode("ascii")
+    q = _quote
+    return (f'{{"payload":{payload},"principal":{q(principal)},"reason":{q(reason)},'
+            f'"sequence":{sequence},"timestamp":"{timestamp}","type":{q(type_)}}}').encode("ascii")
 
 
 def chain_hash(prev_hash: str, canonical: bytes) -> str:

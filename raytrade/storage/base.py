@@ -126,7 +126,7 @@ class EventStore(abc.ABC):
         if not events:
             return []
         rows = await self._append_rows(events)
-        return [AuditRecord(e.__class__(e.type, e.principal, e.reason, e.payload, e.timestamp, r[0]), r[6], r[7])
+        return [AuditRecord(e.numbered(r[0]), r[6], r[7])
                 for e, r in zip(events, rows, strict=True)]
 
     async def read(self, start: int = 1, end: int | None = None, *,

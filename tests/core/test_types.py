@@ -123,6 +123,23 @@ def test_events_require_json_like_payloads():
         Event("fill", "engine", "x", {"px": math.nan})
     with pytest.raises(DomainError, match="event type must be one of"):
         Event("teleport", "engine", "x")
+    with pytest.raises(DomainError, match=r"payload\.fills\[1\]\.px must be finite"):
+        Event("fill", "engine", "x", {"fills": [{"px": 1.0}, {"px": math.inf}]})
+    with pytest.raises(DomainError, match=r"payload\.a keys must be strings"):
+        Event("fill", "engine", "x", {"a": {1: "one"}})
+    side = Event("fill", "engine", "x", {"side": EventType.FILL, "flag": True}, NOW)  # str subclasses pass
+    assert side.payload["side"] == "fill"
+
+
+def test_numbered_copies_an_event_with_its_sequence():
+    e = Event(EventType.FILL, "engine", "signal", {"qty": 1.0}, NOW)
+    n = e.numbered(7)
+    assert (n.type, n.principal, n.reason, n.payload, n.timestamp, n.sequence) == (
+        e.type, e.principal, e.reason, e.payload, e.timestamp, 7)
+    assert n == Event(EventType.FILL, "engine", "signal", {"qty": 1.0}, NOW, 7)
+    for bad in (0, -1, 2.0, None):
+        with pytest.raises(DomainError, match="sequence must be a positive integer"):
+            e.numbered(bad)  # type: ignore[arg-type]
 
 
 def test_data_error_survives_pickling():

@@ -23,6 +23,15 @@ def test_canonical_record_is_the_sorted_compact_json_of_the_record() -> None:
     assert got == expected
 
 
+def test_canonical_record_escapes_text_as_json_does() -> None:
+    for text in ('quote " and \\ backslash', "tab\tnew\nline\x00", "\u2028 é 🙂", ""):
+        got = canonical_record(1, "2024-03-01T14:30:00.123456Z", "fill", text, text, "{}")
+        expected = json.dumps({"sequence": 1, "timestamp": "2024-03-01T14:30:00.123456Z", "type": "fill",
+                               "principal": text, "reason": text, "payload": {}},
+                              sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
+        assert got == expected
+
+
 def test_chain_hash_against_hand_written_bytes() -> None:
     text = ('{"payload":{"price":185.75,"qty":500,"symbol":"AAPL"},"principal":"alice","reason":"test",'
             '"sequence":1,"timestamp":"2024-03-01T14:30:00.123456Z","type":"fill"}')
