@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -34,7 +35,7 @@ def free_port() -> int:
 def test_raytrade_serve_behind_haproxy_answers_rest_and_websocket(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items()
            if k not in ("RAY_ADDRESS", "RAYTRADE_DATABASE_URL", "RAYTRADE_REDIS_URL", "RAYTRADE_DATABASE_SCHEMA")}
-    env.update(RAYTRADE_DATA_DIR=str(tmp_path / "data"), COLUMNS="200")
+    env.update(RAYTRADE_DATA_DIR=str(tmp_path / "data"), COLUMNS="200", PYTHONUNBUFFERED="1")
     version, _ = train_models(ModelConfig(name="tiny", symbols=["AAPL", "KO", "JPM", "XOM"], start="2008-01-01",
                                           end="2014-12-31", folds=2, registry=tmp_path / "models",
                                           xgboost={"n_estimators": 20}, neural_net={"epochs": 2}), use_ray=False)
@@ -52,17 +53,18 @@ def test_raytrade_serve_behind_haproxy_answers_rest_and_websocket(tmp_path: Path
                              "--cpus", "2"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True)
     base = f"http://127.0.0.1:{port}"
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(proc.stdout or ()), daemon=True)
+    reader.start()
     try:
+        # HAProxy answers as soon as the API replica runs, which can be before `serve` has finished
+        # starting: wait for the line that says it has (the prompt to press Ctrl-C).
         deadline = time.monotonic() + 180
-        while True:
-            assert proc.poll() is None, proc.stdout.read() if proc.stdout else "serve exited"
-            try:
-                if httpx.get(f"{base}/api/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "the API did not come up within 180 s"
-            time.sleep(1)
+        while not any("Ctrl-C stops" in line for line in lines):
+            assert proc.poll() is None, "serve exited:\n" + "".join(lines)[-3000:]
+            assert time.monotonic() < deadline, "serve did not finish starting within 180 s"
+            time.sleep(0.5)
+        assert httpx.get(f"{base}/api/health", timeout=10).status_code == 200
         headers = {"Authorization": f"Bearer {token}"}
         with httpx.Client(base_url=base, headers=headers, timeout=30) as client:
             portfolio = client.get("/api/portfolio")
@@ -80,8 +82,10 @@ def test_raytrade_serve_behind_haproxy_answers_rest_and_websocket(tmp_path: Path
     finally:
         proc.send_signal(signal.SIGINT)
         try:
-            out, _ = proc.communicate(timeout=120)
+            proc.wait(timeout=120)
         except subprocess.TimeoutExpired:
             proc.kill()
-            out, _ = proc.communicate()
+            proc.wait()
+        reader.join(timeout=30)
+    out = "".join(lines)
     assert "haproxy ingress" in out and "Traceback" not in out, out[-3000:]
