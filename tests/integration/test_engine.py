@@ -374,12 +374,15 @@ def test_sigkill_mid_stream_loses_no_acknowledged_order(engine_factory: Any, bac
 
 
 async def sessions_gone(role: str) -> None:
-    """pg_terminate_backend only signals: wait until the role's sessions have really ended."""
+    """End every session of ``role`` (which can no longer log in) and wait until none is left:
+    pg_terminate_backend only signals, and a session that logged in just before NOLOGIN took
+    effect is only seen by a later look, so terminate on every look."""
     conn = await asyncpg.connect(PG_URL)
     try:
         for _ in range(200):
             if not await conn.fetchval("SELECT count(*) FROM pg_stat_activity WHERE usename = $1", role):
                 return
+            await conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1", role)
             await asyncio.sleep(0.05)
         raise AssertionError(f"sessions of {role} still open")
     finally:
@@ -407,8 +410,7 @@ def test_unreachable_store_rejects_with_store_unavailable_and_writes_nothing(ray
         ray.get(eng.orders.on_bars.remote([bar("KO", 50.0)]))
         assert eng.submit({"symbol": "KO", "side": "buy", "quantity": 10})["status"] == "filled"
         count_before = len(read_log(cfg)[0])
-        asyncio.run(admin(f"ALTER ROLE {role} NOLOGIN; SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                          f"WHERE usename = '{role}'"))
+        asyncio.run(admin(f"ALTER ROLE {role} NOLOGIN"))  # committed before any session is ended
         asyncio.run(sessions_gone(role))
         view = eng.submit({"symbol": "KO", "side": "buy", "quantity": 10, "client_order_id": "while-down"})
         assert (view["status"], view["reject_code"]) == ("rejected", "STORE_UNAVAILABLE")
