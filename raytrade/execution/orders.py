@@ -141,6 +141,12 @@ class OrderBook:
         self.orders: dict[str, ManagedOrder] = {}
         self.rejections: dict[str, Rejection] = {}
         self._open: dict[str, ManagedOrder] = {}  # index: the book grows, the open orders do not
+        # Signed remaining quantity and count of the open orders per symbol, kept as orders change:
+        # the risk gate asks for it on every order, and summing thousands of resting orders each
+        # time would cost more than the rest of the order's path. A symbol leaves when its last
+        # open order closes, so float residue cannot outlive its orders.
+        self._open_qty: dict[str, float] = {}
+        self._open_count: dict[str, int] = {}
 
     def __contains__(self, client_order_id: str) -> bool:
         return client_order_id in self.orders or client_order_id in self.rejections
@@ -156,21 +162,39 @@ class OrderBook:
         return [m for m in self._open.values() if symbol is None or m.order.symbol == symbol]
 
     def open_quantities(self) -> dict[str, float]:
-        """Signed remaining quantity of the open orders, per symbol."""
-        out: dict[str, float] = {}
-        for m in self._open.values():
-            out[m.order.symbol] = out.get(m.order.symbol, 0.0) + m.order.side.sign * m.remaining
-        return out
+        """Signed remaining quantity of the open orders (+ buys, - sells), per symbol that has any
+        (a copy; kept up to date as orders change, not summed per call)."""
+        return dict(self._open_qty)
 
     def open_quantity(self, symbol: str) -> float:
         """Signed quantity still to fill on ``symbol``'s open orders (+ buys, - sells)."""
-        return sum(m.order.side.sign * m.remaining for m in self.open_orders(symbol))
+        return self._open_qty.get(symbol, 0.0)
+
+    def _track(self, m: ManagedOrder, before: float, opened: bool = False) -> None:
+        """Account for a change of ``m``'s signed remaining quantity from ``before``; ``opened``
+        when ``m`` has just joined the open orders. A closed order leaves the index."""
+        sym = m.order.symbol
+        if opened:
+            self._open_count[sym] = self._open_count.get(sym, 0) + 1
+        if m.is_open:
+            self._open_qty[sym] = self._open_qty.get(sym, 0.0) + m.order.side.sign * m.remaining - before
+            return
+        self._open.pop(m.client_order_id, None)
+        left = self._open_count[sym] - 1
+        if left:
+            self._open_count[sym] = left
+            self._open_qty[sym] -= before
+        else:
+            del self._open_count[sym], self._open_qty[sym]
 
     def accept(self, order: Order, principal: str, at: datetime) -> ManagedOrder:
+        if order.client_order_id in self.orders:
+            raise OrderStateError(f"order {order.client_order_id} is already in the book: accepted once only")
         m = ManagedOrder(order, principal, updated_at=at)
         m.transition(S.ACCEPTED, at)
         self.orders[order.client_order_id] = m
         self._open[order.client_order_id] = m
+        self._track(m, 0.0, opened=True)
         return m
 
     def reject(self, client_order_id: str, principal: str, request: dict[str, Any], code: RejectReason,
@@ -187,11 +211,12 @@ class OrderBook:
 
     def apply_event(self, event: Event) -> None:
         """Replay one logged event into the book (events of other kinds are ignored)."""
-        self._apply(event)
         cid = event.payload.get("client_order_id") or event.payload.get("fill", {}).get("client_order_id")
-        m = self.orders.get(cid) if isinstance(cid, str) else None
-        if m is not None and not m.is_open:
-            self._open.pop(cid, None)  # type: ignore[arg-type]
+        m = self._open.get(cid) if isinstance(cid, str) else None
+        before = m.order.side.sign * m.remaining if m is not None else 0.0
+        self._apply(event)
+        if m is not None:
+            self._track(m, before)
 
     def _apply(self, event: Event) -> None:
         p, t, at = event.payload, event.type, event.timestamp

@@ -82,3 +82,72 @@ def test_book_replays_the_log_to_the_same_state() -> None:
     for cid in ("o1", "o2", "bad"):
         assert replayed.view(cid) == live.view(cid)
     assert replayed.open_quantity("AAPL") == 40
+
+
+def brute_open_quantities(book: OrderBook) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for m in book.orders.values():
+        if m.is_open:
+            out[m.order.symbol] = out.get(m.order.symbol, 0.0) + m.order.side.sign * m.remaining
+    return out
+
+
+def test_open_quantities_follow_every_change_as_a_full_sum_would() -> None:
+    """Seeded random accepts, partial fills, replaces, cancels, expiries, broker rejections and
+    refused overfills (fractional quantities): after each, the kept per-symbol figure equals the
+    sum over the open orders, a symbol without open orders is absent, and a replay agrees."""
+    import random
+
+    rng = random.Random(11)
+    book, log, n = OrderBook(), [], 0
+    for step in range(3000):
+        open_ids = [cid for cid, m in book.orders.items() if m.is_open]
+        action = rng.random()
+        event = None
+        if action < 0.3 or not open_ids:
+            n += 1
+            o = Order(rng.choice(["AAPL", "KO", "BTC"]), rng.choice(["buy", "sell"]),  # type: ignore[arg-type]
+                      round(rng.uniform(0.001, 50), 3), "limit", limit_price=10.0, client_order_id=f"c{n}",
+                      created_at=T)
+            event = Event(EventType.ORDER_ACCEPTED, "p", "x", {"order": o.to_dict()}, T)
+        else:
+            m = book.orders[rng.choice(open_ids)]
+            cid, o = m.client_order_id, m.order
+            if action < 0.6:
+                qty = m.remaining * rng.choice([0.25, 0.5, 1.0, 1.5])  # 1.5: an overfill, refused
+                event = Event(EventType.FILL, "p", "x", {"fill": Fill(cid, o.symbol, o.side, qty, 10.0, 0.0, T,
+                                                                    fill_id=f"{cid}-{step}").to_dict()}, T)
+            elif action < 0.75:
+                event = Event(EventType.ORDER_REPLACED, "p", "x", {"client_order_id": cid, "quantity":
+                              round(m.filled_quantity + rng.uniform(0.001, 20), 3), "limit_price": None}, T)
+            elif action < 0.85:
+                event = Event(EventType.ORDER_CANCELLED, "p", "x", {"client_order_id": cid}, T)
+            elif action < 0.92:
+                event = Event(EventType.ORDER_EXPIRED, "p", "x", {"client_order_id": cid}, T)
+            else:  # refused by the broker: legal only before any fill
+                event = Event(EventType.ORDER_REJECTED, "p", "x", {"client_order_id": cid, "request": {},
+                              "code": "BROKER_REJECTED", "detail": "no"}, T)
+        try:
+            book.apply_event(event)
+            log.append(event)
+        except OrderStateError:
+            pass  # refused: the book must be unchanged, which the comparison below checks
+        expected = brute_open_quantities(book)
+        got = book.open_quantities()
+        assert got.keys() == expected.keys(), step
+        for sym, q in expected.items():
+            assert got[sym] == pytest.approx(q, abs=1e-9), (step, sym)
+            assert book.open_quantity(sym) == got[sym]
+    assert len(book.open_orders()) == sum(m.is_open for m in book.orders.values()) > 0
+    replayed = OrderBook()
+    for e in log:
+        replayed.apply_event(e)
+    assert replayed.open_quantities() == pytest.approx(book.open_quantities())
+
+
+def test_an_order_is_accepted_once() -> None:
+    book = OrderBook()
+    book.accept(order(10), "p", T)
+    with pytest.raises(OrderStateError, match="already in the book"):
+        book.accept(order(10), "p", T)
+    assert book.open_quantities() == {"AAPL": 10}
