@@ -10,7 +10,10 @@ group commit saves).
 
 Submitters each send one order at a time and wait for its acknowledgement, either with one Ray call
 per order or through an OrderClient, which coalesces what concurrent submitters send while earlier
-calls are in flight into one ``submit_batch`` call (what an API replica does).
+calls are in flight into one ``submit_batch`` call (what an API replica does). The last rows of
+each backend run the 16-submitter OrderClient flow again with 2,000 limit orders resting in the
+book (every decision counts the open orders' pending exposure): against the same row without them,
+what a full book costs each order.
 
 Targets on the 2-core machine, PostgreSQL: >= 1,000 orders/s sustained with p99 <= 20 ms from
 submission to acknowledgement; verify >= 100,000 records/s.
@@ -41,6 +44,7 @@ from raytrade.storage.postgres import PostgresEventStore
 SYMBOLS = ("AAPL", "MSFT", "KO", "JPM", "XOM", "PFE", "WMT", "INTC")
 NOW = datetime(2024, 3, 4, 15, 0, tzinfo=UTC)
 RISK = {"max_orders_per_second": 1e9, "max_symbol_weight": 1.0, "max_sector_weight": 1.0}
+RESTING = 2000  # limit buys 5% below the market, left working before the "resting" rows
 
 
 def request(i: int) -> dict[str, Any]:
@@ -80,6 +84,16 @@ async def drive_engine(eng: TradingEngine, seconds: float, concurrency: int, mod
             "calls": client.calls if mode == "client" else len(latencies)}
 
 
+async def place_resting(eng: TradingEngine, n: int) -> None:
+    """``n`` limit buys 5% below the bars' close (they rest: the market never comes down to them),
+    so that every later order is decided with ``n`` open orders in the book."""
+    client = OrderClient(eng.orders)
+    views = await asyncio.gather(*[client.submit({**request(i), "side": "buy", "order_type": "limit",
+                                                  "limit_price": 95.0, "time_in_force": "gtc"}, "bench")
+                                   for i in range(n)])
+    assert {v["status"] for v in views} == {"accepted"}, {v["status"] for v in views}
+
+
 def engine_run(store_url: str, schema: str | None, seconds: float,
                shapes: list[tuple[str, int]]) -> list[tuple[str, int, dict[str, Any]]]:
     """One engine; for each (mode, submitters) a timed run."""
@@ -96,8 +110,10 @@ def engine_run(store_url: str, schema: str | None, seconds: float,
         asyncio.run(drive_engine(eng, 1.0, 8))  # warm-up
         out = []
         for mode, submitters in shapes:
+            if mode == "resting" and not ray.get(eng.orders.stats.remote())["open_orders"]:
+                asyncio.run(place_resting(eng, RESTING))
             before = ray.get(eng.orders.stats.remote())
-            result = asyncio.run(drive_engine(eng, seconds, submitters, mode))
+            result = asyncio.run(drive_engine(eng, seconds, submitters, "client" if mode == "resting" else mode))
             after = ray.get(eng.orders.stats.remote())
             result["commits"] = after["commits"] - before["commits"]
             out.append((mode, submitters, result))
@@ -212,7 +228,8 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp())
     backends = {"sqlite": (f"sqlite:///{tmp / 'bench.sqlite'}", None),
                 "postgresql": (args.pg, f"rt_bench_{uuid.uuid4().hex[:8]}")}
-    shapes = [("call", 8), ("call", 32), ("client", 8), ("client", 12), ("client", 16), ("client", 32)]
+    shapes = [("call", 8), ("call", 32), ("client", 8), ("client", 12), ("client", 16), ("client", 32),
+              ("resting", 16)]
     rows = []
     base = asyncio.run(in_process_baseline(args.seconds))
     rows.append(("in-process domain objects, no store (baseline)", base))
@@ -221,7 +238,8 @@ def main() -> None:
     for name, (url, schema) in backends.items():
         try:
             for mode, submitters, result in engine_run(url, schema, args.seconds, shapes):
-                how = "a Ray call per order" if mode == "call" else "OrderClient"
+                how = {"call": "a Ray call per order", "client": "OrderClient",
+                       "resting": f"OrderClient, {RESTING:,} resting orders"}[mode]
                 rows.append((f"actors, {name}, {submitters} submitters, {how}", result))
             store_rows.append((name, asyncio.run(store_appends(url, (schema or "") + "_s" if schema else None,
                                                                args.seconds, args.concurrency))))
@@ -232,10 +250,10 @@ def main() -> None:
 
     print(f"Trading engine: market orders on {len(SYMBOLS)} symbols through compliance, risk, paper broker, "
           f"portfolio and the event store; {args.seconds:g} s each")
-    print(f"{'path':58s} {'orders':>8s} {'orders/s':>9s} {'p50 ms':>8s} {'p99 ms':>8s} {'x baseline':>10s} "
+    print(f"{'path':70s} {'orders':>8s} {'orders/s':>9s} {'p50 ms':>8s} {'p99 ms':>8s} {'x baseline':>10s} "
           f"{'commits':>8s} {'Ray calls':>9s}")
     for label, r in rows:
-        print(f"{label:58s} {r['orders']:8,d} {r['orders_s']:9,.0f} {r['p50_ms']:8.2f} {r['p99_ms']:8.2f} "
+        print(f"{label:70s} {r['orders']:8,d} {r['orders_s']:9,.0f} {r['p50_ms']:8.2f} {r['p99_ms']:8.2f} "
               f"{r['orders_s'] / base['orders_s']:10.3f} {r.get('commits', 0):8,d} {r.get('calls', 0):9,d}")
     engine_rows = [r for _, r in rows if "statuses" in r]
     assert all(set(r["statuses"]) == {"filled"} for r in engine_rows), [r["statuses"] for r in engine_rows]
