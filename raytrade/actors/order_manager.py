@@ -24,7 +24,7 @@ import math
 import time
 from collections import Counter, defaultdict
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from raytrade.actors.base import MARKS_SNAPSHOT, MIRROR_TYPES, ActorBase, CallBatcher, Note, note
@@ -552,18 +552,15 @@ class OrderManager(ActorBase):
 
     async def list_orders(self, status: str | None = None, symbol: str | None = None,
                           since: str | None = None, limit: int = 100, offset: int = 0) -> dict[str, Any]:
-        """Orders newest first, filtered; ``total`` counts all matches."""
+        """Orders newest first, filtered (:meth:`OrderBook.listing`); ``since`` is ISO 8601, UTC when
+        it has no offset; ``total`` counts all matches."""
         await self.ensure_ready()
-        views = [m.view() for m in self.book.orders.values()] + [r.view() for r in self.book.rejections.values()]
-        if status:
-            checks.member(OrderStatus, status, "status")
-            views = [v for v in views if v["status"] == status]
-        if symbol:
-            views = [v for v in views if v.get("symbol") == symbol]
+        after = None
         if since:
-            views = [v for v in views if v["updated_at"] >= datetime.fromisoformat(since).isoformat()]
-        views.sort(key=lambda v: v["updated_at"], reverse=True)
-        return {"total": len(views), "offset": offset, "limit": limit, "orders": views[offset:offset + limit]}
+            t = datetime.fromisoformat(since)
+            after = t.replace(tzinfo=UTC) if t.tzinfo is None else t
+        return self.book.listing(checks.member(OrderStatus, status, "status") if status else None,
+                                 symbol or None, after, limit, offset)
 
     async def open_quantities(self) -> dict[str, float]:
         """Signed remaining quantity of the open orders per symbol."""

@@ -21,6 +21,7 @@ the payloads the order manager writes are:
 
 from __future__ import annotations
 
+import heapq
 import math
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -134,6 +135,10 @@ class Rejection:
                 "updated_at": self.at.isoformat()}
 
 
+def _updated(x: ManagedOrder | Rejection) -> datetime:
+    return x.updated_at if isinstance(x, ManagedOrder) else x.at
+
+
 class OrderBook:
     """Every order the engine has seen, by client order id (accepted and rejected)."""
 
@@ -157,6 +162,30 @@ class OrderBook:
         if client_order_id in self.rejections:
             return self.rejections[client_order_id].view()
         return None
+
+    def listing(self, status: OrderStatus | None = None, symbol: str | None = None,
+                since: datetime | None = None, limit: int = 100, offset: int = 0) -> dict[str, Any]:
+        """Orders and rejections newest first by last update (ties: accepted orders in the order
+        they were accepted, then rejections), filtered by ``status``, ``symbol`` and updates at or
+        after ``since`` (aware); ``total`` counts every match. Only the page's views are built,
+        and only its ``offset + limit`` newest are ranked, so a long book costs one pass."""
+        if limit < 0 or offset < 0:
+            raise OrderStateError(f"limit and offset must be >= 0, got limit={limit}, offset={offset}")
+
+        def wanted(x: ManagedOrder | Rejection) -> bool:
+            if isinstance(x, ManagedOrder):
+                st, sym, at = x.status, x.order.symbol, x.updated_at
+            else:
+                st, sym, at = S.REJECTED, x.request.get("symbol"), x.at
+            return ((status is None or st is status) and (symbol is None or sym == symbol)
+                    and (since is None or at >= since))
+
+        matches = [x for x in (*self.orders.values(), *self.rejections.values()) if wanted(x)]
+        # nlargest over (time, -position) keeps equal times in list order, as a stable sort would.
+        ranked = heapq.nlargest(offset + limit, range(len(matches)),
+                                key=lambda i: (_updated(matches[i]), -i))
+        return {"total": len(matches), "offset": offset, "limit": limit,
+                "orders": [matches[i].view() for i in ranked[offset:]]}
 
     def open_orders(self, symbol: str | None = None) -> list[ManagedOrder]:
         return [m for m in self._open.values() if symbol is None or m.order.symbol == symbol]

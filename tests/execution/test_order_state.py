@@ -151,3 +151,45 @@ def test_an_order_is_accepted_once() -> None:
     with pytest.raises(OrderStateError, match="already in the book"):
         book.accept(order(10), "p", T)
     assert book.open_quantities() == {"AAPL": 10}
+
+
+def naive_listing(book: OrderBook, status: str | None, symbol: str | None, since: datetime | None,
+                  limit: int, offset: int) -> dict[str, object]:
+    """Every view built, filtered and stably sorted: what the listing must equal."""
+    views = [m.view() for m in book.orders.values()] + [r.view() for r in book.rejections.values()]
+    views = [v for v in views if (status is None or v["status"] == status) and (symbol is None or v.get("symbol")
+             == symbol) and (since is None or datetime.fromisoformat(v["updated_at"]) >= since)]
+    views.sort(key=lambda v: datetime.fromisoformat(v["updated_at"]), reverse=True)
+    return {"total": len(views), "offset": offset, "limit": limit, "orders": views[offset:offset + limit]}
+
+
+def test_listing_pages_filters_and_orders_like_a_full_sort() -> None:
+    import random
+    from datetime import timedelta, timezone
+
+    rng = random.Random(5)
+    book = OrderBook()
+    for i in range(400):
+        at = T + timedelta(seconds=rng.randrange(60))  # many equal times: ties must keep book order
+        sym = rng.choice(["AAPL", "KO"])
+        if rng.random() < 0.15:
+            book.reject(f"r{i}", "p", {"symbol": sym}, RejectReason.INVALID_QUANTITY, "bad", at)
+            continue
+        m = book.accept(Order(sym, "buy", 10, client_order_id=f"o{i}", created_at=T), "p", at)
+        if rng.random() < 0.5:
+            book.apply_event(Event(EventType.FILL, "p", "x", {"fill": Fill(f"o{i}", sym, "buy", 10, 1.0, 0.0,
+                                                                           at + timedelta(seconds=1),
+                                                                           fill_id=f"f{i}").to_dict()},
+                                   at + timedelta(seconds=1)))
+        elif rng.random() < 0.3:
+            book.apply_event(Event(EventType.ORDER_CANCELLED, "p", "x", {"client_order_id": m.client_order_id}, at))
+    east = timezone(timedelta(hours=-5))
+    cases = [(None, None, None, 100, 0), ("filled", None, None, 20, 5), ("rejected", "KO", None, 10, 0),
+             (None, "AAPL", T + timedelta(seconds=30), 50, 10), ("accepted", None, None, 1000, 0),
+             (None, None, (T + timedelta(seconds=45)).astimezone(east), 7, 3), (None, None, None, 10, 10_000)]
+    for status, symbol, since, limit, offset in cases:
+        got = book.listing(OrderStatus(status) if status else None, symbol, since, limit, offset)
+        assert got == naive_listing(book, status, symbol, since, limit, offset), (status, symbol, since)
+    assert book.listing(limit=1000)["total"] == 400
+    with pytest.raises(OrderStateError, match="limit and offset"):
+        book.listing(offset=-1)
