@@ -36,7 +36,8 @@ import numpy as np
 from raytrade.actors import EngineConfig, OrderClient, TradingEngine
 from raytrade.brokers import PaperBroker, PaperBrokerConfig
 from raytrade.compliance import ComplianceChecker, ComplianceRules
-from raytrade.core import Bar, Event, EventType, Order, Portfolio, equity
+from raytrade.core import Bar, Event, EventType, Fill, Order, Portfolio, equity
+from raytrade.execution import OrderBook
 from raytrade.risk import PreTradeRisk, RiskLimits
 from raytrade.storage import GroupCommitter, store_from_url
 from raytrade.storage.postgres import PostgresEventStore
@@ -44,6 +45,7 @@ from raytrade.storage.postgres import PostgresEventStore
 SYMBOLS = ("AAPL", "MSFT", "KO", "JPM", "XOM", "PFE", "WMT", "INTC")
 NOW = datetime(2024, 3, 4, 15, 0, tzinfo=UTC)
 RISK = {"max_orders_per_second": 1e9, "max_symbol_weight": 1.0, "max_sector_weight": 1.0}
+LISTED = 100_000  # orders in the book for the listing row
 RESTING = 2000  # limit buys 5% below the market, left working before the "resting" rows
 
 
@@ -181,6 +183,35 @@ async def in_process_baseline(seconds: float) -> dict[str, Any]:
     return {"orders": n, "orders_s": n / seconds, "p50_ms": pct(latencies, 50), "p99_ms": pct(latencies, 99)}
 
 
+def listing_cost(n_orders: int, repeats: int = 5) -> dict[str, float]:
+    """GET /api/orders' work in the order manager (which answers nothing else meanwhile): the
+    newest 100 of ``n_orders`` filled orders, by building every view and sorting them (baseline:
+    what it did) and by :meth:`OrderBook.listing`; best of ``repeats``, in ms."""
+    book = OrderBook()
+    for i in range(n_orders):
+        r = request(i)
+        o = Order(r["symbol"], r["side"], r["quantity"], client_order_id=r["client_order_id"], created_at=NOW)
+        book.accept(o, "bench", NOW)
+        book.get(o.client_order_id).apply_fill(Fill(o.client_order_id, o.symbol, o.side, o.quantity, 100.0, 0.0,
+                                                    NOW, fill_id=f"f{i}"))
+
+    def full() -> list[dict[str, Any]]:
+        views = [m.view() for m in book.orders.values()] + [x.view() for x in book.rejections.values()]
+        views.sort(key=lambda v: v["updated_at"], reverse=True)
+        return views[:100]
+
+    out = {}
+    for name, fn in (("full", full), ("listing", lambda: book.listing(limit=100)["orders"])):
+        best = float("inf")
+        for _ in range(repeats):
+            t = time.perf_counter()
+            fn()
+            best = min(best, time.perf_counter() - t)
+        out[name] = best * 1000
+    assert full() == book.listing(limit=100)["orders"]
+    return out
+
+
 async def store_appends(store_url: str, schema: str | None, seconds: float, concurrency: int) -> dict[str, float]:
     """Appends per second: one event per transaction (serial), and group commit under concurrency."""
     async with store_from_url(store_url, schema=schema) as store:
@@ -263,6 +294,11 @@ def main() -> None:
     for name, r in store_rows:
         print(f"{name:12s} {r['single_s']:21,.0f} {r['grouped_s']:24,.0f} {r['grouped_s'] / r['single_s']:6.1f} "
               f"{r['verify_s']:17,.0f}  ({r['verify_records']:,} records)")
+    listing = listing_cost(LISTED)
+    print()
+    print(f"order listing, newest 100 of {LISTED:,} orders (the order manager's work for GET /api/orders): "
+          f"every view built and sorted (baseline) {listing['full']:.1f} ms, OrderBook.listing "
+          f"{listing['listing']:.1f} ms ({listing['full'] / listing['listing']:.1f}x)")
     print()
     print("targets (PostgreSQL, every acknowledgement committed): >= 1,000 orders/s with p99 <= 20 ms; "
           f"verify >= 100,000 records/s (measured {dict(store_rows)['postgresql']['verify_s']:,.0f})")
