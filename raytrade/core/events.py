@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
@@ -45,10 +45,13 @@ class Event:
         if not isinstance(sequence, int) or sequence < 1:
             raise DomainError(f"sequence must be a positive integer, got {sequence!r}")
         out = object.__new__(Event)
-        for name in ("type", "principal", "reason", "payload", "timestamp"):
+        for name in _COPIED:
             object.__setattr__(out, name, getattr(self, name))
         object.__setattr__(out, "sequence", sequence)
         return out
+
+
+_COPIED = tuple(f.name for f in fields(Event) if f.name != "sequence")  # what numbered() takes over
 
 
 def _json_like(value: Any) -> bool:

@@ -128,15 +128,18 @@ class Rejection:
     detail: str
     at: datetime
 
+    # What a listing reads of any entry of the book, named as on ManagedOrder.
+    status = S.REJECTED
+
+    @property
+    def updated_at(self) -> datetime:
+        return self.at
+
     def view(self) -> dict[str, Any]:
         return {**self.request, "client_order_id": self.client_order_id, "status": OrderStatus.REJECTED.value,
                 "principal": self.principal, "filled_quantity": 0.0, "remaining_quantity": 0.0,
                 "avg_fill_price": None, "reject_code": self.code.value, "reject_detail": self.detail,
                 "updated_at": self.at.isoformat()}
-
-
-def _updated(x: ManagedOrder | Rejection) -> datetime:
-    return x.updated_at if isinstance(x, ManagedOrder) else x.at
 
 
 class OrderBook:
@@ -173,17 +176,14 @@ class OrderBook:
             raise OrderStateError(f"limit and offset must be >= 0, got limit={limit}, offset={offset}")
 
         def wanted(x: ManagedOrder | Rejection) -> bool:
-            if isinstance(x, ManagedOrder):
-                st, sym, at = x.status, x.order.symbol, x.updated_at
-            else:
-                st, sym, at = S.REJECTED, x.request.get("symbol"), x.at
-            return ((status is None or st is status) and (symbol is None or sym == symbol)
-                    and (since is None or at >= since))
+            sym = x.request.get("symbol") if isinstance(x, Rejection) else x.order.symbol
+            return ((status is None or x.status is status) and (symbol is None or sym == symbol)
+                    and (since is None or x.updated_at >= since))
 
         matches = [x for x in (*self.orders.values(), *self.rejections.values()) if wanted(x)]
         # nlargest over (time, -position) keeps equal times in list order, as a stable sort would.
         ranked = heapq.nlargest(offset + limit, range(len(matches)),
-                                key=lambda i: (_updated(matches[i]), -i))
+                                key=lambda i: (matches[i].updated_at, -i))
         return {"total": len(matches), "offset": offset, "limit": limit,
                 "orders": [matches[i].view() for i in ranked[offset:]]}
 
