@@ -74,6 +74,12 @@ class StoreUnavailableError(StoreError):
     """The event store cannot be reached; nothing was written (fail closed)."""
 
 
+class StoreOutcomeUnknownError(StoreError):
+    """An append reached the store but its reply was lost, and the store could not be asked in
+    time whether it committed: the events may or may not be in the log. Never "nothing written":
+    whoever holds state derived from the log must rebuild it from the log before answering."""
+
+
 class AuditError(RaytradeError):
     """The audit chain is broken: a record was altered, removed, inserted or reordered."""
 

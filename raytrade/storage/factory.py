@@ -25,8 +25,11 @@ def data_dir() -> Path:
     return Path(base) / "raytrade"
 
 
-def store_from_url(url: str | None = None, *, schema: str | None = None) -> EventStore:
-    """An (unopened) event store for ``url`` (default: the environment, see the module docstring)."""
+def store_from_url(url: str | None = None, *, schema: str | None = None, timeout_s: float | None = None,
+                   resolve_timeout_s: float | None = None) -> EventStore:
+    """An (unopened) event store for ``url`` (default: the environment, see the module docstring).
+    ``timeout_s`` and ``resolve_timeout_s`` (PostgreSQL only; see :class:`PostgresEventStore`)
+    default to the store's own."""
     url = url if url is not None else os.environ.get("RAYTRADE_DATABASE_URL") or None
     if url is None:
         from raytrade.storage.sqlite import SQLiteEventStore
@@ -35,7 +38,10 @@ def store_from_url(url: str | None = None, *, schema: str | None = None) -> Even
     if url.startswith(("postgresql://", "postgres://")):
         from raytrade.storage.postgres import PostgresEventStore
 
-        return PostgresEventStore(url, schema=schema or os.environ.get("RAYTRADE_DATABASE_SCHEMA") or "raytrade")
+        timeouts = {k: v for k, v in (("timeout_s", timeout_s), ("resolve_timeout_s", resolve_timeout_s))
+                    if v is not None}
+        return PostgresEventStore(url, schema=schema or os.environ.get("RAYTRADE_DATABASE_SCHEMA") or "raytrade",
+                                  **timeouts)
     if url.startswith("sqlite:///"):
         from raytrade.storage.sqlite import SQLiteEventStore
 

@@ -13,6 +13,17 @@ is forced on for the store's sessions). The sessions keep no state between uses 
 session locks or settings), so a connection goes back to the pool without asyncpg's reset query. Triggers refuse UPDATE, DELETE and
 TRUNCATE on the events table; only a superuser who disables them can tamper, and ``audit verify``
 finds what they did.
+
+Unknown outcomes: when the connection is lost or times out after the INSERT was sent, the rows may
+have committed (the reply was lost) or not. The store never reports that as "nothing written". It
+sends the *same* rows again (same sequence numbers, same hashes) on a fresh connection until the
+database answers, for up to ``resolve_timeout_s``: the primary key on ``seq`` makes the pair
+impossible to double, so either the resend commits (the first had not) or it is refused as a
+duplicate, and then the stored hash at the first sequence tells whether the record there is ours
+(committed once) or another writer's (ours is not there and can no longer land: its sequence is
+taken). A statement of the first attempt still in flight in the network meets the same key. Only
+when the database does not answer within the deadline does ``append`` raise
+:class:`~raytrade.core.errors.StoreOutcomeUnknownError`.
 """
 
 from __future__ import annotations
@@ -20,13 +31,19 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import asyncpg
 
-from raytrade.core.errors import ConfigError, StoreError, StoreUnavailableError
+from raytrade.core.errors import (
+    ConfigError,
+    StoreError,
+    StoreOutcomeUnknownError,
+    StoreUnavailableError,
+)
 from raytrade.core.events import Event
 from raytrade.storage.audit import GENESIS_HASH, Row
 from raytrade.storage.base import EventStore, chain_events
@@ -95,13 +112,15 @@ class PostgresEventStore(EventStore):
     backend = "postgresql"
 
     def __init__(self, dsn: str, *, schema: str = "raytrade", pool_size: int = 4,
-                 timeout_s: float = 5.0) -> None:
+                 timeout_s: float = 5.0, resolve_timeout_s: float = 30.0) -> None:
         if not _IDENT.match(schema):
             raise ConfigError(f"database schema {schema!r} must be a lower-case SQL identifier")
         self.dsn = dsn
         self.schema = schema
         self.pool_size = pool_size
         self.timeout_s = timeout_s
+        self.resolve_timeout_s = resolve_timeout_s
+        self.resolved_unknown = 0  # appends whose reply was lost and that were resolved by a resend
         self._pool: asyncpg.Pool | None = None
         self._head: tuple[int, str] | None = None  # (seq, hash) this store last wrote; None: read it
         s = schema
@@ -109,6 +128,7 @@ class PostgresEventStore(EventStore):
         self._sql_insert = (f"INSERT INTO {s}.events (seq, ts, type, principal, reason, payload, prev_hash, hash) "
                             "SELECT * FROM unnest($1::bigint[], $2::timestamptz[], $3::text[], $4::text[], "
                             "$5::text[], $6::text[], $7::text[], $8::text[])")
+        self._sql_hash_at = f"SELECT hash FROM {s}.events WHERE seq = $1"
         self._sql_rows = f"SELECT {_COLUMNS} FROM {s}.events WHERE seq >= $1 AND seq <= $2 ORDER BY seq LIMIT $3"
         self._sql_rows_of = (f"SELECT {_COLUMNS} FROM {s}.events WHERE seq >= $1 AND seq <= $2 AND type = ANY($4::text[]) "
                              "ORDER BY seq LIMIT $3")
@@ -163,31 +183,72 @@ class PostgresEventStore(EventStore):
     async def _append_rows(self, events: Sequence[Event]) -> list[Row]:
         for attempt in range(APPEND_ATTEMPTS):
             head = self._head
+            sent: list[list[Row]] = []  # the rows of an INSERT that may have reached the database
             try:
-                rows = await self._with(lambda conn, head=head: self._insert(conn, events, head))
+                rows = await self._with(lambda conn, head=head, sent=sent: self._insert(conn, events, head, sent))
             except _HeadMoved:
                 self._head = None
                 await asyncio.sleep(0.001 * attempt)
                 continue
+            except StoreUnavailableError:
+                self._head = None
+                if not sent:
+                    raise  # the statement never left: nothing written
+                written = await self._resolve(events, sent[0])
+                if not written:  # another writer holds those sequence numbers: chain again
+                    continue
+                rows = sent[0]
             except BaseException:
-                self._head = None  # the commit's outcome may be unknown: read the head next time
+                self._head = None  # read the head next time
                 raise
             self._head = (rows[-1][0], rows[-1][7])
             return rows
         raise StoreError(f"{self}: {APPEND_ATTEMPTS} attempts to append lost to other writers; nothing written")
 
+    async def _resolve(self, events: Sequence[Event], rows: list[Row]) -> bool:
+        """Settle an INSERT of ``rows`` whose reply was lost (see the module): True when ``rows``
+        are committed (once), False when the sequence numbers are another writer's records."""
+        deadline = time.monotonic() + self.resolve_timeout_s
+        pause = 0.05
+        while True:
+            try:
+                written = await self._with(lambda conn: self._resend(conn, events, rows))
+            except StoreUnavailableError as exc:
+                if time.monotonic() + pause > deadline:
+                    raise StoreOutcomeUnknownError(
+                        f"{self}: the reply to an append of records {rows[0][0]}..{rows[-1][0]} was lost and the "
+                        f"database did not answer for {self.resolve_timeout_s:g} s; they may or may not be "
+                        f"committed ({exc})") from None
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 1.0)
+                continue
+            self.resolved_unknown += 1
+            return written
+
+    async def _resend(self, conn: asyncpg.Connection, events: Sequence[Event], rows: list[Row]) -> bool:
+        try:
+            await conn.execute(self._sql_insert, *_columns(events, rows))
+            return True
+        except asyncpg.UniqueViolationError:
+            return bool(await conn.fetchval(self._sql_hash_at, rows[0][0]) == rows[0][7])
+
     async def _insert(self, conn: asyncpg.Connection, events: Sequence[Event],
-                      head: tuple[int, str] | None) -> list[Row]:
+                      head: tuple[int, str] | None, sent: list[list[Row]]) -> list[Row]:
         """Chain after ``head`` and insert in one statement (atomic by itself); when ``head`` is
-        None, read it and insert in one transaction."""
+        None, read it and insert in one transaction. ``sent`` gets the rows just before the
+        INSERT goes out (from then on a lost connection leaves the outcome unknown)."""
         try:
             if head is not None:
                 rows = chain_events(events, *head)
+                if conn.is_closed():  # known dead before anything was sent: nothing written
+                    raise asyncpg.InterfaceError("connection is closed")
+                sent.append(rows)
                 await conn.execute(self._sql_insert, *_columns(events, rows))
                 return rows
             async with conn.transaction():
                 last = await conn.fetchrow(self._sql_head)
                 rows = chain_events(events, *((int(last[0]), str(last[1])) if last else (0, GENESIS_HASH)))
+                sent.append(rows)
                 await conn.execute(self._sql_insert, *_columns(events, rows))
         except asyncpg.UniqueViolationError:
             raise _HeadMoved from None
