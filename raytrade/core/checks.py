@@ -12,7 +12,9 @@ E = TypeVar("E", bound=Enum)
 
 
 def finite(value: float, field: str) -> float:
-    """``value`` as a float, refusing NaN, infinities and non-numbers."""
+    """``value`` as a float, refusing NaN, infinities, booleans and non-numbers."""
+    if isinstance(value, bool):
+        raise DomainError(f"{field} must be a number, got {value!r}")
     try:
         x = float(value)
     except (TypeError, ValueError):
@@ -49,8 +51,16 @@ def member(enum: type[E], value: object, field: str) -> E:
         raise DomainError(f"{field} must be one of [{allowed}], got {value!r}") from None
 
 
+def at_most(value: float, limit: float, field: str) -> float:
+    """``value`` (a finite float) when it is <= ``limit``."""
+    if value > limit:
+        raise DomainError(f"{field} must be at most {limit:g}, got {value!r}")
+    return value
+
+
 def identifier(value: object, field: str) -> str:
-    """A non-empty string without surrounding whitespace."""
-    if not isinstance(value, str) or not value.strip() or value != value.strip():
-        raise DomainError(f"{field} must be a non-empty string without surrounding spaces, got {value!r}")
+    """A non-empty string of printable characters without surrounding whitespace."""
+    if not isinstance(value, str) or not value.strip() or value != value.strip() or not value.isprintable():
+        raise DomainError(f"{field} must be a non-empty string of printable characters without surrounding "
+                          f"spaces, got {value!r}")
     return value

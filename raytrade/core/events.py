@@ -18,7 +18,8 @@ class Event:
     """A state change: who (``principal``) did what (``type``, ``payload``) and why (``reason``).
 
     ``sequence`` is assigned by the store on append (None before); ``payload`` must be JSON-like
-    (str, int, float, bool, None, lists and str-keyed dicts of those).
+    (str, int, float, bool, None, lists and str-keyed dicts of those). No text of an event may
+    hold a NUL character (PostgreSQL's text type refuses it: such an event could never be stored).
     """
 
     type: EventType
@@ -33,6 +34,8 @@ class Event:
         checks.identifier(self.principal, "principal")
         if not isinstance(self.reason, str):
             raise DomainError(f"reason must be a string, got {type(self.reason).__name__}")
+        if "\x00" in self.reason or "\x00" in self.principal:
+            raise DomainError("principal and reason must not contain NUL characters")
         object.__setattr__(self, "timestamp", ensure_utc(self.timestamp))
         if self.sequence is not None and (not isinstance(self.sequence, int) or self.sequence < 1):
             raise DomainError(f"sequence must be a positive integer, got {self.sequence!r}")
@@ -57,12 +60,14 @@ _COPIED = tuple(f.name for f in fields(Event) if f.name != "sequence")  # what n
 def _json_like(value: Any) -> bool:
     """Whether ``value`` is JSON-like (the fast test; :func:`_check_json_like` says where not)."""
     t = type(value)
-    if t is str or t is int or t is bool or value is None:
+    if t is str:
+        return "\x00" not in value
+    if t is int or t is bool or value is None:
         return True
     if t is float:
         return math.isfinite(value)
     if t is dict:
-        return all(type(k) is str and _json_like(v) for k, v in value.items())
+        return all(type(k) is str and "\x00" not in k and _json_like(v) for k, v in value.items())
     if t is list or t is tuple:
         return all(_json_like(v) for v in value)
     return False
@@ -71,7 +76,11 @@ def _json_like(value: Any) -> bool:
 def _check_json_like(value: Any, path: str) -> None:
     """Raise naming the first place in ``value`` that is not JSON-like (subclasses of the JSON
     types are accepted here, which the fast test leaves to this one)."""
-    if value is None or isinstance(value, str | bool | int):
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise DomainError(f"{path} holds a NUL character")
+        return
+    if value is None or isinstance(value, bool | int):
         return
     if isinstance(value, float):
         checks.finite(value, path)
@@ -82,8 +91,8 @@ def _check_json_like(value: Any, path: str) -> None:
         return
     if isinstance(value, dict):
         for k, v in value.items():
-            if not isinstance(k, str):
-                raise DomainError(f"{path} keys must be strings, got {k!r}")
+            if not isinstance(k, str) or "\x00" in k:
+                raise DomainError(f"{path} keys must be strings without NUL characters, got {k!r}")
             _check_json_like(v, f"{path}.{k}")
         return
     raise DomainError(f"{path} holds a {type(value).__name__}, which is not JSON-like")

@@ -38,13 +38,21 @@ class Instrument:
         object.__setattr__(self, "multiplier", checks.positive(self.multiplier, "multiplier"))
 
     def is_lot_multiple(self, quantity: float) -> bool:
-        """True when ``quantity`` is a whole number of lots (within float rounding)."""
+        """True when ``quantity`` is a whole number of lots, at least one (within float rounding);
+        False for a quantity so large that the lot count is not a finite float."""
         lots = quantity / self.lot_size
-        return math.isclose(lots, round(lots), rel_tol=0.0, abs_tol=1e-9)
+        if not math.isfinite(lots):
+            return False
+        whole = round(lots)
+        return whole >= 1 and math.isclose(lots, whole, rel_tol=0.0, abs_tol=1e-9)
 
     def round_price(self, price: float) -> float:
-        """``price`` rounded to the nearest tick."""
-        return round(round(price / self.tick_size) * self.tick_size, 10)
+        """``price`` rounded to the nearest tick (DomainError when ``price / tick`` is not a
+        finite float)."""
+        ticks = price / self.tick_size
+        if not math.isfinite(ticks):
+            raise DomainError(f"price {price!r} is out of range for the tick {self.tick_size:g}")
+        return round(round(ticks) * self.tick_size, 10)
 
 
 def equity(symbol: str, *, sector: str | None = None, venue: str = "XNYS") -> Instrument:

@@ -17,6 +17,10 @@ from raytrade.core.clock import ensure_utc, utc_now
 from raytrade.core.enums import OrderType, Side, TimeInForce
 from raytrade.core.errors import DomainError
 
+# Bounds of an order, far beyond any real one: they keep price x quantity and price / tick finite
+# (an order of 1e306 would overflow both) and refuse a fat finger of that size by name.
+MAX_QUANTITY = 1e12
+MAX_PRICE = 1e9
 
 def new_client_order_id() -> str:
     """A fresh client order id (32 hex characters)."""
@@ -44,7 +48,8 @@ class Order:
         object.__setattr__(self, "side", checks.member(Side, self.side, "side"))
         object.__setattr__(self, "order_type", checks.member(OrderType, self.order_type, "order_type"))
         object.__setattr__(self, "time_in_force", checks.member(TimeInForce, self.time_in_force, "time_in_force"))
-        object.__setattr__(self, "quantity", checks.positive(self.quantity, "quantity"))
+        object.__setattr__(self, "quantity", checks.at_most(checks.positive(self.quantity, "quantity"),
+                                                            MAX_QUANTITY, "quantity"))
         object.__setattr__(self, "created_at", ensure_utc(self.created_at, field="created_at"))
         needs_limit = self.order_type in (OrderType.LIMIT, OrderType.STOP_LIMIT)
         needs_stop = self.order_type in (OrderType.STOP, OrderType.STOP_LIMIT)
@@ -58,7 +63,7 @@ class Order:
         if not required and value is not None:
             raise DomainError(f"{self.order_type.value} order must not have {name} (got {value!r})")
         if value is not None:
-            object.__setattr__(self, name, checks.positive(value, name))
+            object.__setattr__(self, name, checks.at_most(checks.positive(value, name), MAX_PRICE, name))
 
     @property
     def signed_quantity(self) -> float:

@@ -12,7 +12,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class RiskLimits(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    """Every limit is a finite number (an infinite one would switch a check off unseen)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     max_symbol_weight: float = Field(0.05, gt=0, le=10, description="|position value| / equity per symbol")
     max_sector_weight: float = Field(0.25, gt=0, le=10, description="sum of |position value| / equity per sector")

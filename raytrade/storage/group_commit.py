@@ -1,8 +1,11 @@
 """Group commit: many concurrent appenders, one transaction per batch.
 
 Each caller of :meth:`GroupCommitter.append` waits until the transaction holding its events has
-committed, then gets its own records back; a failed transaction fails every caller of that batch
-(nothing of it was written). Under load the batch grows by itself (while one commit waits for the
+committed, then gets its own records back. When the store cannot be reached, or the outcome of the
+commit is unknown, every caller of the batch gets that error. When the database refuses the batch
+for what it holds (a record it cannot store), nothing of it was written, and each caller's events
+are tried again on their own: only the caller whose record was refused fails, never its
+neighbours. Under load the batch grows by itself (while one commit waits for the
 disk the next callers queue up), which is what keeps the commit rate, not the order rate, the
 limit. Callers' events stay contiguous and in call order.
 """
@@ -12,6 +15,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
+from raytrade.core.errors import StoreOutcomeUnknownError, StoreUnavailableError
 from raytrade.core.events import Event
 from raytrade.storage.base import AuditRecord, EventStore
 
@@ -45,10 +49,17 @@ class GroupCommitter:
             flat = [e for events, _ in batch for e in events]
             try:
                 records = await self.store.append(flat)
-            except Exception as exc:
+            except (StoreUnavailableError, StoreOutcomeUnknownError) as exc:
                 for _, fut in batch:
                     if not fut.done():
                         fut.set_exception(exc)
+                continue
+            except Exception as exc:
+                if len(batch) == 1:
+                    if not batch[0][1].done():
+                        batch[0][1].set_exception(exc)
+                    continue
+                await self._one_by_one(batch)
                 continue
             self.commits += 1
             i = 0
@@ -56,6 +67,19 @@ class GroupCommitter:
                 if not fut.done():
                     fut.set_result(records[i:i + len(events)])
                 i += len(events)
+
+    async def _one_by_one(self, batch: list[tuple[Sequence[Event], asyncio.Future[list[AuditRecord]]]]) -> None:
+        """Each caller's events in a commit of their own, in call order (a refused batch)."""
+        for events, fut in batch:
+            try:
+                records = await self.store.append(events)
+            except Exception as exc:
+                if not fut.done():
+                    fut.set_exception(exc)
+                continue
+            self.commits += 1
+            if not fut.done():
+                fut.set_result(records)
 
     async def close(self) -> None:
         if self._task is not None:

@@ -151,3 +151,29 @@ def test_data_error_survives_pickling():
     back = pickle.loads(pickle.dumps(err))
     assert (back.problem, back.source, back.column, back.row, str(back)) == (
         err.problem, err.source, err.column, err.row, str(err))
+
+
+def test_values_no_order_can_have_are_refused_by_name() -> None:
+    """Each value here once got through: a boolean quantity (taken as 1), a price whose tick count
+    overflows a float (round() raised OverflowError and failed a whole batch), a quantity below
+    one lot that a float tolerance rounded to a whole number of lots (0), NUL characters."""
+    from raytrade.core.errors import DomainError
+    from raytrade.core.instruments import crypto, equity
+    from raytrade.core.orders import MAX_PRICE, MAX_QUANTITY, Order
+
+    with pytest.raises(DomainError, match="quantity must be a number, got True"):
+        Order("KO", "buy", True)  # type: ignore[arg-type]
+    with pytest.raises(DomainError, match="limit_price must be at most"):
+        Order("KO", "buy", 1, "limit", 1.8e306)
+    with pytest.raises(DomainError, match="quantity must be at most"):
+        Order("KO", "buy", MAX_QUANTITY * 10)
+    assert Order("KO", "buy", MAX_QUANTITY, "limit", MAX_PRICE).quantity == MAX_QUANTITY
+    with pytest.raises(DomainError, match="symbol must be a non-empty string of printable"):
+        Order("K\x00O", "buy", 1)
+    ko, btc = equity("KO"), crypto("BTC-USD")
+    assert not ko.is_lot_multiple(1e-10) and not ko.is_lot_multiple(0.4) and ko.is_lot_multiple(3.0)
+    assert not btc.is_lot_multiple(1.7e308)   # 1.7e308 / 1e-8 lots is not a finite float
+    assert btc.is_lot_multiple(0.00000003) and not btc.is_lot_multiple(1e-10)
+    with pytest.raises(DomainError, match="out of range for the tick"):
+        ko.round_price(1.8e306)
+    assert ko.round_price(10.004) == 10.0

@@ -98,3 +98,14 @@ def test_daily_loss_halts_risk_increasing_orders_until_resumed() -> None:
     assert r.halted and r.check(buy("JPM", 1), b, {}, T + timedelta(seconds=7)).code is RejectReason.DAILY_LOSS_HALT
     r.halt(RejectReason.TRADING_HALTED, "halted by admin")
     assert r.check(buy("JPM", 1), b, {}, T + timedelta(seconds=9)).code is RejectReason.TRADING_HALTED
+
+
+def test_limits_refuse_infinity_and_nan() -> None:
+    """An infinite limit would switch its check off unseen (an admin once set one through the API)."""
+    import pydantic
+
+    from raytrade.risk.limits import RiskLimits
+
+    for bad in (float("inf"), float("nan")):
+        with pytest.raises(pydantic.ValidationError, match="finite"):
+            RiskLimits(max_order_notional=bad)

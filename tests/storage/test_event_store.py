@@ -12,6 +12,7 @@ import asyncpg
 import pytest
 
 from raytrade.core import Event, EventType, StoreUnavailableError
+from raytrade.core.errors import StoreError
 from raytrade.storage import EventStore, GroupCommitter, SQLiteEventStore
 from raytrade.storage.postgres import PostgresEventStore
 from tests.storage.conftest import PG_URL, pg_schema
@@ -166,6 +167,48 @@ async def test_group_commit_returns_each_caller_its_records(store: EventStore) -
     for i, recs in enumerate(results):
         assert [r.event.payload["client_order_id"] for r in recs] == [f"c{2 * i}", f"c{2 * i + 1}"]
     assert [r.sequence for r in await store.read()] == list(range(1, 101))
+
+
+def smuggled_nul(i: int) -> Event:
+    """An event with a NUL character in its reason, made past Event's validation (which refuses it):
+    what the database alone would refuse, to prove one refused record fails nobody else."""
+    good = events(1, start=i)[0]
+    bad = object.__new__(Event)
+    for name in ("type", "principal", "payload", "timestamp", "sequence"):
+        object.__setattr__(bad, name, getattr(good, name))
+    object.__setattr__(bad, "reason", "poison\x00")
+    return bad
+
+
+async def test_group_commit_fails_only_the_caller_whose_record_the_database_refuses() -> None:
+    store = PostgresEventStore(PG_URL, schema=pg_schema())
+    await store.open()
+    try:
+        gc = GroupCommitter(store)
+        calls = [gc.append([smuggled_nul(i)] if i == 7 else events(2, start=2 * i)) for i in range(20)]
+        results = await asyncio.gather(*calls, return_exceptions=True)
+        await gc.close()
+        assert isinstance(results[7], StoreError) and not isinstance(results[7], StoreUnavailableError)
+        good = [r for i, r in enumerate(results) if i != 7]
+        assert all(isinstance(r, list) and len(r) == 2 for r in good)
+        log = await store.read()
+        assert len(log) == 38 and (await store.verify()).ok
+        assert [r.event.payload["client_order_id"] for r in log] == [
+            f"c{k}" for i in range(20) if i != 7 for k in (2 * i, 2 * i + 1)]   # call order kept
+    finally:
+        await store.drop_schema()
+        await store.close()
+
+
+def test_events_refuse_nul_characters_naming_the_place() -> None:
+    from raytrade.core.errors import DomainError
+
+    with pytest.raises(DomainError, match=r"payload.request.symbol holds a NUL"):
+        Event(EventType.ORDER_REJECTED, "p", "r", {"request": {"symbol": "A\x00"}})
+    with pytest.raises(DomainError, match="NUL"):
+        Event(EventType.ORDER_REJECTED, "p", "bad \x00 reason", {})
+    with pytest.raises(DomainError, match="NUL"):
+        Event(EventType.ORDER_REJECTED, "p", "r", {"k\x00": 1})
 
 
 async def test_export_by_time_range(store: EventStore) -> None:
