@@ -12,6 +12,9 @@ import pytest
 def ray_session():
     """A local Ray instance with 2 CPUs, shared by every test that asks for it."""
     os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
+    # The actors inherit the environment Ray starts with: a test key for engines that sign
+    # checkpoints of the audit chain (a real one comes from the deployment's secrets).
+    os.environ.setdefault("RAYTRADE_AUDIT_KEY", "raytrade-test-audit-key-not-a-secret-0123456789")
     # As in an activated venv: job drivers started by this instance run the `python` on PATH.
     bindir = os.path.dirname(sys.executable)
     if not os.environ.get("PATH", "").startswith(bindir):

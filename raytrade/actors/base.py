@@ -41,7 +41,7 @@ from raytrade.core.errors import ClusterError, DomainError
 from raytrade.core.events import Event
 from raytrade.core.orders import Fill
 from raytrade.core.portfolio import Portfolio
-from raytrade.storage import AuditRecord, EventBus, EventStore, RedisCache, store_from_url
+from raytrade.storage import AuditRecord, EventBus, EventStore, RedisCache
 
 # What the order manager sends the mirrors for each committed event: (sequence, type, payload).
 # Plain tuples pickle several times faster than Event objects, and notifications are the hot path.
@@ -100,7 +100,7 @@ class ActorBase:
             if self._ready:
                 return
             if self.store is None:
-                store = store_from_url(self.config.resolved_store_url(), schema=self.config.store_schema)
+                store = self.config.open_store()
                 await store.open()
                 self.store = store
             await self.rebuild()

@@ -25,8 +25,11 @@ class OrderClient:
         self._batcher = CallBatcher(lambda items: orders.submit_batch.remote(items), max_batch, max_inflight)
 
     async def submit(self, request: dict[str, Any], principal: str) -> dict[str, Any]:
-        """Submit one order (fields of :class:`~raytrade.core.orders.Order`); return its view."""
-        view: dict[str, Any] = await self._batcher.submit((request, principal))
+        """Submit one order (fields of :class:`~raytrade.core.orders.Order`); return its view, or
+        raise what its submission raised (an order of the same batch that failed fails alone)."""
+        view: dict[str, Any] | Exception = await self._batcher.submit((request, principal))
+        if isinstance(view, Exception):
+            raise view
         return view
 
     @property

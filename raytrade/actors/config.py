@@ -12,6 +12,7 @@ from raytrade.compliance.rules import ComplianceRules
 from raytrade.core.enums import AssetClass
 from raytrade.core.instruments import Instrument
 from raytrade.risk.limits import RiskLimits
+from raytrade.storage import EventStore, store_from_url
 
 
 class InstrumentSpec(BaseModel):
@@ -55,6 +56,14 @@ class EngineConfig(BaseModel):
     store_schema: str | None = None
     redis_url: str | None = None
     call_timeout_s: float = Field(5.0, gt=0, le=120)
+    store_timeout_s: float = Field(5.0, gt=0, le=120, description="PostgreSQL: seconds a connection or a "
+                                                                  "statement may take before it counts as lost")
+    audit_checkpoints: str | None = Field(None, description="a file (apart from the database) where the order "
+                                          "manager appends signed checkpoints of its newest commit; needs "
+                                          "RAYTRADE_AUDIT_KEY (raytrade audit verify --checkpoint)")
+    audit_checkpoint_s: float = Field(5.0, gt=0, le=3600, description="seconds between checkpoints")
+    store_resolve_s: float = Field(30.0, gt=0, le=600, description="PostgreSQL: seconds to settle a commit whose "
+                                   "reply was lost before the order manager restarts and rebuilds from the log")
 
     @field_validator("equities")
     @classmethod
@@ -71,6 +80,11 @@ class EngineConfig(BaseModel):
 
     def resolved_store_url(self) -> str | None:
         return self.store_url or os.environ.get("RAYTRADE_DATABASE_URL") or None
+
+    def open_store(self) -> EventStore:
+        """The engine's event store (unopened), with this config's timeouts."""
+        return store_from_url(self.resolved_store_url(), schema=self.store_schema, timeout_s=self.store_timeout_s,
+                              resolve_timeout_s=self.store_resolve_s)
 
     def resolved_redis_url(self) -> str | None:
         return self.redis_url or os.environ.get("RAYTRADE_REDIS_URL") or None

@@ -17,6 +17,7 @@ from raytrade.actors.order_manager import OrderManager
 from raytrade.actors.portfolio import PortfolioActor
 from raytrade.actors.risk import RiskActor
 from raytrade.cluster import NAMESPACE
+from raytrade.core.errors import ClusterError, RaytradeError
 
 # Start order matters: the order manager looks the portfolio up by name when it rebuilds (and the
 # risk and compliance fronts look the order manager up at their first call).
@@ -47,7 +48,17 @@ class TradingEngine:
             if self.detached:
                 options["lifetime"] = "detached"
             self.handles[role] = ray.remote(cls).options(**options).remote(self.config)
-        ray.get([h.ready.remote() for h in self.handles.values()], timeout=timeout_s)
+        try:
+            ray.get([h.ready.remote() for h in self.handles.values()], timeout=timeout_s)
+        except (ray.exceptions.RayTaskError, ray.exceptions.GetTimeoutError) as exc:
+            # One sentence for the user (an unreachable database, a bad config), not a remote traceback.
+            cause = exc.cause if isinstance(exc, ray.exceptions.RayTaskError) else exc
+            if not self.detached:
+                self.shutdown()
+            if isinstance(cause, RaytradeError):
+                raise cause from None
+            raise ClusterError(f"the engine {self.config.name!r} did not become ready in {timeout_s:g} s: "
+                               f"{type(cause).__name__}: {cause}") from None
         state = ray.get(self.portfolio.state.remote())
         if state["cash"] == 0 and not state["positions"]:
             ray.get(self.portfolio.deposit.remote(self.config.initial_cash, principal, "initial capital"))

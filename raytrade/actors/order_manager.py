@@ -13,7 +13,19 @@ STORE_UNAVAILABLE, BROKER_UNAVAILABLE, RISK_UNAVAILABLE or COMPLIANCE_UNAVAILABL
 half-written stays.
 
 Idempotency: a client order id seen before returns the first order's current view (never a
-second order or fill), also while the first submission is still in flight.
+second order or fill), also while the first submission is still in flight; an id another principal
+used is refused DUPLICATE_ORDER_ID (nobody sees another key's order).
+
+Unknown outcomes: the store settles a commit whose reply was lost before it answers (see
+:mod:`raytrade.storage.postgres`); when it cannot (the database stays out of reach past
+``store_resolve_s``), the log may hold events this process did not apply. The order manager then
+ends its process: Ray restarts it and it rebuilds from the log, the one truth, before it answers
+anything (callers in flight get an actor error, a 503, and resubmit the same client order id,
+which returns the order if it was committed). Replay reports records the state machine refuses
+(``OrderBook.anomalies``) instead of stopping.
+
+Batches: each order of a ``submit_batch`` is answered on its own; an order that raises fails
+alone (its exception is its answer), never its neighbours.
 """
 
 from __future__ import annotations
@@ -21,23 +33,26 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
+import os
+import sys
 import time
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NoReturn
 
 from raytrade.actors.base import MARKS_SNAPSHOT, MIRROR_TYPES, ActorBase, CallBatcher, Note, note
 from raytrade.actors.compliance import ComplianceGate
 from raytrade.actors.config import EngineConfig
 from raytrade.actors.metrics import Tally, metrics, tags
 from raytrade.actors.risk import RiskGate
+from raytrade.brokers.base import BrokerReply
 from raytrade.brokers.paper import PaperBroker
 from raytrade.compliance.calendar import session_date
 from raytrade.core import checks
 from raytrade.core.clock import utc_now
 from raytrade.core.enums import AssetClass, EventType, OrderStatus, RejectReason, TimeInForce
-from raytrade.core.errors import DomainError, OrderStateError, StoreError
+from raytrade.core.errors import DomainError, OrderStateError, StoreError, StoreOutcomeUnknownError
 from raytrade.core.events import Event
 from raytrade.core.instruments import Instrument
 from raytrade.core.market import Bar
@@ -45,7 +60,8 @@ from raytrade.core.orders import Fill, Order, new_client_order_id
 from raytrade.execution.orders import OrderBook, Rejection
 from raytrade.storage import AuditRecord, GroupCommitter
 
-ORDER_TYPES = (EventType.ORDER_ACCEPTED, EventType.ORDER_REJECTED, EventType.FILL, EventType.ORDER_CANCELLED,
+ORDER_TYPES = (EventType.ORDER_ACCEPTED, EventType.ORDER_REJECTED, EventType.FILL, EventType.ORDER_CANCEL_REQUESTED,
+               EventType.ORDER_CANCELLED,
                EventType.ORDER_EXPIRED, EventType.ORDER_REPLACED, EventType.ENGINE_STARTED,
                EventType.ENGINE_STOPPED, EventType.STRATEGY_STARTED, EventType.STRATEGY_STOPPED)
 MARKS_SAVE_S = 0.25
@@ -55,13 +71,26 @@ REQUEST_FIELDS = ("symbol", "side", "quantity", "order_type", "limit_price", "st
                   "strategy")
 
 
+UNKNOWN_OUTCOME_EXIT = 75  # the process's exit code when it restarts to settle an unknown commit
+
+
 def _json_safe(value: Any) -> Any:
-    """A client's raw field as something the log can hold (NaN and objects as text)."""
-    if value is None or isinstance(value, bool | int | str):
+    """A client's raw field as something the log can hold (NaN, NUL characters and objects as text)."""
+    if isinstance(value, str):
+        return repr(value) if "\x00" in value else value
+    if value is None or isinstance(value, bool | int):
         return value
     if isinstance(value, float):
         return value if math.isfinite(value) else repr(value)
     return repr(value)
+
+
+def _broker_code(reply: BrokerReply) -> RejectReason:
+    """The reason code of a broker's refusal (BROKER_REJECTED unless the broker named one)."""
+    try:
+        return RejectReason(reply.code) if reply.code else RejectReason.BROKER_REJECTED
+    except ValueError:
+        return RejectReason.BROKER_REJECTED
 
 
 class OrderManager(ActorBase):
@@ -77,9 +106,13 @@ class OrderManager(ActorBase):
         self.strategies: dict[str, bool] = {}  # started (True) or stopped (False), as last logged
         self.committer: GroupCommitter | None = None
         self._inflight: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self._inflight_owner: dict[str, str] = {}
         self._reserved: defaultdict[str, float] = defaultdict(float)
         self._market_now: datetime | None = None
         self._marks: dict[str, float] = {}
+        self._bar_meta: dict[str, tuple[str, float]] = {}  # symbol -> (time, volume) of its last bar
+        self._last_committed: tuple[int, str] | None = None  # (sequence, hash) of this process's newest commit
+        self._checkpoints: asyncio.Task[None] | None = None
         self._day: str | None = None
         self._marks_saved_at = 0.0
         self._unrecorded: list[Fill] = []
@@ -110,17 +143,39 @@ class OrderManager(ActorBase):
             else:
                 self.book.apply_event(r.event)
         self.rebuilt_events = len(records)
+        if self.book.anomaly_count:
+            print(f"raytrade order manager {self.config.name}: replay skipped {self.book.anomaly_count} record(s) "
+                  f"the order state machine refuses, first: {self.book.anomalies[0]}", file=sys.stderr, flush=True)
         marks = await self.store.load_snapshot(MARKS_SNAPSHOT)
         if marks:
             self._marks = dict(marks[1]["marks"])
             if marks[1].get("market_now"):
                 self._market_now = datetime.fromisoformat(marks[1]["market_now"])
+            self._bar_meta = {s: (t, v) for s, (t, v) in (marks[1].get("bars") or {}).items()}
+        # The broker's market as of the saved marks: orders after a restart fill at the last
+        # known price instead of being refused until the next bar.
+        for sym, price in self._marks.items():
+            at, volume = self._bar_meta.get(sym, (None, None))
+            self.broker.restore_market(sym, price, datetime.fromisoformat(at) if at else self.now(), volume)
+        pending_cancel = []
         for m in self.book.open_orders():
+            if m.status is OrderStatus.PENDING_CANCEL:
+                pending_cancel.append(m)  # its cancel request is committed: finished below, never restored
+                continue
             await self.broker.restore(m.order, self.instruments[m.order.symbol], m.filled_quantity, len(m.fill_ids))
         self.committer = GroupCommitter(self.store)
         for gate in (self.risk, self.compliance):  # made with this process; rebuilt from the log here
             gate.store = self.store
             await gate.ensure_ready()
+        if self.config.audit_checkpoints and self._checkpoints is None:
+            from raytrade.storage.checkpoint import audit_key
+
+            self._checkpoints = asyncio.create_task(self._checkpointer(self.config.audit_checkpoints, audit_key()))
+        if pending_cancel:
+            events = [self._cancelled(m.client_order_id, m.order.symbol, m.principal, "cancel completed after a restart")
+                      for m in pending_cancel]
+            for r in await self._commit(events):
+                self.book.apply_event(r.event)
         import ray
 
         ray.get_actor(self.config.actor_name("portfolio")).resync.remote()
@@ -143,9 +198,14 @@ class OrderManager(ActorBase):
         """Submit an order (fields of :class:`~raytrade.core.orders.Order`); return its view."""
         await self.ensure_ready()
         cid = request.get("client_order_id") or new_client_order_id()
-        if not isinstance(cid, str) or not cid.strip() or len(cid) > 64:
-            return self._unrecorded_reject(str(cid)[:64], principal, request, RejectReason.INVALID_ORDER,
-                                           "client_order_id must be a non-empty string of at most 64 characters")
+        if not isinstance(cid, str) or not cid.strip() or len(cid) > 64 or not cid.isprintable():
+            return self._unrecorded_reject(repr(cid)[:64], principal, {}, RejectReason.INVALID_ORDER,
+                                           "client_order_id must be a non-empty string of at most 64 printable "
+                                           "characters")
+        owner = self.book.owner(cid) or self._inflight_owner.get(cid)
+        if owner is not None and owner != principal:
+            return self._unrecorded_reject(cid, principal, {}, RejectReason.DUPLICATE_ORDER_ID,
+                                           f"client order id {cid!r} is taken by another principal's order")
         known = self.book.view(cid)
         if known is not None:
             self.counts["duplicate"] += 1
@@ -155,6 +215,7 @@ class OrderManager(ActorBase):
             return {**await asyncio.shield(self._inflight[cid]), "duplicate": True}
         fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._inflight[cid] = fut
+        self._inflight_owner[cid] = principal
         try:
             view = await self._submit(cid, request, principal)
             fut.set_result(view)
@@ -164,18 +225,26 @@ class OrderManager(ActorBase):
             fut.exception()  # retrieved: a duplicate waiting on it re-raises, nobody else must
             raise
         finally:
-            del self._inflight[cid]
+            del self._inflight[cid], self._inflight_owner[cid]
 
-    async def submit_batch(self, items: Sequence[tuple[dict[str, Any], str]]) -> list[dict[str, Any]]:
+    async def submit_batch(self, items: Sequence[tuple[dict[str, Any], str]]) -> list[dict[str, Any] | Exception]:
         """Submit several ``(request, principal)`` orders concurrently in one Ray call (what
-        :class:`~raytrade.actors.client.OrderClient` sends); one view per item, in order."""
-        return list(await asyncio.gather(*[self.submit(r, p) for r, p in items]))
+        :class:`~raytrade.actors.client.OrderClient` sends); one answer per item, in order: the
+        order's view, or the exception its submission raised (that order's alone)."""
+        out = await asyncio.gather(*[self.submit(r, p) for r, p in items], return_exceptions=True)
+        for x in out:
+            if isinstance(x, BaseException) and not isinstance(x, Exception):
+                raise x  # cancellation and exits are the process's, not an order's
+        return list(out)  # type: ignore[arg-type]
 
     async def _submit(self, cid: str, request: dict[str, Any], principal: str) -> dict[str, Any]:
         self.counts["submitted"] += 1
         self.tally.inc(metrics().orders_submitted, tags(self.config.name))
         raw = {k: _json_safe(request.get(k)) for k in REQUEST_FIELDS if k in request}
-        reason = str(request.get("reason") or "order submitted")
+        reason = request.get("reason") or "order submitted"
+        if not isinstance(reason, str) or "\x00" in reason or len(reason) > 200:
+            return await self._reject(cid, principal, raw, RejectReason.INVALID_ORDER,
+                                      "reason must be text of at most 200 characters without NUL characters")
         if not self.running:
             return await self._reject(cid, principal, raw, RejectReason.ENGINE_STOPPED,
                                       "the engine is stopped; start it to accept orders")
@@ -218,7 +287,7 @@ class OrderManager(ActorBase):
                                        f"broker unreachable: {type(exc).__name__}")
             return managed.view()
         if not reply.accepted:
-            await self._broker_rejects(cid, principal, RejectReason.BROKER_REJECTED, reply.detail)
+            await self._broker_rejects(cid, principal, _broker_code(reply), reply.detail)
             return managed.view()
         extra = [self._ioc_cancel(cid, sym, principal, now)] if reply.cancelled_remainder else []
         # A store failure here keeps the fills for the next batch; the view shows what is committed.
@@ -241,7 +310,7 @@ class OrderManager(ActorBase):
         else:
             fills = reply.fills
             if not reply.accepted:
-                refusal = RejectReason.BROKER_REJECTED, reply.detail
+                refusal = _broker_code(reply), reply.detail
         if refusal is not None:
             after = [self._broker_rejection(cid, order.symbol, principal, *refusal)]
         else:
@@ -262,6 +331,8 @@ class OrderManager(ActorBase):
 
     def _build(self, cid: str, req: dict[str, Any]) -> Order | tuple[RejectReason, str]:
         try:
+            if isinstance(req.get("quantity"), bool):
+                raise TypeError("a boolean is not a quantity")
             qty = float(req.get("quantity"))  # type: ignore[arg-type]
         except (TypeError, ValueError):
             return RejectReason.INVALID_QUANTITY, f"quantity must be a number, got {req.get('quantity')!r}"
@@ -271,7 +342,7 @@ class OrderManager(ActorBase):
             v = req.get(name)
             if v is not None:
                 try:
-                    ok = math.isfinite(float(v)) and float(v) > 0
+                    ok = not isinstance(v, bool) and math.isfinite(float(v)) and float(v) > 0
                 except (TypeError, ValueError):
                     ok = False
                 if not ok:
@@ -360,9 +431,38 @@ class OrderManager(ActorBase):
         """Append durably, then publish the records on the event bus (in the background: Redis is
         a fan-out, and an answer never waits for it)."""
         assert self.committer is not None
-        records = await self.committer.append(events)
+        try:
+            records = await self.committer.append(events)
+        except StoreOutcomeUnknownError as exc:
+            self._restart_from_log(exc)
+        if records and (self._last_committed is None or records[-1].sequence > self._last_committed[0]):
+            self._last_committed = (records[-1].sequence, records[-1].hash)
         self.publish([r.to_json() for r in records])
         return records
+
+    async def _checkpointer(self, path: str, key: bytes) -> None:
+        """Every ``audit_checkpoint_s``: sign this process's newest commit (sequence and hash) and
+        append it to the checkpoint file. Only records this process wrote are signed, so a record
+        appended by anyone else after them stays unattested until this process commits after it."""
+        from raytrade.storage.checkpoint import CheckpointFile, sign
+
+        out, signed = CheckpointFile(path), None
+        while True:
+            await asyncio.sleep(self.config.audit_checkpoint_s)
+            if self._last_committed is not None and self._last_committed != signed:
+                signed = self._last_committed
+                try:
+                    await asyncio.to_thread(out.append, sign(key, *signed))
+                except OSError as exc:
+                    print(f"raytrade order manager {self.config.name}: cannot write the checkpoint file: {exc}",
+                          file=sys.stderr, flush=True)
+
+    def _restart_from_log(self, exc: StoreOutcomeUnknownError) -> NoReturn:
+        """The log may hold events this process has not applied: end the process so that Ray
+        restarts it and it rebuilds from the log before it answers anyone (see the module)."""
+        print(f"raytrade order manager {self.config.name}: restarting to rebuild from the log: {exc}",
+              file=sys.stderr, flush=True)
+        os._exit(UNKNOWN_OUTCOME_EXIT)
 
     async def _record_fills(self, fills: list[Fill], extra: list[Event] | None = None,
                             marks: dict[str, float] | None = None,
@@ -438,6 +538,7 @@ class OrderManager(ActorBase):
         for bar in parsed:
             fills.extend(self.broker.on_bar(bar))
             self._marks[bar.symbol] = bar.close
+            self._bar_meta[bar.symbol] = (bar.timestamp.isoformat(), bar.volume)
         self.broker.take_fills()  # returned above; the broker's queue is not needed for bars
         applied = await self._record_fills(fills, first=first, marks={b.symbol: b.close for b in parsed})
         if wait and applied is not None:
@@ -469,22 +570,38 @@ class OrderManager(ActorBase):
         self._marks_saved_at = time.monotonic()
         head = (await self.store.head())[0]
         await self.store.save_snapshot(MARKS_SNAPSHOT, head, {
-            "marks": dict(self._marks),
+            "marks": dict(self._marks), "bars": {s: list(m) for s, m in self._bar_meta.items()},
             "market_now": self._market_now.isoformat() if self._market_now else None})
 
     # --- cancel, replace, state --------------------------------------------------------------
 
-    async def cancel(self, client_order_id: str, principal: str) -> dict[str, Any]:
+    async def cancel(self, client_order_id: str, principal: str, owner: str | None = None) -> dict[str, Any]:
+        """Cancel an open order: the request is committed first (``pending_cancel``), then the
+        broker cancels, then ``order_cancelled`` is committed. A store that cannot take the
+        request leaves the order working at the broker and as it was in the log (the caller gets
+        the store's error: try again); a crash between the steps is finished at the restart.
+        ``owner``: the principal the order must belong to (None: any; an admin)."""
         await self.ensure_ready()
         m = self.book.get(client_order_id)
+        if owner is not None and m.principal != owner:
+            raise OrderStateError(f"unknown order {client_order_id!r}")
         if not m.is_open:
             raise OrderStateError(f"order {client_order_id} is {m.status.value}: it cannot be cancelled")
+        if m.status is not OrderStatus.PENDING_CANCEL:
+            requested = Event(EventType.ORDER_CANCEL_REQUESTED, principal, "cancel requested",
+                              {"client_order_id": client_order_id, "symbol": m.order.symbol}, self.now())
+            await self._commit([requested])
+            self.book.apply_event(requested)
         await self.broker.cancel(client_order_id)
-        event = Event(EventType.ORDER_CANCELLED, principal, "cancel requested",
-                      {"client_order_id": client_order_id, "symbol": m.order.symbol}, self.now())
-        await self._commit([event])
-        self.book.apply_event(event)
+        if m.is_open:  # a fill may have completed it meanwhile (booked, not refused)
+            event = self._cancelled(client_order_id, m.order.symbol, principal, "cancelled at the broker")
+            await self._commit([event])
+            self.book.apply_event(event)
         return m.view()
+
+    def _cancelled(self, cid: str, symbol: str, principal: str, reason: str) -> Event:
+        return Event(EventType.ORDER_CANCELLED, principal, reason, {"client_order_id": cid, "symbol": symbol},
+                     self.now())
 
     async def replace(self, client_order_id: str, principal: str, quantity: float | None = None,
                       limit_price: float | None = None) -> dict[str, Any]:
@@ -546,21 +663,23 @@ class OrderManager(ActorBase):
                 row(rejection.request["strategy"])["rejected"] += 1
         return out
 
-    async def get_order(self, client_order_id: str) -> dict[str, Any] | None:
+    async def get_order(self, client_order_id: str, owner: str | None = None) -> dict[str, Any] | None:
+        """The order's view; None when unknown or not placed by ``owner`` (when given)."""
         await self.ensure_ready()
-        return self.book.view(client_order_id)
+        return self.book.view(client_order_id, owner)
 
     async def list_orders(self, status: str | None = None, symbol: str | None = None,
-                          since: str | None = None, limit: int = 100, offset: int = 0) -> dict[str, Any]:
+                          since: str | None = None, limit: int = 100, offset: int = 0,
+                          owner: str | None = None) -> dict[str, Any]:
         """Orders newest first, filtered (:meth:`OrderBook.listing`); ``since`` is ISO 8601, UTC when
-        it has no offset; ``total`` counts all matches."""
+        it has no offset; ``owner``: only that principal's orders; ``total`` counts all matches."""
         await self.ensure_ready()
         after = None
         if since:
             t = datetime.fromisoformat(since)
             after = t.replace(tzinfo=UTC) if t.tzinfo is None else t
         return self.book.listing(checks.member(OrderStatus, status, "status") if status else None,
-                                 symbol or None, after, limit, offset)
+                                 symbol or None, after, limit, offset, owner)
 
     async def open_quantities(self) -> dict[str, float]:
         """Signed remaining quantity of the open orders per symbol."""
@@ -578,7 +697,7 @@ class OrderManager(ActorBase):
         return {"running": self.running, "counts": dict(self.counts), "open_orders": len(self.book.open_orders()),
                 "orders": len(self.book.orders), "rejections": len(self.book.rejections),
                 "commits": self.committer.commits if self.committer else 0, "marks": dict(self._marks),
-                "unrecorded_fills": len(self._unrecorded),
+                "unrecorded_fills": len(self._unrecorded), "replay_anomalies": self.book.anomaly_count,
                 "portfolio_calls": self._portfolio.batches if self._portfolio else 0}
 
     # --- the gates and cash ------------------------------------------------------------------

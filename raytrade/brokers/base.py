@@ -31,6 +31,7 @@ class BrokerReply:
     detail: str = ""
     fills: tuple[Fill, ...] = field(default_factory=tuple)
     cancelled_remainder: bool = False  # an IOC order's unfilled rest was cancelled
+    code: str | None = None  # a RejectReason value for a refusal that is not BROKER_REJECTED (e.g. NO_MARKET_PRICE)
 
 
 class Broker(abc.ABC):

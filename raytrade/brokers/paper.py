@@ -115,7 +115,7 @@ class PaperBroker(Broker):
         if order.order_type not in (OrderType.MARKET, OrderType.LIMIT):
             return BrokerReply(False, f"the paper broker does not support {order.order_type.value} orders")
         if order.symbol not in self._market:
-            return BrokerReply(False, f"no market data for {order.symbol} yet")
+            return BrokerReply(False, f"no market data for {order.symbol} yet", code="NO_MARKET_PRICE")
         self._seen[order.client_order_id] = 0
         w = _Working(order, instrument.lot_size, order.quantity,
                      waits_for_bar=self.config.fill_at == "next_open" and order.order_type is OrderType.MARKET)
@@ -137,6 +137,18 @@ class PaperBroker(Broker):
         remaining = order.quantity - filled_quantity
         if remaining > 1e-12:
             self._working[order.client_order_id] = _Working(order, instrument.lot_size, remaining)
+
+    def restore_market(self, symbol: str, last: float, ts: datetime, volume: float | None = None) -> None:
+        """After a restart of the order manager: the market as of its saved marks (``last`` at
+        ``ts``), so orders fill against the last known price before the next bar, not refused
+        for want of one. With a participation cap, the bar's capacity is ``volume`` times the
+        rate (what was already used of that bar before the restart is not known; none without a
+        volume)."""
+        if symbol in self._market:
+            return
+        rate = self.config.participation_rate
+        cap = math.inf if rate is None else rate * (volume or 0.0)
+        self._market[symbol] = _Market(last, ts, capacity=cap)
 
     async def cancel(self, client_order_id: str) -> bool:
         return self._working.pop(client_order_id, None) is not None

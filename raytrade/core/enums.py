@@ -35,6 +35,7 @@ class OrderStatus(StrEnum):
     NEW = "new"
     ACCEPTED = "accepted"
     PARTIALLY_FILLED = "partially_filled"
+    PENDING_CANCEL = "pending_cancel"  # the cancel request is committed; the broker has not confirmed it yet
     FILLED = "filled"
     CANCELLED = "cancelled"
     REJECTED = "rejected"
@@ -56,6 +57,7 @@ class EventType(StrEnum):
     ORDER_SUBMITTED = "order_submitted"
     ORDER_ACCEPTED = "order_accepted"
     ORDER_REJECTED = "order_rejected"
+    ORDER_CANCEL_REQUESTED = "order_cancel_requested"
     ORDER_CANCELLED = "order_cancelled"
     ORDER_EXPIRED = "order_expired"
     ORDER_REPLACED = "order_replaced"

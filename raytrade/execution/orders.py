@@ -3,10 +3,13 @@
 States and the only transitions allowed (anything else raises OrderStateError)::
 
     new -> accepted | rejected
-    accepted -> partially_filled | filled | cancelled | expired | rejected (by the broker)
-    partially_filled -> partially_filled | filled | cancelled | expired
+    accepted -> partially_filled | filled | pending_cancel | cancelled | expired | rejected (by the broker)
+    partially_filled -> partially_filled | filled | pending_cancel | cancelled | expired
+    pending_cancel -> pending_cancel (a partial fill) | filled | cancelled | expired | rejected
 
-filled, cancelled, rejected and expired are terminal. A replace (new quantity and/or limit) keeps
+filled, cancelled, rejected and expired are terminal. ``pending_cancel`` is an open order whose
+cancel request is committed but not yet confirmed by the broker: a fill that arrives meanwhile is
+booked (the order stays pending cancel, or is filled). A replace (new quantity and/or limit) keeps
 the state and is allowed only on an open order, never below the quantity already filled.
 
 The book is rebuilt from the event log by :meth:`OrderBook.apply_event`; the events it reads and
@@ -15,8 +18,13 @@ the payloads the order manager writes are:
 - ``order_accepted``: ``{"order": Order.to_dict()}`` (the principal is the event's)
 - ``order_rejected``: ``{"client_order_id", "request", "code", "detail"}``
 - ``fill``: ``{"fill": Fill.to_dict()}``
-- ``order_cancelled`` / ``order_expired``: ``{"client_order_id"}``
+- ``order_cancel_requested`` / ``order_cancelled`` / ``order_expired``: ``{"client_order_id"}``
 - ``order_replaced``: ``{"client_order_id", "quantity", "limit_price"}``
+
+Replay never stops at a record the state machine refuses (an order accepted twice, a fill for an
+unknown order, a transition out of a terminal state): the log is what happened, so the book keeps
+its state, skips the record and reports it in :attr:`OrderBook.anomalies` (the order manager
+prints them at a rebuild and reports their count).
 """
 
 from __future__ import annotations
@@ -29,15 +37,16 @@ from typing import Any
 
 from raytrade.core.clock import utc_now
 from raytrade.core.enums import EventType, OrderStatus, RejectReason
-from raytrade.core.errors import OrderStateError
+from raytrade.core.errors import DomainError, OrderStateError
 from raytrade.core.events import Event
 from raytrade.core.orders import Fill, Order
 
 S = OrderStatus
 TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
     S.NEW: frozenset({S.ACCEPTED, S.REJECTED}),
-    S.ACCEPTED: frozenset({S.PARTIALLY_FILLED, S.FILLED, S.CANCELLED, S.EXPIRED, S.REJECTED}),
-    S.PARTIALLY_FILLED: frozenset({S.PARTIALLY_FILLED, S.FILLED, S.CANCELLED, S.EXPIRED}),
+    S.ACCEPTED: frozenset({S.PARTIALLY_FILLED, S.FILLED, S.PENDING_CANCEL, S.CANCELLED, S.EXPIRED, S.REJECTED}),
+    S.PARTIALLY_FILLED: frozenset({S.PARTIALLY_FILLED, S.FILLED, S.PENDING_CANCEL, S.CANCELLED, S.EXPIRED}),
+    S.PENDING_CANCEL: frozenset({S.PENDING_CANCEL, S.FILLED, S.CANCELLED, S.EXPIRED, S.REJECTED}),
     S.FILLED: frozenset(),
     S.CANCELLED: frozenset(),
     S.REJECTED: frozenset(),
@@ -45,6 +54,7 @@ TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
 }
 TERMINAL = frozenset(s for s, nxt in TRANSITIONS.items() if not nxt)
 QTY_EPS = 1e-9
+MAX_ANOMALIES = 1000
 
 
 @dataclass(slots=True)
@@ -92,14 +102,15 @@ class ManagedOrder:
         new_filled = self.filled_quantity + fill.quantity
         prev_value = (self.avg_fill_price or 0.0) * self.filled_quantity
         done = math.isclose(new_filled, self.order.quantity, rel_tol=0.0, abs_tol=QTY_EPS)
-        self.transition(S.FILLED if done else S.PARTIALLY_FILLED, fill.timestamp)
+        partial = S.PENDING_CANCEL if self.status is S.PENDING_CANCEL else S.PARTIALLY_FILLED
+        self.transition(S.FILLED if done else partial, fill.timestamp)
         self.avg_fill_price = (prev_value + fill.price * fill.quantity) / new_filled
         self.filled_quantity = self.order.quantity if done else new_filled
         self.fill_ids.append(fill.fill_id)
 
     def replace(self, quantity: float | None, limit_price: float | None) -> Order:
         """The order with a new quantity and/or limit price (validated like a new order)."""
-        if not self.is_open:
+        if not self.is_open or self.status is S.PENDING_CANCEL:
             raise OrderStateError(f"order {self.client_order_id} is {self.status.value}: nothing to replace")
         new = replace(self.order, quantity=self.order.quantity if quantity is None else quantity,
                       limit_price=self.order.limit_price if limit_price is None else limit_price)
@@ -155,22 +166,32 @@ class OrderBook:
         # open order closes, so float residue cannot outlive its orders.
         self._open_qty: dict[str, float] = {}
         self._open_count: dict[str, int] = {}
+        self.anomalies: list[dict[str, Any]] = []  # records replay skipped (the newest MAX_ANOMALIES)
+        self.anomaly_count = 0
 
     def __contains__(self, client_order_id: str) -> bool:
         return client_order_id in self.orders or client_order_id in self.rejections
 
-    def view(self, client_order_id: str) -> dict[str, Any] | None:
-        if client_order_id in self.orders:
-            return self.orders[client_order_id].view()
-        if client_order_id in self.rejections:
-            return self.rejections[client_order_id].view()
-        return None
+    def view(self, client_order_id: str, owner: str | None = None) -> dict[str, Any] | None:
+        """The order's (or rejection's) view; None when unknown, or placed by another principal
+        than ``owner`` (when given): an order is not shown to whoever did not place it."""
+        x: ManagedOrder | Rejection | None = self.orders.get(client_order_id) or self.rejections.get(client_order_id)
+        if x is None or (owner is not None and x.principal != owner):
+            return None
+        return x.view()
+
+    def owner(self, client_order_id: str) -> str | None:
+        """The principal that placed the order (None: unknown id)."""
+        x = self.orders.get(client_order_id) or self.rejections.get(client_order_id)
+        return x.principal if x is not None else None
 
     def listing(self, status: OrderStatus | None = None, symbol: str | None = None,
-                since: datetime | None = None, limit: int = 100, offset: int = 0) -> dict[str, Any]:
+                since: datetime | None = None, limit: int = 100, offset: int = 0,
+                owner: str | None = None) -> dict[str, Any]:
         """Orders and rejections newest first by last update (ties: accepted orders in the order
-        they were accepted, then rejections), filtered by ``status``, ``symbol`` and updates at or
-        after ``since`` (aware); ``total`` counts every match. Only the page's views are built,
+        they were accepted, then rejections), filtered by ``status``, ``symbol``, updates at or
+        after ``since`` (aware) and the principal that placed them (``owner``; None: anyone's);
+        ``total`` counts every match. Only the page's views are built,
         and only its ``offset + limit`` newest are ranked, so a long book costs one pass."""
         if limit < 0 or offset < 0:
             raise OrderStateError(f"limit and offset must be >= 0, got limit={limit}, offset={offset}")
@@ -178,7 +199,7 @@ class OrderBook:
         def wanted(x: ManagedOrder | Rejection) -> bool:
             sym = x.request.get("symbol") if isinstance(x, Rejection) else x.order.symbol
             return ((status is None or x.status is status) and (symbol is None or sym == symbol)
-                    and (since is None or x.updated_at >= since))
+                    and (since is None or x.updated_at >= since) and (owner is None or x.principal == owner))
 
         matches = [x for x in (*self.orders.values(), *self.rejections.values()) if wanted(x)]
         # nlargest over (time, -position) keeps equal times in list order, as a stable sort would.
@@ -238,14 +259,27 @@ class OrderBook:
         except KeyError:
             raise OrderStateError(f"unknown order {client_order_id!r}") from None
 
-    def apply_event(self, event: Event) -> None:
-        """Replay one logged event into the book (events of other kinds are ignored)."""
-        cid = event.payload.get("client_order_id") or event.payload.get("fill", {}).get("client_order_id")
+    def apply_event(self, event: Event) -> bool:
+        """Replay one logged event into the book (events of other kinds are ignored). A record the
+        state machine refuses is skipped and reported (:attr:`anomalies`); returns False then."""
+        p = event.payload
+        cid = p.get("client_order_id") or (p.get("fill") or {}).get("client_order_id") \
+            or (p.get("order") or {}).get("client_order_id")
         m = self._open.get(cid) if isinstance(cid, str) else None
         before = m.order.side.sign * m.remaining if m is not None else 0.0
-        self._apply(event)
-        if m is not None:
-            self._track(m, before)
+        try:
+            self._apply(event)
+        except (ValueError, KeyError, TypeError) as exc:  # DomainError and OrderStateError are ValueErrors
+            self.anomaly_count += 1
+            detail = str(exc) if isinstance(exc, DomainError) else f"malformed payload: {type(exc).__name__}: {exc}"
+            self.anomalies.append({"sequence": event.sequence, "type": event.type.value, "client_order_id": cid,
+                                   "detail": detail})
+            del self.anomalies[:-MAX_ANOMALIES]
+            return False
+        finally:
+            if m is not None:
+                self._track(m, before)
+        return True
 
     def _apply(self, event: Event) -> None:
         p, t, at = event.payload, event.type, event.timestamp
@@ -262,6 +296,8 @@ class OrderBook:
         elif t is EventType.FILL:
             fill = Fill.from_dict(p["fill"])
             self.get(fill.client_order_id).apply_fill(fill)
+        elif t is EventType.ORDER_CANCEL_REQUESTED:
+            self.get(p["client_order_id"]).transition(S.PENDING_CANCEL, at)
         elif t is EventType.ORDER_CANCELLED:
             self.get(p["client_order_id"]).transition(S.CANCELLED, at)
         elif t is EventType.ORDER_EXPIRED:

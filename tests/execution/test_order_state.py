@@ -193,3 +193,56 @@ def test_listing_pages_filters_and_orders_like_a_full_sort() -> None:
     assert book.listing(limit=1000)["total"] == 400
     with pytest.raises(OrderStateError, match="limit and offset"):
         book.listing(offset=-1)
+
+
+def ev(type_: EventType, payload: dict, seq: int) -> Event:
+    return Event(type_, "p", "r", payload, T, seq)
+
+
+def test_a_fill_after_a_cancel_request_is_booked_and_the_order_stays_pending_cancel() -> None:
+    book = OrderBook()
+    book.apply_event(ev(EventType.ORDER_ACCEPTED, {"order": order(100).to_dict()}, 1))
+    book.apply_event(ev(EventType.ORDER_CANCEL_REQUESTED, {"client_order_id": "o1"}, 2))
+    m = book.get("o1")
+    assert m.status is OrderStatus.PENDING_CANCEL and m.is_open and book.open_quantity("AAPL") == 100
+    assert book.apply_event(ev(EventType.FILL, {"fill": fill(30, 10.0).to_dict()}, 3))
+    assert (m.status, m.filled_quantity, book.open_quantity("AAPL")) == (OrderStatus.PENDING_CANCEL, 30, 70)
+    with pytest.raises(OrderStateError, match="nothing to replace"):
+        m.replace(50, None)
+    book.apply_event(ev(EventType.ORDER_CANCELLED, {"client_order_id": "o1"}, 4))
+    assert m.status is OrderStatus.CANCELLED and book.open_quantities() == {}
+    # a request that raced a complete fill: the fill is booked, the order is filled
+    book.apply_event(ev(EventType.ORDER_ACCEPTED, {"order": order(10, cid="o2").to_dict()}, 5))
+    book.apply_event(ev(EventType.ORDER_CANCEL_REQUESTED, {"client_order_id": "o2"}, 6))
+    book.apply_event(ev(EventType.FILL, {"fill": fill(10, 10.0, cid="o2").to_dict()}, 7))
+    assert book.get("o2").status is OrderStatus.FILLED and book.anomaly_count == 0
+
+
+def test_replay_reports_what_the_state_machine_refuses_instead_of_stopping() -> None:
+    """A log written by an engine that doubled an order (the ambiguous-commit defect) must still
+    replay: the book keeps the first acceptance and fill, and names every skipped record."""
+    book = OrderBook()
+    accepted = {"order": order(100).to_dict()}
+    log = [ev(EventType.ORDER_ACCEPTED, accepted, 1), ev(EventType.FILL, {"fill": fill(100, 10.0).to_dict()}, 2),
+           ev(EventType.ORDER_ACCEPTED, accepted, 3),                                 # accepted twice
+           ev(EventType.FILL, {"fill": fill(100, 10.0).to_dict()}, 4),                # same fill id: ignored
+           ev(EventType.FILL, {"fill": fill(5, 10.0, 9, cid="ghost").to_dict()}, 5),  # unknown order
+           ev(EventType.ORDER_CANCELLED, {"client_order_id": "o1"}, 6),               # out of a terminal state
+           ev(EventType.ORDER_CANCELLED, {}, 7)]                                      # malformed
+    results = [book.apply_event(e) for e in log]
+    assert results == [True, True, False, True, False, False, False]
+    assert book.anomaly_count == 4
+    assert [a["sequence"] for a in book.anomalies] == [3, 5, 6, 7]
+    assert "already in the book" in book.anomalies[0]["detail"] and book.anomalies[0]["client_order_id"] == "o1"
+    m = book.get("o1")
+    assert (m.status, m.filled_quantity) == (OrderStatus.FILLED, 100) and book.open_quantities() == {}
+
+
+def test_orders_are_shown_to_their_owner_only() -> None:
+    book = OrderBook()
+    book.accept(order(cid="a1"), "key:a", T)
+    book.reject("b1", "key:b", {"symbol": "KO"}, RejectReason.UNKNOWN_SYMBOL, "no", T)
+    assert book.view("a1", "key:a") is not None and book.view("a1", "key:b") is None
+    assert book.view("a1") is not None and book.owner("b1") == "key:b" and book.owner("zz") is None
+    assert [o["client_order_id"] for o in book.listing(owner="key:b")["orders"]] == ["b1"]
+    assert book.listing(owner="key:c")["total"] == 0 and book.listing()["total"] == 2
