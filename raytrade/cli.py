@@ -421,29 +421,79 @@ def _time_arg(value: str | None, name: str) -> Any:
     return ts if ts.tzinfo else ts.replace(tzinfo=UTC)
 
 
+CheckpointOption = Annotated[Path | None, typer.Option(
+    "--checkpoint", help="A checkpoint file (raytrade audit checkpoint, or the engine's audit_checkpoints): "
+                         "also fail when records were cut off or appended unsigned. Key: RAYTRADE_AUDIT_KEY.")]
+
+
 @audit_app.command("verify")
 @user_errors
-def audit_verify(database_url: DatabaseOption = None, schema: SchemaOption = None) -> None:
+def audit_verify(database_url: DatabaseOption = None, schema: SchemaOption = None,
+                 checkpoint: CheckpointOption = None,
+                 max_unattested: Annotated[int, typer.Option(
+                     "--max-unattested", min=0, help="With --checkpoint: records allowed after the newest "
+                                                     "checkpoint (a live engine's last few seconds).")] = 0) -> None:
     """Walk the hash chain from the first record; name the first altered, removed, inserted or
-    reordered record. Exit status 1 when the chain is broken."""
+    reordered record. With --checkpoint, hold the log against signed checkpoints of its head too.
+    Exit status 1 when the chain is broken or a checkpoint refutes it."""
     import asyncio
     import time
 
+    from raytrade.storage import checkpoint as cp
     from raytrade.storage import store_from_url
+
+    key = cp.audit_key() if checkpoint is not None else b""
+    points = cp.CheckpointFile(checkpoint).read() if checkpoint is not None else []
+
+    async def run() -> Any:
+        async with store_from_url(database_url, schema=schema) as store:
+            return await store.verify(watch=[p["sequence"] for p in points])
+
+    t0 = time.perf_counter()
+    result = asyncio.run(run())
+    seconds = time.perf_counter() - t0
+    if not result.ok:
+        err.print(f"[bold red]broken:[/] {result.describe()}; the {result.records:,} records before it are intact",
+                  highlight=False, soft_wrap=True)
+        raise typer.Exit(1)
+    out.print(f"[green]ok[/] {result.describe()} ({result.records / max(seconds, 1e-9):,.0f} records/s)")
+    if checkpoint is None:
+        return
+    report = cp.check(result, result.watched, points, key, max_unattested)
+    if not report.ok:
+        err.print(f"[bold red]refuted:[/] {report.describe()}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1)
+    out.print(f"[green]ok[/] {report.describe()}")
+
+
+@audit_app.command("checkpoint")
+@user_errors
+def audit_checkpoint(
+    output: Annotated[Path, typer.Option("--output", "-o", help="The checkpoint file to append to (keep it "
+                                                                "apart from the database).")],
+    database_url: DatabaseOption = None, schema: SchemaOption = None,
+) -> None:
+    """Verify the chain, then append its head (sequence and hash), signed with RAYTRADE_AUDIT_KEY, to a
+    checkpoint file: `audit verify --checkpoint` then fails if records up to it are ever cut off or
+    rewritten, or unsigned ones appended after it."""
+    import asyncio
+
+    from raytrade.storage import checkpoint as cp
+    from raytrade.storage import store_from_url
+
+    key = cp.audit_key()
 
     async def run() -> Any:
         async with store_from_url(database_url, schema=schema) as store:
             return await store.verify()
 
-    t0 = time.perf_counter()
     result = asyncio.run(run())
-    seconds = time.perf_counter() - t0
-    if result.ok:
-        out.print(f"[green]ok[/] {result.describe()} ({result.records / max(seconds, 1e-9):,.0f} records/s)")
-        return
-    err.print(f"[bold red]broken:[/] {result.describe()}; the {result.records:,} records before it are intact",
-              highlight=False, soft_wrap=True)
-    raise typer.Exit(1)
+    if not result.ok:
+        err.print(f"[bold red]broken:[/] {result.describe()}: no checkpoint written", highlight=False, soft_wrap=True)
+        raise typer.Exit(1)
+    point = cp.sign(key, result.last_sequence or 0, result.head_hash)
+    cp.CheckpointFile(output).append(point)
+    out.print(f"checkpoint of record {point['sequence']:,} ({point['hash']}) appended to {output}")
 
 
 @audit_app.command("export")

@@ -16,8 +16,9 @@ keys and reformat numbers), so the bytes hashed at append are the bytes re-hashe
 on either backend, in any Python process.
 
 A chain verified from its first record proves that no record was altered, removed, inserted or
-reordered, except a cut of the newest records (their absence leaves a valid shorter chain): keep
-the head hash that :func:`verify_rows` returns somewhere else to detect that too.
+reordered, except a cut of the newest records (their absence leaves a valid shorter chain) and a
+correctly chained record appended by someone who can write to the database: signed checkpoints of
+the head, kept apart from the store (:mod:`raytrade.storage.checkpoint`), detect both.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from json.encoder import encode_basestring_ascii
 from typing import Any
@@ -101,6 +102,7 @@ class VerifyResult:
     head_hash: str
     bad_sequence: int | None = None
     problem: str | None = None
+    watched: dict[int, str] = field(default_factory=dict)  # hash of each watched sequence that was verified
 
     def describe(self) -> str:
         if self.ok:
@@ -115,7 +117,10 @@ class ChainVerifier:
     ``start_hash`` is the hash of the record before the first row (GENESIS_HASH from record 1).
     """
 
-    def __init__(self, *, first_expected: int = 1, start_hash: str = GENESIS_HASH) -> None:
+    def __init__(self, *, first_expected: int = 1, start_hash: str = GENESIS_HASH,
+                 watch: Iterable[int] = ()) -> None:
+        self.watch = frozenset(watch)
+        self.watched: dict[int, str] = {}
         self.expected = first_expected
         self.prev = start_hash
         self.records = 0
@@ -137,8 +142,14 @@ class ChainVerifier:
             if stored_prev != prev:
                 return self._fail(seq, "its prev_hash is not the hash of the record before it "
                                        "(a record was inserted, removed or reordered, or the link edited)")
-            if row_hash(prev, row) != stored_hash:
+            try:
+                ok = row_hash(prev, row) == stored_hash
+            except UnicodeEncodeError:  # canonical records are ASCII: raw non-ASCII text was written in
+                ok = False
+            if not ok:
                 return self._fail(seq, "its content does not match its hash (altered)")
+            if seq in self.watch:
+                self.watched[seq] = stored_hash
             self._good(seq, stored_hash)
         return True
 
@@ -154,7 +165,7 @@ class ChainVerifier:
 
     def result(self) -> VerifyResult:
         return VerifyResult(self.bad is None, self.records, self.first, self.last, self.prev,
-                            self.bad, self.problem)
+                            self.bad, self.problem, dict(self.watched))
 
 
 def verify_rows(rows: Iterable[Row]) -> VerifyResult:

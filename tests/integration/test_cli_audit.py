@@ -89,3 +89,66 @@ def test_default_store_is_sqlite_in_the_data_dir_and_bad_input_is_one_line(tmp_p
     assert r.returncode == 2 and "unsupported scheme" in r.stderr
     r = cli("audit", "verify", "--database-url", "postgresql://postgres@127.0.0.1:1/test", env=env)
     assert r.returncode == 2 and "cannot connect" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_signed_checkpoints_catch_a_cut_a_forged_append_and_a_rewrite(tmp_path: Path) -> None:
+    """What a chain alone cannot show. A tamperer with write access to the database (triggers
+    dropped, as a superuser would) cuts off the newest records, appends a correctly chained record,
+    or rewrites the chain from some record on: `audit verify` says ok each time; `audit verify
+    --checkpoint` fails naming what happened. Also: a tampered payload with non-ASCII text is named,
+    not a crash."""
+    import sqlite3
+
+    from raytrade.storage.base import chain_events
+
+    db = tmp_path / "events.sqlite"
+    url = f"sqlite:///{db}"
+    key = "k" * 40
+    env = {"RAYTRADE_AUDIT_KEY": key}
+    cps = tmp_path / "elsewhere" / "checkpoints.jsonl"
+
+    async def append(evs: list[Event]) -> None:
+        async with SQLiteEventStore(db) as s:
+            await s.append(evs)
+
+    asyncio.run(append(events(10)))
+    r = cli("audit", "checkpoint", "-o", str(cps), "--database-url", url, env=env)
+    assert r.returncode == 0 and "record 10" in r.stdout, r.stderr
+    r = cli("audit", "verify", "--checkpoint", str(cps), "--database-url", url, env=env)
+    assert r.returncode == 0 and "agree with the log up to record 10" in r.stdout, r.stdout + r.stderr
+    assert cli("audit", "verify", "--checkpoint", str(cps), "--database-url", url).returncode == 2  # no key
+
+    # a forged, correctly chained append (say, a key_created that would authenticate)
+    asyncio.run(append([Event(EventType.KEY_CREATED, "forger", "key", {"key_id": "evil"}, T0)]))
+    assert cli("audit", "verify", "--database-url", url).returncode == 0        # the chain alone: fine
+    r = cli("audit", "verify", "--checkpoint", str(cps), "--database-url", url, env=env)
+    assert r.returncode == 1 and "records 11..11 follow the newest signed checkpoint" in r.stderr, r.stderr
+    assert cli("audit", "verify", "--checkpoint", str(cps), "--max-unattested", "1", "--database-url", url,
+               env=env).returncode == 0
+
+    conn = sqlite3.connect(db)
+    conn.executescript("DROP TRIGGER events_no_delete; DROP TRIGGER events_no_update;")
+    # a cut of the newest records
+    conn.execute("DELETE FROM events WHERE seq > 8")
+    conn.commit()
+    assert cli("audit", "verify", "--database-url", url).returncode == 0
+    r = cli("audit", "verify", "--checkpoint", str(cps), "--database-url", url, env=env)
+    assert r.returncode == 1 and "records 9..10 were cut off" in r.stderr, r.stderr
+    # a rewrite from record 5 on, rechained so that the chain itself verifies
+    rows = conn.execute("SELECT seq, hash FROM events WHERE seq = 4").fetchone()
+    conn.execute("DELETE FROM events WHERE seq > 4")
+    new = chain_events([Event(EventType.FILL, "trader", f"fake {i}", {"i": i}, T0) for i in range(6)], 4, rows[1])
+    conn.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?)", new)
+    conn.commit()
+    assert cli("audit", "verify", "--database-url", url).returncode == 0
+    r = cli("audit", "verify", "--checkpoint", str(cps), "--database-url", url, env=env)
+    assert r.returncode == 1 and "record 10 has another hash: the log was rewritten" in r.stderr, r.stderr
+    # a checkpoint signed with another key
+    r = cli("audit", "verify", "--checkpoint", str(cps), "--database-url", url, env={"RAYTRADE_AUDIT_KEY": "x" * 40})
+    assert r.returncode == 1 and "does not match this key" in r.stderr
+    # tampered payload text with a raw non-ASCII character: named, not a UnicodeEncodeError
+    conn.execute("UPDATE events SET payload = '{\"i\":\"é\"}' WHERE seq = 6")
+    conn.commit()
+    conn.close()
+    r = cli("audit", "verify", "--database-url", url)
+    assert r.returncode == 1 and "record 6" in r.stderr and "Traceback" not in r.stderr, r.stderr
