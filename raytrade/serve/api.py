@@ -17,6 +17,7 @@ route annotations at run time, and string annotations would not resolve.)
 """
 
 import asyncio
+import contextlib
 import json
 import math
 import time
@@ -30,6 +31,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from ray import serve
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from raytrade.actors.base import CallBatcher
 from raytrade.actors.client import OrderClient
@@ -42,15 +44,21 @@ from raytrade.core.errors import (
     ClusterError,
     DataError,
     DomainError,
+    OrderStateError,
     RaytradeError,
-    StoreUnavailableError,
+    StoreError,
+    StoreOutcomeUnknownError,
 )
+from raytrade.core.orders import MAX_PRICE, MAX_QUANTITY
 from raytrade.serve.keys import ApiKey, KeyRing, Role
-from raytrade.storage import EventStore, RedisCache, store_from_url
+from raytrade.storage import EventBus, EventStore, RedisCache
 
 STRATEGY_NAME = r"^[A-Za-z0-9._:-]+$"
+# Refusals that are the server's, not the client's, and pass: 503 with Retry-After, never 422.
 SERVER_SIDE = {RejectReason.STORE_UNAVAILABLE, RejectReason.RISK_UNAVAILABLE, RejectReason.COMPLIANCE_UNAVAILABLE,
-               RejectReason.BROKER_UNAVAILABLE}
+               RejectReason.BROKER_UNAVAILABLE, RejectReason.NO_MARKET_PRICE}
+RETRY_AFTER_S = 1
+WS_RATE_LIMITED = 4429
 
 
 class ApiConfig(BaseModel):
@@ -118,19 +126,36 @@ class ServeFile(BaseModel):
         return self.api.model_copy(update={"signals_app": self.signals.app})
 
 
+def _no_bool(value: Any) -> Any:
+    """A number field refuses true/false (pydantic would take true as 1)."""
+    if isinstance(value, bool):
+        raise ValueError("must be a number, not a boolean")
+    return value
+
+
+def _plain_text(value: Any) -> Any:
+    """Text fields that reach the log refuse control characters (a NUL cannot be stored at all)."""
+    if isinstance(value, str) and any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
 class OrderRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    symbol: str = Field(min_length=1, max_length=32)
+    symbol: str = Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9._:/ -]+$")
     side: Literal["buy", "sell"]
-    quantity: float = Field(gt=0, allow_inf_nan=False)
+    quantity: float = Field(gt=0, le=MAX_QUANTITY, allow_inf_nan=False)
     order_type: Literal["market", "limit"] = "market"
-    limit_price: float | None = Field(None, gt=0, allow_inf_nan=False)
+    limit_price: float | None = Field(None, gt=0, le=MAX_PRICE, allow_inf_nan=False)
     time_in_force: Literal["day", "gtc", "ioc", "fok"] = "day"
     client_order_id: str | None = Field(None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")
     strategy: str | None = Field(None, min_length=1, max_length=64, pattern=STRATEGY_NAME,
                                  description="the strategy sending the order (refused while it is stopped)")
     reason: str | None = Field(None, max_length=200)
+
+    _numbers = field_validator("quantity", "limit_price", mode="before")(_no_bool)
+    _text = field_validator("reason", mode="before")(_plain_text)
 
 
 class SignalsRequest(BaseModel):
@@ -145,6 +170,8 @@ class ReasonBody(BaseModel):
 
     reason: str = Field(min_length=1, max_length=200)
 
+    _text = field_validator("reason", mode="before")(_plain_text)
+
 
 class StrategyBody(ReasonBody):
     strategy: str | None = Field(None, min_length=1, max_length=64, pattern=STRATEGY_NAME,
@@ -155,8 +182,18 @@ class ParametersBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     component: Literal["risk"]
-    values: dict[str, float]
+    values: dict[str, Annotated[float, Field(allow_inf_nan=False)]]
     reason: str = Field("parameters updated through the API", max_length=200)
+
+    _text = field_validator("reason", mode="before")(_plain_text)
+
+    @field_validator("values", mode="before")
+    @classmethod
+    def _no_bools(cls, values: Any) -> Any:
+        if isinstance(values, dict):
+            for v in values.values():
+                _no_bool(v)
+        return values
 
 
 class ApiError(Exception):
@@ -250,16 +287,53 @@ async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
 @app.exception_handler(RequestValidationError)
 async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
     first = exc.errors()[0]
+    if first.get("type") == "json_invalid":  # its loc is (body, character offset): the body is the field
+        at = first["loc"][-1] if len(first["loc"]) > 1 else None
+        where = f" at character {at}" if isinstance(at, int) else ""
+        return JSONResponse({"error": "INVALID_REQUEST", "field": "body",
+                             "detail": f"the body is not valid JSON{where}: {first['msg']}", "errors": 1},
+                            status_code=422)
     field = ".".join(str(p) for p in first["loc"] if p != "body") or "body"
     return JSONResponse({"error": "INVALID_REQUEST", "field": field, "detail": first["msg"],
                          "errors": len(exc.errors())}, status_code=422)
 
 
+@app.exception_handler(StarletteHTTPException)
+async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    """FastAPI's own refusals (a body that is not UTF-8, an unknown route) in the API's error shape."""
+    if exc.status_code == 400:  # FastAPI could not read the body at all
+        return JSONResponse({"error": "INVALID_REQUEST", "field": "body",
+                             "detail": f"the body cannot be read as JSON text: {exc.detail}"}, status_code=422)
+    code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(exc.status_code, "HTTP_ERROR")
+    return JSONResponse({"error": code, "detail": str(exc.detail)}, status_code=exc.status_code,
+                        headers=getattr(exc, "headers", None))
+
+
+def _server_side(exc: RaytradeError) -> tuple[int, str] | None:
+    """(status, code) of an error that is the server's, not the client's; None for a client's."""
+    if isinstance(exc, StoreOutcomeUnknownError):
+        return 503, "OUTCOME_UNKNOWN"
+    if isinstance(exc, StoreError):
+        return 503, "STORE_UNAVAILABLE"
+    if isinstance(exc, ClusterError):
+        return 503, "ENGINE_UNAVAILABLE"
+    return None
+
+
 @app.exception_handler(RaytradeError)
 async def _raytrade_error(_: Request, exc: RaytradeError) -> JSONResponse:
-    if isinstance(exc, StoreUnavailableError):
-        return JSONResponse({"error": "STORE_UNAVAILABLE", "detail": str(exc)}, status_code=503)
+    server = _server_side(exc)
+    if server is not None:
+        return JSONResponse({"error": server[1], "detail": str(exc)}, status_code=server[0],
+                            headers={"Retry-After": str(RETRY_AFTER_S)})
     return JSONResponse({"error": "INVALID_REQUEST", "detail": str(exc)}, status_code=422)
+
+
+@app.exception_handler(Exception)
+async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+    """A fault of raytrade's (a bug): 500 with the exception's kind, never a traceback."""
+    return JSONResponse({"error": "INTERNAL", "detail": f"internal error ({type(exc).__name__}); it is ours, "
+                                                          "not your request's"}, status_code=500)
 
 
 class TokenBucket:
@@ -281,11 +355,14 @@ class TokenBucket:
 
 # Log record types (and the portfolio's derived updates) -> WebSocket event types.
 WS_EVENTS = {"order_accepted": "order_update", "order_rejected": "order_update", "order_cancelled": "order_update",
+             "order_cancel_requested": "order_update",
              "order_expired": "order_update", "order_replaced": "order_update", "fill": "trade_update",
              "position_update": "position_update", "performance_update": "performance_update",
              "trading_halted": "risk_halt", "trading_resumed": "risk_halt", "violation": "compliance_violation"}
 WS_TYPES = sorted(set(WS_EVENTS.values()))
 WS_SLOW = 4008
+LOG_RECORD_TYPES = frozenset(t.value for t in EventType)  # bus messages that are log records (not derived updates)
+BUS_RETRY_S, GAP_CHECK_S, TAIL_EVERY_S = 2.0, 1.0, 0.2
 WS_UNAUTHENTICATED, WS_FORBIDDEN = 4401, 4403
 
 
@@ -323,6 +400,11 @@ def _csv(value: str | None, allowed: list[str] | None = None) -> set[str]:
         if bad:
             raise DomainError(f"unknown event type {bad[0]!r} (known: {', '.join(allowed)})")
     return items
+
+
+def _owner(key: ApiKey) -> str | None:
+    """Whose orders ``key`` may see and cancel: its own (its principal), every key's for an admin."""
+    return None if key.role >= Role.ADMIN else key.principal
 
 
 async def _bearer(authorization: Annotated[str | None, Header()] = None,
@@ -399,23 +481,26 @@ class ApiGateway:
         try:
             return await asyncio.wait_for(pending, self.config.call_timeout_s)
         except ray.exceptions.RayTaskError as exc:
-            cause = exc.as_instanceof_cause()
+            # The original exception (``cause``): its message alone. as_instanceof_cause() would
+            # carry the remote traceback (pid, node, paths) into the client's answer.
+            cause = exc.cause
             if isinstance(cause, ClusterError):  # a front actor whose order manager did not answer
                 self._handles.pop(role, None)
-                raise ApiError(503, "ENGINE_UNAVAILABLE", str(cause)) from None
+                raise ApiError(503, "ENGINE_UNAVAILABLE", str(cause), retry_after=RETRY_AFTER_S) from None
             if isinstance(cause, RaytradeError):
                 raise cause from None
-            raise
+            raise ApiError(500, "INTERNAL", f"the engine's {role} actor failed ({type(cause).__name__}); it is "
+                                            "ours, not your request's") from None
         except (TimeoutError, ray.exceptions.RayActorError, ray.exceptions.ActorUnavailableError) as exc:
             self._handles.pop(role, None)
             if role == "orders":
                 self._order_client = None
             raise ApiError(503, "ENGINE_UNAVAILABLE", f"the engine's {role} actor did not answer: "
-                                                      f"{type(exc).__name__}") from None
+                                                      f"{type(exc).__name__}", retry_after=RETRY_AFTER_S) from None
 
     async def store(self) -> EventStore:
         if self._store is None:
-            store = store_from_url(self.engine.resolved_store_url(), schema=self.engine.store_schema)
+            store = self.engine.open_store()
             await store.open()
             self._store = store
         return self._store
@@ -466,7 +551,10 @@ class ApiGateway:
 
     @app.get("/api/health/ready", tags=["health"])
     async def ready(self) -> JSONResponse:
-        """Readiness: the store, Redis, each actor and the broker, with each one's latency in ms."""
+        """Readiness: the store, Redis, each actor and the broker, with each one's latency in ms.
+        503 when something trading needs is down; Redis is a cache and a fan-out (the API falls
+        back to the actors and the store without it), so Redis alone down answers 200 with
+        ``"status": "degraded"``."""
         checks: dict[str, dict[str, Any]] = {}
 
         async def probe(name: str, fn: Any) -> None:
@@ -487,9 +575,9 @@ class ApiGateway:
             probes.append(probe(role, lambda role=role: self.call(role, "ping")))
         probes.append(probe("broker", lambda: self.call("orders", "broker_ping")))
         await asyncio.gather(*probes)
-        ok = all(c["ok"] for c in checks.values())
-        return JSONResponse({"status": "ready" if ok else "not_ready", "checks": checks},
-                            status_code=200 if ok else 503)
+        ok = all(c["ok"] for name, c in checks.items() if name != "redis")
+        status = ("ready" if checks.get("redis", {"ok": True})["ok"] else "degraded") if ok else "not_ready"
+        return JSONResponse({"status": status, "checks": checks}, status_code=200 if ok else 503)
 
     # --- portfolio ---------------------------------------------------------------------------
 
@@ -520,8 +608,9 @@ class ApiGateway:
                           symbol: str | None = Query(None, max_length=32),
                           since: str | None = Query(None, description="ISO 8601 time; orders updated since"),
                           limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0)) -> dict[str, Any]:
-        """Orders newest first, filtered and paginated (``total`` counts every match)."""
-        await self.authenticate(token, Role.VIEWER)
+        """Orders newest first, filtered and paginated (``total`` counts every match): the key's own,
+        every key's for an admin key."""
+        key = await self.authenticate(token, Role.VIEWER)
         if since is not None:
             from datetime import datetime
 
@@ -530,7 +619,8 @@ class ApiGateway:
             except ValueError:
                 raise ApiError(422, "INVALID_REQUEST", f"since must be an ISO 8601 time, got {since!r}",
                                field="since") from None
-        return await self.call("orders", "list_orders", status.value if status else None, symbol, since, limit, offset)
+        return await self.call("orders", "list_orders", status.value if status else None, symbol, since, limit, offset,
+                               _owner(key))
 
     @app.post("/api/orders", tags=["orders"], status_code=201)
     async def submit(self, body: OrderRequest, token: str | None = Depends(_bearer)) -> dict[str, Any]:
@@ -540,28 +630,36 @@ class ApiGateway:
         view = await self.answer("orders", self.order_client().submit(body.model_dump(exclude_none=True), key.principal))
         code = view.get("reject_code")
         if view["status"] == "rejected" and code:
-            status = 503 if RejectReason(code) in SERVER_SIDE else 422
-            raise ApiError(status, code, view.get("reject_detail") or code, order=view)
+            extra: dict[str, Any] = {"order": view}
+            if RejectReason(code) in SERVER_SIDE:
+                status, extra["retry_after"] = 503, RETRY_AFTER_S
+            else:
+                status = 409 if code == RejectReason.DUPLICATE_ORDER_ID else 422
+            raise ApiError(status, code, view.get("reject_detail") or code, **extra)
         return view
 
     @app.get("/api/orders/{client_order_id}", tags=["orders"])
     async def get_order(self, client_order_id: str, token: str | None = Depends(_bearer)) -> dict[str, Any]:
-        await self.authenticate(token, Role.VIEWER)
-        view = await self.call("orders", "get_order", client_order_id)
+        """One order: the key's own (404 for another key's), any order for an admin key."""
+        key = await self.authenticate(token, Role.VIEWER)
+        view = await self.call("orders", "get_order", client_order_id, _owner(key))
         if view is None:
             raise ApiError(404, "NOT_FOUND", f"no order {client_order_id!r}")
         return view
 
     @app.delete("/api/orders/{client_order_id}", tags=["orders"])
     async def cancel(self, client_order_id: str, token: str | None = Depends(_bearer)) -> dict[str, Any]:
-        """Cancel a working order: 404 unknown id, 409 when it is no longer open."""
+        """Cancel a working order of the key's (any, for an admin): 404 unknown id or another
+        key's order, 409 when it is no longer open, 503 when the cancel request cannot be
+        recorded now (the order then stays working: try again)."""
         key = await self.authenticate(token, Role.TRADER)
-        view = await self.call("orders", "get_order", client_order_id)
+        owner = _owner(key)
+        view = await self.call("orders", "get_order", client_order_id, owner)
         if view is None:
             raise ApiError(404, "NOT_FOUND", f"no order {client_order_id!r}")
         try:
-            return await self.call("orders", "cancel", client_order_id, key.principal)
-        except RaytradeError as exc:
+            return await self.call("orders", "cancel", client_order_id, key.principal, owner)
+        except OrderStateError as exc:
             raise ApiError(409, "NOT_CANCELLABLE", str(exc), order=view) from None
 
     # --- risk, compliance, engine control ----------------------------------------------------
@@ -655,47 +753,113 @@ class ApiGateway:
     # --- WebSocket ---------------------------------------------------------------------------
 
     async def _fan_out(self) -> None:
-        """This replica's one feed of engine events, copied to its clients' queues: the Redis bus
-        when configured, else the event store's tail."""
-        source = self._bus_messages() if self.cache.url else self._store_tail()
-        async for msg in source:
-            ws_type = WS_EVENTS.get(str(msg.get("type")))
-            if ws_type is None:
-                continue
-            symbol = _message_symbol(msg)
-            for client in list(self._ws_clients):
-                if client.wants(ws_type, symbol):
-                    client.offer({"type": ws_type, "sequence": msg.get("sequence"), "data": msg})
+        """This replica's one feed of engine events, copied to its clients' queues.
 
-    async def _bus_messages(self) -> AsyncIterator[dict[str, Any]]:
-        from raytrade.storage import EventBus
+        Without Redis: the event store's tail. With Redis: its pub/sub, with the store as the
+        truth behind it. When Redis drops, the feed follows the store's tail from the last record
+        it delivered and tries Redis again every ``BUS_RETRY_S``; once subscribed again it first
+        catches up from the store (subscribe, then read: nothing falls between), skipping on the
+        bus what the store already gave. While the bus is silent the feed compares the store's
+        head with what it delivered every ``GAP_CHECK_S`` and fills any gap from the store (an
+        engine whose own Redis connection was still down published those records nowhere)."""
+        if not self.cache.url:
+            async for msg in self._store_tail():
+                self._deliver(msg)
+            return
+        store = await self.store()
+        last = (await store.head())[0]  # the newest log record delivered
+        from_store = 0                  # records up to here came from the store: their bus copies are skipped
+        tailing = False
+        while True:
+            pubsub = None
+            try:
+                pubsub = self.cache.pubsub()
+                await pubsub.subscribe(EventBus(self.cache).channel)
+                if tailing:
+                    last = from_store = await self._deliver_from_store(store, last)
+                    tailing = False
+                quiet_since = time.monotonic()
+                while True:
+                    raw = await pubsub.get_message(ignore_subscribe_messages=True, timeout=GAP_CHECK_S)
+                    if raw is None or raw.get("type") != "message":
+                        if time.monotonic() - quiet_since >= GAP_CHECK_S and (await store.head())[0] > last:
+                            last = from_store = await self._deliver_from_store(store, last)
+                        quiet_since = time.monotonic()
+                        continue
+                    quiet_since = time.monotonic()
+                    msg = json.loads(raw["data"])
+                    seq = msg.get("sequence") if msg.get("type") in LOG_RECORD_TYPES else None
+                    if isinstance(seq, int):
+                        if seq <= from_store:
+                            continue
+                        last = max(last, seq)
+                    self._deliver(msg)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # Redis (or, while catching up, the store) dropped
+                if not tailing:
+                    print(f"raytrade API: event bus unavailable ({type(exc).__name__}); following the event store",
+                          flush=True)
+                tailing = True
+            finally:
+                if pubsub is not None:
+                    with contextlib.suppress(Exception):
+                        await pubsub.aclose()
+            with contextlib.suppress(Exception):
+                last = min(last, (await store.head())[0])  # a bus message may carry any number
+            deadline = time.monotonic() + BUS_RETRY_S
+            while time.monotonic() < deadline:
+                with contextlib.suppress(RaytradeError):  # the store down as well: nothing to deliver, nothing lost
+                    last = from_store = await self._deliver_from_store(store, last)
+                await asyncio.sleep(TAIL_EVERY_S)
 
-        async for msg in EventBus(self.cache).subscribe():
-            yield msg
+    def _deliver(self, msg: dict[str, Any]) -> None:
+        ws_type = WS_EVENTS.get(str(msg.get("type")))
+        if ws_type is None:
+            return
+        symbol = _message_symbol(msg)
+        for client in list(self._ws_clients):
+            if client.wants(ws_type, symbol):
+                client.offer({"type": ws_type, "sequence": msg.get("sequence"), "data": msg})
 
-    async def _store_tail(self, every_s: float = 0.2) -> AsyncIterator[dict[str, Any]]:
-        """Without Redis (a laptop): new log records every ``every_s``, and after fills the
-        position and performance updates the portfolio actor would have published."""
+    async def _deliver_from_store(self, store: EventStore, last: int) -> int:
+        """Deliver the log's records after ``last`` (and the updates they imply); the new last."""
+        async for msg in self._records_after(store, last):
+            self._deliver(msg)
+            if msg.get("type") in LOG_RECORD_TYPES:
+                last = max(last, int(msg["sequence"]))
+        return last
+
+    async def _records_after(self, store: EventStore, last: int) -> AsyncIterator[dict[str, Any]]:
+        """The log's records after ``last`` and, after fills, the position and performance updates
+        the portfolio actor would have published."""
+        records = await store.read(last + 1)
+        if not records:
+            return
+        last = records[-1].sequence
+        fills = []
+        for r in records:
+            yield r.to_json()
+            if r.event.type is EventType.FILL:
+                fills.append(r.event.payload["fill"]["symbol"])
+        if fills:
+            snap = await self.snapshot()
+            by_symbol = {p["symbol"]: p for p in snap["positions"]}
+            for sym in dict.fromkeys(fills):
+                yield {"type": "position_update", "sequence": last, "symbol": sym, "position": by_symbol.get(sym)}
+            keys = ("equity", "cash", "realized_pnl", "unrealized_pnl", "daily_pnl", "gross_leverage")
+            yield {"type": "performance_update", "sequence": last, **{k: snap[k] for k in keys}}
+
+    async def _store_tail(self, every_s: float = TAIL_EVERY_S) -> AsyncIterator[dict[str, Any]]:
+        """Without Redis (a laptop): new log records every ``every_s`` (:meth:`_records_after`)."""
         store = await self.store()
         last = (await store.head())[0]
         while True:
             await asyncio.sleep(every_s)
-            records = await store.read(last + 1)
-            if not records:
-                continue
-            last = records[-1].sequence
-            fills = []
-            for r in records:
-                yield r.to_json()
-                if r.event.type is EventType.FILL:
-                    fills.append(r.event.payload["fill"]["symbol"])
-            if fills:
-                snap = await self.snapshot()
-                by_symbol = {p["symbol"]: p for p in snap["positions"]}
-                for sym in dict.fromkeys(fills):
-                    yield {"type": "position_update", "sequence": last, "symbol": sym, "position": by_symbol.get(sym)}
-                keys = ("equity", "cash", "realized_pnl", "unrealized_pnl", "daily_pnl", "gross_leverage")
-                yield {"type": "performance_update", "sequence": last, **{k: snap[k] for k in keys}}
+            async for msg in self._records_after(store, last):
+                if msg.get("type") in LOG_RECORD_TYPES:
+                    last = max(last, int(msg["sequence"]))
+                yield msg
 
     @app.websocket("/ws")
     async def websocket(self, ws: WebSocket, token: str | None = None, events: str | None = None,
@@ -709,7 +873,9 @@ class ApiGateway:
         ``{"action": "subscribe", "events": [...], "symbols": [...]}`` to change the filters.
         Events come from Redis pub/sub when ``RAYTRADE_REDIS_URL`` is set (every replica serves
         any client), else from the event store's tail, polled every 0.2 s.
-        Close codes: 4401 bad key, 4403 role, 4400 bad filter.
+        Close codes: 4401 bad key, 4403 role, 4429 rate limit of the key (retry later), 4400 bad
+        filter, 4008 slow consumer. If Redis drops, events keep coming from the event store (see
+        :meth:`_fan_out`).
         """
         await ws.accept()
         header = ws.headers.get("authorization", "")
@@ -717,7 +883,8 @@ class ApiGateway:
         try:
             await self.authenticate(token, Role.VIEWER)
         except ApiError as exc:
-            await ws.close(code=WS_FORBIDDEN if exc.status == 403 else WS_UNAUTHENTICATED, reason=exc.detail[:120])
+            code = {403: WS_FORBIDDEN, 429: WS_RATE_LIMITED}.get(exc.status, WS_UNAUTHENTICATED)
+            await ws.close(code=code, reason=exc.detail[:120])
             return
         try:
             client = WsClient(_csv(events, WS_TYPES) or set(WS_TYPES), _csv(symbols), self.config.ws_queue)

@@ -56,6 +56,12 @@ class RedisCache:
         return {"backend": self.backend, "configured": self._redis is not None, "degraded": self.degraded,
                 "fallbacks": self.fallbacks}
 
+    def pubsub(self) -> Any:
+        """A new pub/sub of the Redis client (the caller subscribes, reads and closes it)."""
+        if self._redis is None:
+            raise RuntimeError("no Redis is configured")
+        return self._redis.pubsub()
+
     def _use_redis(self) -> bool:
         if self._redis is None:
             return False

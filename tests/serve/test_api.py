@@ -54,7 +54,9 @@ def test_orders_end_to_end_and_the_audit_trail_names_the_key(api: Api) -> None:
     again = api("POST", "/api/orders", Role.TRADER, json={"symbol": "KO", "side": "buy", "quantity": 99,
                                                           "client_order_id": "api-1"})
     assert again.status_code == 201 and again.json()["duplicate"] and again.json()["quantity"] == 10.0
-    assert api("GET", "/api/orders/api-1", Role.VIEWER).json()["status"] == "filled"
+    assert api("GET", "/api/orders/api-1", Role.TRADER).json()["status"] == "filled"
+    assert api("GET", "/api/orders/api-1", Role.VIEWER).status_code == 404   # another key's order
+    assert api("GET", "/api/orders/api-1", Role.ADMIN).json()["status"] == "filled"
     ray.get(api.engine.orders.sync.remote())  # the portfolio applies fills after the acknowledgement
     positions = api("GET", "/api/positions", Role.VIEWER).json()
     assert any(p["symbol"] == "KO" and p["quantity"] == 10.0 for p in positions)
@@ -62,16 +64,19 @@ def test_orders_end_to_end_and_the_audit_trail_names_the_key(api: Api) -> None:
                                                             "order_type": "limit", "limit_price": 49.0,
                                                             "client_order_id": "api-rest"})
     assert resting.json()["status"] == "accepted"
+    assert api("DELETE", "/api/orders/api-rest", Role.VIEWER).status_code == 403
     assert api("DELETE", "/api/orders/api-rest", Role.TRADER).json()["status"] == "cancelled"
     assert api("DELETE", "/api/orders/api-rest", Role.TRADER).status_code == 409
     assert api("DELETE", "/api/orders/nope", Role.TRADER).status_code == 404
     assert api("GET", "/api/orders/nope", Role.VIEWER).status_code == 404
-    listing = api("GET", "/api/orders", Role.VIEWER, params={"status": "cancelled", "limit": 1}).json()
+    listing = api("GET", "/api/orders", Role.TRADER, params={"status": "cancelled", "limit": 1}).json()
     assert listing["total"] >= 1 and [o["client_order_id"] for o in listing["orders"]] == ["api-rest"]
+    assert api("GET", "/api/orders", Role.VIEWER, params={"status": "cancelled"}).json()["total"] == 0
 
     async def log() -> list[Any]:
         async with store_from_url(api.cfg.store_url) as store:
-            return await store.read(types=[EventType.ORDER_ACCEPTED, EventType.ORDER_CANCELLED])
+            return await store.read(types=[EventType.ORDER_ACCEPTED, EventType.ORDER_CANCEL_REQUESTED,
+                                           EventType.ORDER_CANCELLED])
 
     trader_id = api.tokens[Role.TRADER][1]
     principals = {r.event.principal for r in asyncio.run(log())}

@@ -140,3 +140,66 @@ def test_without_redis_events_come_from_the_store_tail(api: Api, tmp_path: Any) 
     finally:
         serve.delete("laptop")
         engine.shutdown()
+
+
+def test_a_redis_cut_under_a_subscribed_client_loses_no_event(api: Api, tmp_path: Any) -> None:
+    """Redis (behind a proxy this test owns) is refused while a client is subscribed, then comes
+    back: the client gets every order's update, before, during and after, each once, in order."""
+    import uuid
+
+    import httpx
+    import ray
+    from ray import serve
+
+    from raytrade.actors import EngineConfig, TradingEngine
+    from raytrade.serve import ApiConfig, build
+    from tests.faults import FaultProxy
+    from tests.serve.conftest import OPEN, make_key
+
+    proxy = FaultProxy("127.0.0.1", 6379)
+    cfg = EngineConfig(redis_url=f"redis://127.0.0.1:{proxy.port}/0", name=f"cut{uuid.uuid4().hex[:6]}",
+                       equities=("KO",), clock="market", store_url=f"sqlite:///{tmp_path / 'events.sqlite'}",
+                       broker={"participation_rate": None}, risk={"max_symbol_weight": 0.5})
+    engine = TradingEngine(cfg)
+    engine.start()
+    try:
+        ray.get(engine.orders.on_bars.remote([{"symbol": "KO", "timestamp": OPEN.isoformat(), "open": 50.0,
+                                               "high": 50.0, "low": 50.0, "close": 50.0, "volume": 1e6}]))
+        serve.run(build(ApiConfig(engine=cfg, ws_heartbeat_s=0.5)), name="cut", route_prefix="/cut")
+        token, _ = make_key(cfg, Role.TRADER)
+        base = api.base + "/cut"
+
+        async def scenario() -> list[dict[str, Any]]:
+            url = base.replace("http://", "ws://") + f"/ws?token={token}&events=order_update"
+            async with websockets.connect(url) as ws, httpx.AsyncClient(
+                    base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=30) as c:
+                assert json.loads(await ws.recv())["type"] == "subscribed"
+                await asyncio.sleep(0.5)
+                got: list[dict[str, Any]] = []
+
+                async def order(cid: str) -> None:
+                    r = await c.post("/api/orders", json={"symbol": "KO", "side": "buy", "quantity": 1,
+                                                          "client_order_id": cid})
+                    assert r.status_code == 201, r.text
+
+                await order("before")
+                got += await receive_until(ws, 1)
+                await asyncio.to_thread(proxy.set, "refuse")
+                for i in range(3):
+                    await order(f"during-{i}")
+                got += await receive_until(ws, 3, timeout=30)
+                await asyncio.to_thread(proxy.set, "pass")
+                await asyncio.sleep(3.0)          # the feed is back on Redis by now
+                await order("after")
+                got += await receive_until(ws, 1, timeout=30)
+                return got
+
+        events = [m for m in asyncio.run(scenario()) if m["type"] == "order_update"]
+        cids = [m["data"]["payload"]["order"]["client_order_id"] for m in events]
+        assert cids == ["before", "during-0", "during-1", "during-2", "after"]
+        assert [m["sequence"] for m in events] == sorted({m["sequence"] for m in events})
+    finally:
+        proxy.set("pass")
+        serve.delete("cut")
+        engine.shutdown()
+        proxy.close()
