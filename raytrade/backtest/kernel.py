@@ -14,10 +14,12 @@ bar, and the tests hold the two equal):
    the weight drifts with the price; a target set while the scale was 0 (volatility warm-up) is
    set again at the first bar whose scale is positive. With ``every_bar`` the target is reset at
    every bar.
-4. Share count. Equity at execution E = cash + shares x ref price. Fractional: shares =
-   w x E / ref. Whole shares: shares = sign(w) x floor(|w| x E / (ref x (1 + (impact + commission
-   bps) / 1e4) + commission per share) / lot) x lot, the count whose cost fits the cash. If E <= 0
-   the target is flat (a ruined column is liquidated and stays flat).
+4. Share count (:func:`~raytrade.execution.formulas.target_shares`). Equity at execution
+   E = cash + shares x ref price; if E <= 0 or w = 0 the target is flat (a ruined column is
+   liquidated and stays flat). A reversal (long to short or back) is closed first: E becomes the
+   cash left once flat, the closing leg's impact and commission paid. The count is |w| x E / unit,
+   unit = fill x (1 + commission bps / 1e4) + commission per share on the target's side, so that
+   shares x fill + commission fit |w| x E; with whole shares it is floored to the lot.
 5. Fill price = ref x (1 + side x (half_spread_bps + slippage_bps) / 1e4), side = +1 buy, -1 sell.
    Commission = |q| x fill x commission_bps / 1e4 + |q| x commission_per_share.
    Cash -= q x fill + commission. No financing, borrow cost or margin is charged.
@@ -37,6 +39,13 @@ import numpy as np
 
 from raytrade.backtest.costs import CostModel, Rebalance, Sizing, SizingMode
 from raytrade.core.errors import BacktestError
+from raytrade.execution.formulas import (
+    commission,
+    fill_price,
+    rebalance_due,
+    sized_after,
+    target_shares,
+)
 
 TRADING_DAYS = 252
 
@@ -78,8 +87,6 @@ def _kernel(exec_price, close, scale, signal, col_asset, initial_capital, impact
     pending_w = np.zeros(n_cols)
     trip_cash = np.zeros(n_cols)
     sized = np.ones(n_cols, dtype=np.bool_)
-    up = 1.0 + impact
-    down = 1.0 - impact
     for t in range(n_bars):
         for k in range(n_cols):
             a = col_asset[k]
@@ -89,19 +96,12 @@ def _kernel(exec_price, close, scale, signal, col_asset, initial_capital, impact
                 p0 = pos[k]
                 eq = cash[k] + p0 * ref
                 w = pending_w[k]
-                if eq <= 0.0 or w == 0.0:
-                    target = 0.0
-                elif whole:
-                    unit = ref * (1.0 + impact + comm_bps) + comm_share
-                    n = np.floor(abs(w) * eq / unit / lot) * lot
-                    target = n if w > 0 else -n
-                else:
-                    target = w * eq / ref
+                target = target_shares(w, cash[k], p0, ref, impact, comm_bps, comm_share, whole, lot)
                 q = target - p0
                 if q != 0.0:
-                    fill = ref * (up if q > 0 else down)
+                    fill = fill_price(ref, 1.0 if q > 0 else -1.0, impact)
                     aq = abs(q)
-                    comm = aq * fill * comm_bps + aq * comm_share
+                    comm = commission(q, fill, comm_bps, comm_share)
                     flow = -q * fill - comm
                     cash[k] += flow
                     pos[k] = target
@@ -134,10 +134,10 @@ def _kernel(exec_price, close, scale, signal, col_asset, initial_capital, impact
                 stats[k, 6] += 1.0
             sg = signal[t, k]
             sc = scale[t, a]
-            if every_bar or sg != prev_sig[k] or (not sized[k] and sc > 0.0):
+            if rebalance_due(every_bar, sg, prev_sig[k], sized[k], sc):
                 pending[k] = True
                 pending_w[k] = sg * sc
-                sized[k] = sc > 0.0 or sg == 0.0
+                sized[k] = sized_after(sg, sc)
             prev_sig[k] = sg
 
 

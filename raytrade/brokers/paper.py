@@ -36,6 +36,8 @@ from raytrade.core.enums import OrderType, Side, TimeInForce
 from raytrade.core.instruments import Instrument
 from raytrade.core.market import Bar, Quote
 from raytrade.core.orders import Fill, Order
+from raytrade.execution import formulas
+from raytrade.execution.formulas import fill_price
 
 
 class PaperBrokerConfig(BaseModel):
@@ -196,7 +198,7 @@ class PaperBroker(Broker):
             ref, impact = (m.ask if side is Side.BUY else m.bid), costs.slippage_bps
         else:
             ref, impact = m.last, costs.price_impact_bps
-        price = ref * (1 + side.sign * impact / 1e4)
+        price = fill_price(ref, float(side.sign), impact / 1e4)
         if w.order.limit_price is not None and side.sign * (price - w.order.limit_price) > 1e-12:
             return []
         qty = min(w.remaining, m.capacity)
@@ -206,7 +208,7 @@ class PaperBroker(Broker):
             return []
         if dry_run:
             return [Fill(w.order.client_order_id, w.order.symbol, side, qty, price, 0.0, m.ts)]
-        commission = qty * price * costs.commission_bps / 1e4 + qty * costs.commission_per_share
+        commission = formulas.commission(qty, price, costs.commission_bps / 1e4, costs.commission_per_share)
         n = self._seen.get(w.order.client_order_id, 0) + 1
         self._seen[w.order.client_order_id] = n
         m.capacity -= qty

@@ -57,14 +57,21 @@ def reference_backtest(
             equity_now = cash + shares * ref
             w = order
             order = None
-            if equity_now <= 0 or w == 0:
+            budget = equity_now
+            if shares != 0 and w != 0 and (shares > 0) != (w > 0):
+                # a reversal: flatten first, then size from the cash that is left
+                exit_px = ref * (1 - impact) if shares > 0 else ref * (1 + impact)
+                budget = cash + shares * exit_px - abs(shares) * (exit_px * commission_bps / 1e4 + commission_per_share)
+            if equity_now <= 0 or w == 0 or budget <= 0:
                 target = 0.0
-            elif whole_shares:
-                per_share = ref * (1 + impact + commission_bps / 1e4) + commission_per_share
-                lots = math.floor(abs(w) * equity_now / per_share / lot_size)
-                target = math.copysign(lots * lot_size, w)
             else:
-                target = w * equity_now / ref
+                entry_px = ref * (1 + impact) if w > 0 else ref * (1 - impact)
+                # one share and its commission must fit |w| of the budget
+                per_share = entry_px + entry_px * commission_bps / 1e4 + commission_per_share
+                count = abs(w) * budget / per_share
+                if whole_shares:
+                    count = math.floor(count / lot_size) * lot_size
+                target = math.copysign(count, w)
             q = target - shares
             if q != 0:
                 price = ref * (1 + impact) if q > 0 else ref * (1 - impact)

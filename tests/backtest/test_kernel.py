@@ -43,9 +43,10 @@ def test_costs_by_hand():
     close = np.array([100.0, 100.0, 110.0, 110.0])
     sig = np.array([[1.0], [1.0], [0.0], [0.0]])
     out = run_kernel(sig, close, costs=costs, initial_capital=10_000.0)
-    q = 10_000.0 / 100.0  # fractional: w x E / ref
     buy = 100.0 * 1.001
+    q = 10_000.0 / (buy * 1.001 + 0.01)  # fractional: shares x fill + commission = w x E
     cash = 10_000.0 - q * buy - q * buy * 0.001 - q * 0.01
+    assert cash == pytest.approx(0.0, abs=1e-9)
     assert out.shares[1, 0] == pytest.approx(q)
     assert out.equity[1, 0] == pytest.approx(cash + q * 100.0)
     sell = 110.0 * 0.999
@@ -56,6 +57,30 @@ def test_costs_by_hand():
     assert out.stat("wins")[0] == 1
     paid = 2 * q * 0.01 + q * buy * 0.001 + q * sell * 0.001 + q * 0.1 + q * 0.11
     assert out.stat("costs")[0] == pytest.approx(paid)
+
+
+def test_a_reversal_is_sized_from_the_cash_left_after_closing():
+    """Long to short and back with 0.2% commission, whole shares, all of equity: the book closes
+    first and sizes the new side from what is left, so it never holds a long position on negative
+    cash (sized from the equity before the closing leg's costs, it did, at every reversal into a
+    long)."""
+    costs = CostModel(commission_bps=20, half_spread_bps=2)
+    close = np.array([50.0, 50.0, 52.0, 49.0, 47.0, 51.0, 55.0, 53.0, 50.0, 54.0, 56.0, 52.0])
+    sig = np.array([1, 1, -1, -1, 1, 1, -1, 1, -1, 1, 1, 1], dtype=float)[:, None]
+    for whole in (True, False):
+        out = run_kernel(sig, close, costs=costs, sizing=Sizing(whole_shares=whole), initial_capital=10_000.0)
+        cash = out.equity[:, 0] - out.shares[:, 0] * close
+        longs = out.shares[:, 0] > 0
+        assert longs.sum() >= 4 and (out.shares[:, 0] < 0).sum() >= 3
+        assert cash[longs].min() >= -1e-9, cash[longs]
+    # by hand: short s0 shares after bar 4; bar 4's signal (+1) is executed at bar 5's close, 51
+    # (impact 2 bp, commission 20 bp): buy back s0, then as many whole shares as the rest pays for
+    out = run_kernel(sig, close, costs=costs, sizing=Sizing(whole_shares=True), initial_capital=10_000.0)
+    s0, c0 = out.shares[4, 0], out.equity[4, 0] - out.shares[4, 0] * close[4]
+    assert s0 < 0
+    buy = 51.0 * 1.0002
+    left = c0 + s0 * buy - abs(s0) * buy * 0.002
+    assert out.shares[5, 0] == np.floor(left / (buy * 1.002))
 
 
 def test_whole_shares_floor_to_lot_with_the_cash_that_buys():

@@ -1,0 +1,84 @@
+"""The trading formulas, each written once: the vectorised kernel, the paper broker, the paper
+replay and any strategy runner call these. Each is a plain Python function registered with
+numba (``register_jitable``): Python callers run it as written, and the kernel's ``@njit`` code
+compiles the same source inline, so there is no second copy to drift.
+
+Conventions: prices in currency per share; ``impact`` and ``comm_rate`` are fractions (basis
+points / 1e4); ``side`` is +1 for a buy and -1 for a sell; quantities are shares (signed where
+named ``position`` or ``target``); ``weight`` is a target fraction of equity, negative for short.
+"""
+
+from __future__ import annotations
+
+import math
+
+from numba.extending import register_jitable
+
+
+@register_jitable
+def fill_price(ref: float, side: float, impact: float) -> float:
+    """The price a market order fills at: ``ref`` worse by ``impact`` (half-spread plus slippage)
+    in the trade's direction: buys pay ``ref x (1 + impact)``, sells get ``ref x (1 - impact)``."""
+    return ref * (1.0 + side * impact)
+
+
+@register_jitable
+def commission(quantity: float, fill: float, comm_rate: float, comm_per_share: float) -> float:
+    """Commission of a fill of ``|quantity|`` shares at ``fill``: ``comm_rate`` of the notional plus
+    ``comm_per_share`` per share (currency, >= 0)."""
+    q = abs(quantity)
+    return q * fill * comm_rate + q * comm_per_share
+
+
+@register_jitable
+def unit_cost(ref: float, side: float, impact: float, comm_rate: float, comm_per_share: float) -> float:
+    """What one share traded on ``side`` moves in cash, commission included, in absolute value:
+    ``fill x (1 + comm_rate) + comm_per_share``."""
+    return fill_price(ref, side, impact) * (1.0 + comm_rate) + comm_per_share
+
+
+@register_jitable
+def target_shares(weight: float, cash: float, position: float, ref: float, impact: float, comm_rate: float,
+                  comm_per_share: float, whole: bool, lot: float) -> float:
+    """The signed share count for a target ``weight`` of equity, given ``cash`` and ``position``
+    now and the reference price ``ref`` of the execution.
+
+    1. Equity E = cash + position x ref. If E <= 0 or the weight is 0, the target is flat.
+    2. A reversal (a position on the other side of the weight) is closed first: the closing fill's
+       price and commission come off, E = cash + position x fill_close - commission_close (the cash
+       left once flat); flat if that is <= 0.
+    3. The count is |weight| x E / unit, unit = :func:`unit_cost` on the weight's side: what the
+       shares and their commission cost (or, short, bring in) fits |weight| x E. With ``whole``, it
+       is floored to a multiple of ``lot``.
+    The position then moves to the target in one fill (a reversal's two legs share its price).
+    """
+    if weight == 0.0:
+        return 0.0
+    equity = cash + position * ref
+    if equity <= 0.0:
+        return 0.0
+    side = 1.0 if weight > 0.0 else -1.0
+    if position != 0.0 and (position > 0.0) != (weight > 0.0):
+        closing = fill_price(ref, side, impact)  # the close trades on the new side too
+        equity = cash + position * closing - commission(position, closing, comm_rate, comm_per_share)
+        if equity <= 0.0:
+            return 0.0
+    n = abs(weight) * equity / unit_cost(ref, side, impact, comm_rate, comm_per_share)
+    if whole:
+        n = math.floor(n / lot) * lot
+    return side * n
+
+
+@register_jitable
+def rebalance_due(every_bar: bool, signal: float, previous_signal: float, sized: bool, scale: float) -> bool:
+    """Whether a new target is set at this bar: at every bar with ``every_bar``; otherwise when the
+    signal changed, or when the last target was set while the sizing scale was 0 (volatility
+    warm-up) and the scale is now positive."""
+    return every_bar or signal != previous_signal or (not sized and scale > 0.0)
+
+
+@register_jitable
+def sized_after(signal: float, scale: float) -> bool:
+    """Whether a target set with ``signal`` and ``scale`` is final (not waiting for a scale)."""
+    return scale > 0.0 or signal == 0.0
+
