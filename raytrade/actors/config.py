@@ -11,6 +11,7 @@ from raytrade.brokers.paper import PaperBrokerConfig
 from raytrade.compliance.rules import ComplianceRules
 from raytrade.core.enums import AssetClass
 from raytrade.core.instruments import Instrument
+from raytrade.data.feeds import FeedConfig
 from raytrade.risk.limits import RiskLimits
 from raytrade.storage import EventStore, store_from_url
 
@@ -58,6 +59,8 @@ class EngineConfig(BaseModel):
     call_timeout_s: float = Field(5.0, gt=0, le=120)
     store_timeout_s: float = Field(5.0, gt=0, le=120, description="PostgreSQL: seconds a connection or a "
                                                                   "statement may take before it counts as lost")
+    market_data: FeedConfig | None = Field(None, description="a price feed the engine starts with it (a replay "
+                                           "of bundled or CSV closes; see raytrade.data.feeds)")
     audit_checkpoints: str | None = Field(None, description="a file (apart from the database) where the order "
                                           "manager appends signed checkpoints of its newest commit; needs "
                                           "RAYTRADE_AUDIT_KEY (raytrade audit verify --checkpoint)")

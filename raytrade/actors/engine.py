@@ -13,6 +13,7 @@ from typing import Any
 
 from raytrade.actors.compliance import ComplianceActor
 from raytrade.actors.config import EngineConfig
+from raytrade.actors.market_data import MarketDataActor
 from raytrade.actors.order_manager import OrderManager
 from raytrade.actors.portfolio import PortfolioActor
 from raytrade.actors.risk import RiskActor
@@ -41,7 +42,10 @@ class TradingEngine:
         the others by name, which is registered when it is created, not when it is ready."""
         import ray
 
-        for role, cls in ROLES.items():
+        roles = dict(ROLES)
+        if self.config.market_data is not None:  # after the order manager, whose market time it continues
+            roles["market_data"] = MarketDataActor
+        for role, cls in roles.items():
             options: dict[str, Any] = {"name": self.config.actor_name(role), "namespace": NAMESPACE,
                                        "get_if_exists": True, "max_restarts": -1, "max_task_retries": 0,
                                        "num_cpus": 0}

@@ -695,6 +695,7 @@ class OrderManager(ActorBase):
     async def stats(self) -> dict[str, Any]:
         await self.ensure_ready()
         return {"running": self.running, "counts": dict(self.counts), "open_orders": len(self.book.open_orders()),
+                "market_now": self._market_now.isoformat() if self._market_now else None,
                 "orders": len(self.book.orders), "rejections": len(self.book.rejections),
                 "commits": self.committer.commits if self.committer else 0, "marks": dict(self._marks),
                 "unrecorded_fills": len(self._unrecorded), "replay_anomalies": self.book.anomaly_count,

@@ -10,8 +10,9 @@ Rules (they mirror the kernel's, :mod:`raytrade.backtest.kernel`, so the two can
   (``tests/backtest/test_no_lookahead.py`` holds every strategy to it).
 - A target set at bar t's close (signal x scale, a fraction of equity) is executed at bar t+1:
   the order is sized with bar t+1's reference price and filled by the paper broker against that
-  bar's close, exactly as the kernel executes at the next close. Whole shares use the kernel's
-  formula (the count whose cost, impact and commission included, fits the equity).
+  bar's close, exactly as the kernel executes at the next close. The share count, the fill price,
+  the commission and the rebalance trigger are the kernel's own functions
+  (:mod:`raytrade.execution.formulas`), not copies.
 - One account holds every symbol: symbol j's target is w_j x equity / N. With one symbol this is
   the kernel's backtest; with several it differs from the kernel's independent, equally funded
   sleeves (their cash does not mix), which the parity report then shows.
@@ -28,7 +29,6 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -44,10 +44,11 @@ from raytrade.backtest.kernel import sizing_scale
 from raytrade.backtest.runfolder import library_versions, new_run_folder, write_json, write_yaml
 from raytrade.backtest.runner import backtest
 from raytrade.brokers.paper import PaperBrokerConfig
-from raytrade.compliance.calendar import exchange_calendar
 from raytrade.compliance.rules import ComplianceRules
 from raytrade.core.errors import ConfigError
+from raytrade.data.feeds import session_stamps
 from raytrade.data.loaders import frame_digest
+from raytrade.execution.formulas import rebalance_due, sized_after, target_shares
 from raytrade.risk.limits import RiskLimits
 from raytrade.storage import store_from_url
 
@@ -77,19 +78,6 @@ class PaperRun:
     parity: dict[str, Any]
 
 
-def _stamp(dates: pd.DatetimeIndex) -> list[pd.Timestamp]:
-    """One minute before each date's XNYS close (early on half days)."""
-    cal = exchange_calendar("XNYS")
-    sessions = pd.DatetimeIndex(dates.tz_convert(None).normalize())
-    unknown = sessions[~sessions.isin(cal.sessions)]
-    if len(unknown):
-        raise ConfigError(f"data: {unknown[0].date()} is not an XNYS session; the replay needs exchange days")
-    closes = pd.DatetimeIndex(cal.closes.reindex(sessions))
-    if closes.tz is None:
-        closes = closes.tz_localize("UTC")
-    return [c - timedelta(minutes=1) for c in closes]
-
-
 def run_paper(config: PaperConfig, *, on_progress: Callable[[int, int], None] | None = None) -> PaperRun:
     """Replay ``config`` through a fresh engine on the connected Ray instance; write a run folder."""
     import ray
@@ -106,7 +94,7 @@ def run_paper(config: PaperConfig, *, on_progress: Callable[[int, int], None] | 
     signals = np.column_stack([strategy.signals(strategy.prepare(c[:, j], block), block)[:, 0]
                                for j in range(n_sym)]).astype(np.float64)
     scale = sizing_scale(c, config.sizing)
-    stamps = _stamp(close.index)
+    stamps = session_stamps(pd.DatetimeIndex(close.index))
 
     folder = new_run_folder(config.output_dir, config.name)
     write_yaml(folder / "config.yaml", config.model_dump(mode="json"))
@@ -145,15 +133,10 @@ def run_paper(config: PaperConfig, *, on_progress: Callable[[int, int], None] | 
                     continue
                 pending[j] = False
                 ref, pos = c[t, j], state["positions"].get(sym, [0.0])[0]
-                eq, w = total / n_sym, pending_w[j]
-                if eq <= 0 or w == 0:
-                    target = 0.0
-                elif sizing.whole_shares:
-                    unit = ref * (1.0 + impact + comm_bps) + comm_share
-                    n = math.floor(abs(w) * eq / unit / sizing.lot_size) * sizing.lot_size
-                    target = n if w > 0 else -n
-                else:
-                    target = w * eq / ref
+                # the symbol's share of the account: equity total / N, of which pos x ref is in shares
+                target = target_shares(pending_w[j], total / n_sym - pos * ref, pos, ref, impact, comm_bps,
+                                       comm_share, sizing.whole_shares, sizing.lot_size)
+                w = pending_w[j]
                 q = target - pos
                 if q == 0:
                     continue
@@ -172,9 +155,9 @@ def run_paper(config: PaperConfig, *, on_progress: Callable[[int, int], None] | 
                                             for j, s in enumerate(symbols))
             for j in range(n_sym):
                 sg, sc = signals[t, j], scale[t, j]
-                if every_bar or sg != prev_sig[j] or (not sized[j] and sc > 0.0):
+                if rebalance_due(every_bar, sg, prev_sig[j], sized[j], sc):
                     pending[j], pending_w[j] = True, sg * sc
-                    sized[j] = sc > 0.0 or sg == 0.0
+                    sized[j] = sized_after(sg, sc)
                 prev_sig[j] = sg
             if on_progress is not None:
                 on_progress(t + 1, n_bars)

@@ -464,3 +464,35 @@ def test_events_and_the_portfolio_snapshot_reach_redis(engine_factory: Any) -> N
     assert types[-2:] == ["order_accepted", "fill"]
     seqs = [m["sequence"] for m in got if m["type"] not in ("position_update", "performance_update")]
     assert seqs == sorted(seqs)
+
+
+def test_a_market_data_feed_prices_the_engine_and_resumes_after_a_restart(engine_factory: Any) -> None:
+    """The replay feed sends the bundled closes (20 trading days a second): a market order fills
+    against them at once; SIGKILL of the feed's actor and it continues after the last moment the
+    order manager saw (the log's sessions never go back in time)."""
+    eng = engine_factory(market_data={"source": "bundled", "start": "2015-01-02", "bars_per_second": 20})
+
+    def market_now(after: str | None = None, timeout_s: float = 60.0) -> str:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            now = ray.get(eng.orders.stats.remote())["market_now"]
+            if now is not None and (after is None or now > after):
+                return str(now)
+            assert time.monotonic() < deadline, "the feed sent nothing"
+            time.sleep(0.1)
+
+    first = market_now()
+    assert first.startswith("2015-01")
+    view = eng.submit({"symbol": "KO", "side": "buy", "quantity": 10, "client_order_id": "fed-1"})
+    assert view["status"] == "filled", view
+    feed = eng.handles["market_data"]
+    pid = ray.get(feed.ready.remote())["pid"]
+    before = market_now(first)
+    os.kill(pid, signal.SIGKILL)
+    wait_restarted(feed, pid)
+    market_now(before)                      # it goes on after the restart
+    settle(eng)
+    log, ok = read_log(eng.config)
+    days = [r.event.payload["day"] for r in log if r.event.type is EventType.SESSION_STARTED]
+    assert ok and len(days) > 5 and days == sorted(days) and len(set(days)) == len(days)
+    assert ray.get(feed.ping.remote())
