@@ -38,10 +38,12 @@ def store_from_url(url: str | None = None, *, schema: str | None = None, timeout
     if url.startswith(("postgresql://", "postgres://")):
         from raytrade.storage.postgres import PostgresEventStore
 
-        timeouts = {k: v for k, v in (("timeout_s", timeout_s), ("resolve_timeout_s", resolve_timeout_s))
-                    if v is not None}
-        return PostgresEventStore(url, schema=schema or os.environ.get("RAYTRADE_DATABASE_SCHEMA") or "raytrade",
-                                  **timeouts)
+        pg = PostgresEventStore(url, schema=schema or os.environ.get("RAYTRADE_DATABASE_SCHEMA") or "raytrade")
+        if timeout_s is not None:
+            pg.timeout_s = timeout_s
+        if resolve_timeout_s is not None:
+            pg.resolve_timeout_s = resolve_timeout_s
+        return pg
     if url.startswith("sqlite:///"):
         from raytrade.storage.sqlite import SQLiteEventStore
 

@@ -29,6 +29,7 @@ when the database does not answer within the deadline does ``append`` raise
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import re
 import time
@@ -185,7 +186,7 @@ class PostgresEventStore(EventStore):
             head = self._head
             sent: list[list[Row]] = []  # the rows of an INSERT that may have reached the database
             try:
-                rows = await self._with(lambda conn, head=head, sent=sent: self._insert(conn, events, head, sent))
+                rows = await self._with(functools.partial(self._insert, events=events, head=head, sent=sent))
             except _HeadMoved:
                 self._head = None
                 await asyncio.sleep(0.001 * attempt)
@@ -232,7 +233,7 @@ class PostgresEventStore(EventStore):
         except asyncpg.UniqueViolationError:
             return bool(await conn.fetchval(self._sql_hash_at, rows[0][0]) == rows[0][7])
 
-    async def _insert(self, conn: asyncpg.Connection, events: Sequence[Event],
+    async def _insert(self, conn: asyncpg.Connection, *, events: Sequence[Event],
                       head: tuple[int, str] | None, sent: list[list[Row]]) -> list[Row]:
         """Chain after ``head`` and insert in one statement (atomic by itself); when ``head`` is
         None, read it and insert in one transaction. ``sent`` gets the rows just before the
