@@ -125,6 +125,7 @@ def data_show(
     """Show one symbol's history: summary and the last rows."""
     import numpy as np
 
+    from raytrade.core.calendars import periods_per_year
     from raytrade.data import find_symbol, load_symbol, sector_of
     from raytrade.data.loaders import _slice
 
@@ -136,7 +137,7 @@ def data_show(
     out.print(f"[bold]{symbol.upper()}[/] from [cyan]{dataset}[/]{f' ({sector})' if sector else ''}: "
               f"{len(frame):,} bars, {frame.index[0].date()} .. {frame.index[-1].date()}")
     out.print(f"close {close.iloc[0]:,.3f} -> {close.iloc[-1]:,.3f}; annualised volatility "
-              f"{rets.std() * np.sqrt(252) * 100:.1f}%; worst day {rets.min() * 100:.1f}%; "
+              f"{rets.std() * np.sqrt(periods_per_year()) * 100:.1f}%; worst day {rets.min() * 100:.1f}%; "
               f"best day {rets.max() * 100:.1f}%")
     tail = frame.tail(rows).copy()
     tail.index = tail.index.date

@@ -45,6 +45,7 @@ from raytrade.backtest.runfolder import library_versions, new_run_folder, write_
 from raytrade.backtest.runner import backtest
 from raytrade.brokers.paper import PaperBrokerConfig
 from raytrade.compliance.rules import ComplianceRules
+from raytrade.core.calendars import periods_per_year
 from raytrade.core.errors import ConfigError
 from raytrade.data.feeds import session_stamps
 from raytrade.data.loaders import frame_digest
@@ -230,7 +231,7 @@ def compare(curves: pd.DataFrame, replay_fills: pd.DataFrame, kernel_fills: pd.D
                     and (r["side"].to_numpy() == k["side"].to_numpy()).all()
                     and np.allclose(r["quantity"], k["quantity"], rtol=0, atol=1e-6)
                     and np.allclose(r["price"], k["price"], rtol=1e-9, atol=0))
-    years = len(curves) / 252
+    years = len(curves) / periods_per_year()
     e_r, e_k = float(curves["replay"].iloc[-1]), float(curves["backtest"].iloc[-1])
     diff = ((e_r / e_k) ** (1 / years) - 1) * 1e4 if e_r > 0 and e_k > 0 else math.inf
     return {"trades_replay": len(r), "trades_backtest": len(k), "trades_equal": same,

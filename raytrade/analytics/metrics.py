@@ -30,7 +30,9 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-PERIODS_PER_YEAR = 252
+from raytrade.core.calendars import periods_per_year
+
+PERIODS_PER_YEAR = int(periods_per_year("XNYS"))  # daily US equity bars
 
 RETURN_METRICS: tuple[str, ...] = (
     "total_return", "annual_return", "annual_volatility", "sharpe", "sortino", "calmar",

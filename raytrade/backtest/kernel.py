@@ -38,6 +38,7 @@ import numba as nb
 import numpy as np
 
 from raytrade.backtest.costs import CostModel, Rebalance, Sizing, SizingMode
+from raytrade.core.calendars import periods_per_year
 from raytrade.core.errors import BacktestError
 from raytrade.execution.formulas import (
     commission,
@@ -47,7 +48,7 @@ from raytrade.execution.formulas import (
     target_shares,
 )
 
-TRADING_DAYS = 252
+TRADING_DAYS = int(periods_per_year("XNYS"))  # daily bars: the sqrt(252) of vol-target sizing
 
 # Per-column scalars accumulated by the kernel, in this order along the last axis of `stats`.
 STAT_FIELDS: tuple[str, ...] = (

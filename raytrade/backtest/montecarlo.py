@@ -17,7 +17,7 @@ which is what is computed.
 
 Reproducibility: paths come in chunks of ``CHUNK_PATHS``; chunk i draws from
 ``SeedSequence(seed).spawn(n_chunks)[i]``, so the same seed gives the same paths however many
-workers compute the chunks. Sharpe is annualised (sqrt 252, ddof=1); drawdowns are <= 0.
+workers compute the chunks. Sharpe is annualised (sqrt of the calendar's periods per year, 252 for XNYS daily bars; ddof=1); drawdowns are <= 0.
 """
 
 from __future__ import annotations
@@ -28,9 +28,11 @@ from enum import StrEnum
 import numba as nb
 import numpy as np
 
+from raytrade.core.calendars import periods_per_year as calendar_periods
 from raytrade.core.errors import DomainError
 
 CHUNK_PATHS = 1000
+PERIODS_PER_YEAR = calendar_periods("XNYS")  # daily bars: the default annualisation of path Sharpes
 PERCENTILES = (1, 5, 25, 50, 75, 95, 99)
 
 
@@ -41,7 +43,7 @@ class Method(StrEnum):
 
 
 @nb.njit(cache=True, nogil=True)
-def _paths(returns, uniforms, starts, p_new, iid, reshuffle_order, horizon, keep, curves):
+def _paths(returns, uniforms, starts, p_new, iid, reshuffle_order, horizon, keep, curves, annualise):
     n_paths = starts.shape[0]
     n_hist = returns.shape[0]
     final = np.empty(n_paths)
@@ -80,7 +82,7 @@ def _paths(returns, uniforms, starts, p_new, iid, reshuffle_order, horizon, keep
         final[i] = eq
         mdd[i] = worst
         sd = np.sqrt(m2 / (horizon - 1)) if horizon > 1 else 0.0
-        sharpe[i] = mean / sd * np.sqrt(252.0) if sd > 0 else np.nan
+        sharpe[i] = mean / sd * annualise if sd > 0 else np.nan
     return final, mdd, sharpe
 
 
@@ -95,8 +97,10 @@ class ChunkPaths:
 
 
 def simulate_chunk(returns: np.ndarray, n_paths: int, seed: np.random.SeedSequence, *, method: Method,
-                   horizon: int | None = None, mean_block: float = 20.0, keep_curves: int = 0) -> ChunkPaths:
-    """``n_paths`` paths of ``horizon`` periods (default: the history's length) from one seed."""
+                   horizon: int | None = None, mean_block: float = 20.0, keep_curves: int = 0,
+                   periods_per_year: float = PERIODS_PER_YEAR) -> ChunkPaths:
+    """``n_paths`` paths of ``horizon`` periods (default: the history's length) from one seed;
+    each path's Sharpe is annualised with sqrt(``periods_per_year``) (:mod:`raytrade.core.calendars`)."""
     r = np.ascontiguousarray(returns, dtype=np.float64)
     if r.ndim != 1 or len(r) < 2 or not np.isfinite(r).all():
         raise DomainError("returns must be a finite 1-D series of at least 2 periods")
@@ -118,7 +122,8 @@ def simulate_chunk(returns: np.ndarray, n_paths: int, seed: np.random.SeedSequen
         order = np.zeros((0, 0), dtype=np.int64)
         starts = rng.integers(0, n, size=(n_paths, h))
         uniforms = rng.random((n_paths, h)) if method is Method.STATIONARY else np.zeros((n_paths, 1))
-    final, mdd, sharpe = _paths(r, uniforms, starts, 1.0 / mean_block, method is Method.IID, order, h, keep, curves)
+    final, mdd, sharpe = _paths(r, uniforms, starts, 1.0 / mean_block, method is Method.IID, order, h, keep, curves,
+                                float(np.sqrt(periods_per_year)))
     return ChunkPaths(final, mdd, sharpe, curves)
 
 

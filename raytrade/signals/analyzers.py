@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from raytrade.core.calendars import periods_per_year
 from raytrade.core.errors import DataError
 
-TRADING_DAYS = 252
+TRADING_DAYS = int(periods_per_year("XNYS"))
 
 
 @dataclass(frozen=True)

@@ -177,3 +177,19 @@ def test_values_no_order_can_have_are_refused_by_name() -> None:
     with pytest.raises(DomainError, match="out of range for the tick"):
         ko.round_price(1.8e306)
     assert ko.round_price(10.004) == 10.0
+
+
+def test_periods_per_year_by_calendar() -> None:
+    from raytrade.analytics.metrics import PERIODS_PER_YEAR
+    from raytrade.backtest.kernel import TRADING_DAYS
+    from raytrade.core.calendars import periods_per_year
+    from raytrade.core.errors import ConfigError
+
+    assert periods_per_year() == periods_per_year("xnys") == 252 == PERIODS_PER_YEAR == TRADING_DAYS
+    assert periods_per_year("CRYPTO") == 365
+    assert periods_per_year("CRYPTO", bar_minutes=5) == 365 * 288      # 5-minute bars, around the clock
+    assert periods_per_year("XNYS", bar_minutes=30) == 252 * 13        # 6.5-hour sessions
+    with pytest.raises(ConfigError, match="known calendars are XNYS, CRYPTO"):
+        periods_per_year("LSE")
+    with pytest.raises(ConfigError, match="bar_minutes must be > 0"):
+        periods_per_year("XNYS", bar_minutes=0)

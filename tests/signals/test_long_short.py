@@ -41,8 +41,9 @@ def test_book_equity_by_hand() -> None:
     assert res.equity.tolist() == pytest.approx([1000, 1000, 1100])
     costly = long_short_backtest(sig, close, quantile=0.25, rebalance_every=10, initial_capital=1000.0,
                                  costs=CostModel(half_spread_bps=10))
-    # 50 A bought at 10.01 and 25 D sold at 19.98: 0.5 + 0.5 paid to the spread
-    assert costly.metrics["costs_paid"] == pytest.approx(1.0)
+    # A: shares x fill = 500, so 500 / 10.01 shares bought at 10.01; D: 500 / 19.98 sold at 19.98;
+    # each share pays 0.01 (A) or 0.02 (D) to the spread
+    assert costly.metrics["costs_paid"] == pytest.approx(500 / 10.01 * 0.01 + 500 / 19.98 * 0.02, rel=1e-12)
     assert costly.equity.iloc[-1] == pytest.approx(1100 - 1.0)
 
 
