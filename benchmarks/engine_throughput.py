@@ -217,7 +217,7 @@ async def store_appends(store_url: str, schema: str | None, seconds: float, conc
     async with store_from_url(store_url, schema=schema) as store:
         n, deadline = 0, time.perf_counter() + seconds / 2
         while time.perf_counter() < deadline:
-            await store.append([Event(EventType.FILL, "bench", "x", {"i": n})])
+            await store.append([Event(EventType.CASH_CHANGED, "bench", "x", {"amount": float(n)})])
             n += 1
         single = n / (seconds / 2)
         gc = GroupCommitter(store)
@@ -227,7 +227,7 @@ async def store_appends(store_url: str, schema: str | None, seconds: float, conc
         async def writer() -> None:
             nonlocal count
             while time.perf_counter() < deadline:
-                await gc.append([Event(EventType.FILL, "bench", "x", {"i": count})])
+                await gc.append([Event(EventType.CASH_CHANGED, "bench", "x", {"amount": float(count)})])
                 count += 1
 
         t = time.perf_counter()

@@ -33,9 +33,11 @@ class TimeInForce(StrEnum):
 
 class OrderStatus(StrEnum):
     NEW = "new"
+    SUBMITTED = "submitted"  # accepted by the engine and sent to an external broker; no broker answer yet
     ACCEPTED = "accepted"
     PARTIALLY_FILLED = "partially_filled"
     PENDING_CANCEL = "pending_cancel"  # the cancel request is committed; the broker has not confirmed it yet
+    PENDING_REPLACE = "pending_replace"  # the replace request is committed; the broker has not confirmed it yet
     FILLED = "filled"
     CANCELLED = "cancelled"
     REJECTED = "rejected"
@@ -60,6 +62,8 @@ class EventType(StrEnum):
     ORDER_CANCEL_REQUESTED = "order_cancel_requested"
     ORDER_CANCELLED = "order_cancelled"
     ORDER_EXPIRED = "order_expired"
+    ORDER_REPLACE_REQUESTED = "order_replace_requested"
+    ORDER_CANCEL_REJECTED = "order_cancel_rejected"  # the broker refused a cancel or a replace
     ORDER_REPLACED = "order_replaced"
     FILL = "fill"
     POSITION_CHANGED = "position_changed"
@@ -75,6 +79,7 @@ class EventType(StrEnum):
     SESSION_STARTED = "session_started"
     KEY_CREATED = "key_created"
     KEY_REVOKED = "key_revoked"
+    BROKER_RECONCILED = "broker_reconciled"
 
 
 class RejectReason(StrEnum):

@@ -5,12 +5,15 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field, fields
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from raytrade.core import checks
 from raytrade.core.clock import ensure_utc, utc_now
 from raytrade.core.enums import EventType
 from raytrade.core.errors import DomainError
+
+if TYPE_CHECKING:
+    from raytrade.core.payloads import Payload
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +44,13 @@ class Event:
             raise DomainError(f"sequence must be a positive integer, got {self.sequence!r}")
         if not _json_like(self.payload):
             _check_json_like(self.payload, "payload")
+
+    @property
+    def data(self) -> Payload:
+        """The payload as its type's schema (:mod:`raytrade.core.payloads`), parsed on each call."""
+        from raytrade.core.payloads import parse
+
+        return parse(self.type, self.payload)
 
     def numbered(self, sequence: int) -> Event:
         """This event as the store numbered it: a copy with ``sequence`` set, without validating

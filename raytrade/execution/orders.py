@@ -2,24 +2,33 @@
 
 States and the only transitions allowed (anything else raises OrderStateError)::
 
-    new -> accepted | rejected
-    accepted -> partially_filled | filled | pending_cancel | cancelled | expired | rejected (by the broker)
-    partially_filled -> partially_filled | filled | pending_cancel | cancelled | expired
-    pending_cancel -> pending_cancel (a partial fill) | filled | cancelled | expired | rejected
+    new -> submitted | accepted | rejected
+    submitted -> accepted | partially_filled | filled | pending_cancel | cancelled | expired | rejected
+    accepted -> partially_filled | filled | pending_cancel | pending_replace | cancelled | expired | rejected
+    partially_filled -> partially_filled | filled | pending_cancel | pending_replace | cancelled | expired
+    pending_cancel -> pending_cancel (a partial fill) | accepted | partially_filled (cancel refused)
+                      | filled | cancelled | expired | rejected
+    pending_replace -> pending_replace (a partial fill) | accepted | partially_filled (replaced, or
+                       the replace refused) | pending_cancel | filled | cancelled | expired | rejected
 
-filled, cancelled, rejected and expired are terminal. ``pending_cancel`` is an open order whose
-cancel request is committed but not yet confirmed by the broker: a fill that arrives meanwhile is
-booked (the order stays pending cancel, or is filled). A replace (new quantity and/or limit) keeps
-the state and is allowed only on an open order, never below the quantity already filled.
+filled, cancelled, rejected and expired are terminal. ``submitted``: the engine accepted the order
+and sent it to an external broker, which has not acknowledged it yet (an in-process broker answers
+at once, so its orders go straight to ``accepted``). ``pending_cancel`` / ``pending_replace``: the
+request is committed but the broker has not confirmed it; a fill that arrives meanwhile is booked
+(the order stays pending, or is filled), never refused. A replace (new quantity and/or limit) is
+allowed only on a working order, never below the quantity already filled.
 
-The book is rebuilt from the event log by :meth:`OrderBook.apply_event`; the events it reads and
-the payloads the order manager writes are:
+The book is rebuilt from the event log by :meth:`OrderBook.apply_event`, which reads the typed
+payloads of :mod:`raytrade.core.payloads`:
 
-- ``order_accepted``: ``{"order": Order.to_dict()}`` (the principal is the event's)
-- ``order_rejected``: ``{"client_order_id", "request", "code", "detail"}``
-- ``fill``: ``{"fill": Fill.to_dict()}``
-- ``order_cancel_requested`` / ``order_cancelled`` / ``order_expired``: ``{"client_order_id"}``
-- ``order_replaced``: ``{"client_order_id", "quantity", "limit_price"}``
+- ``order_submitted``: ``OrderAccepted`` (the order, sent to an external broker)
+- ``order_accepted``: ``OrderAccepted`` (the principal is the event's; an order already
+  ``submitted`` becomes ``accepted``: the broker acknowledged it)
+- ``order_rejected``: ``OrderRejected`` (before acceptance, or by the broker after it)
+- ``fill``: ``FillPayload``
+- ``order_cancel_requested`` / ``order_replace_requested`` / ``order_cancelled`` /
+  ``order_expired`` / ``order_cancel_rejected``: ``OrderRef``
+- ``order_replaced``: ``OrderReplaced``
 
 Replay never stops at a record the state machine refuses (an order accepted twice, a fill for an
 unknown order, a transition out of a terminal state): the log is what happened, so the book keeps
@@ -35,6 +44,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
+from raytrade.core import payloads
 from raytrade.core.clock import utc_now
 from raytrade.core.enums import EventType, OrderStatus, RejectReason
 from raytrade.core.errors import DomainError, OrderStateError
@@ -43,16 +53,24 @@ from raytrade.core.orders import Fill, Order
 
 S = OrderStatus
 TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
-    S.NEW: frozenset({S.ACCEPTED, S.REJECTED}),
-    S.ACCEPTED: frozenset({S.PARTIALLY_FILLED, S.FILLED, S.PENDING_CANCEL, S.CANCELLED, S.EXPIRED, S.REJECTED}),
-    S.PARTIALLY_FILLED: frozenset({S.PARTIALLY_FILLED, S.FILLED, S.PENDING_CANCEL, S.CANCELLED, S.EXPIRED}),
-    S.PENDING_CANCEL: frozenset({S.PENDING_CANCEL, S.FILLED, S.CANCELLED, S.EXPIRED, S.REJECTED}),
+    S.NEW: frozenset({S.SUBMITTED, S.ACCEPTED, S.REJECTED}),
+    S.SUBMITTED: frozenset({S.ACCEPTED, S.PARTIALLY_FILLED, S.FILLED, S.PENDING_CANCEL, S.CANCELLED, S.EXPIRED,
+                            S.REJECTED}),
+    S.ACCEPTED: frozenset({S.PARTIALLY_FILLED, S.FILLED, S.PENDING_CANCEL, S.PENDING_REPLACE, S.CANCELLED, S.EXPIRED,
+                           S.REJECTED}),
+    S.PARTIALLY_FILLED: frozenset({S.PARTIALLY_FILLED, S.FILLED, S.PENDING_CANCEL, S.PENDING_REPLACE, S.CANCELLED,
+                                   S.EXPIRED}),
+    S.PENDING_CANCEL: frozenset({S.PENDING_CANCEL, S.ACCEPTED, S.PARTIALLY_FILLED, S.FILLED, S.CANCELLED, S.EXPIRED,
+                                 S.REJECTED}),
+    S.PENDING_REPLACE: frozenset({S.PENDING_REPLACE, S.ACCEPTED, S.PARTIALLY_FILLED, S.PENDING_CANCEL, S.FILLED,
+                                  S.CANCELLED, S.EXPIRED, S.REJECTED}),
     S.FILLED: frozenset(),
     S.CANCELLED: frozenset(),
     S.REJECTED: frozenset(),
     S.EXPIRED: frozenset(),
 }
 TERMINAL = frozenset(s for s, nxt in TRANSITIONS.items() if not nxt)
+PENDING = frozenset({S.PENDING_CANCEL, S.PENDING_REPLACE})
 QTY_EPS = 1e-9
 MAX_ANOMALIES = 1000
 
@@ -102,11 +120,16 @@ class ManagedOrder:
         new_filled = self.filled_quantity + fill.quantity
         prev_value = (self.avg_fill_price or 0.0) * self.filled_quantity
         done = math.isclose(new_filled, self.order.quantity, rel_tol=0.0, abs_tol=QTY_EPS)
-        partial = S.PENDING_CANCEL if self.status is S.PENDING_CANCEL else S.PARTIALLY_FILLED
+        partial = self.status if self.status in PENDING else S.PARTIALLY_FILLED
         self.transition(S.FILLED if done else partial, fill.timestamp)
         self.avg_fill_price = (prev_value + fill.price * fill.quantity) / new_filled
         self.filled_quantity = self.order.quantity if done else new_filled
         self.fill_ids.append(fill.fill_id)
+
+    @property
+    def working_status(self) -> OrderStatus:
+        """The state a pending request returns to: partially filled once anything filled."""
+        return S.PARTIALLY_FILLED if self.filled_quantity > QTY_EPS else S.ACCEPTED
 
     def replace(self, quantity: float | None, limit_price: float | None) -> Order:
         """The order with a new quantity and/or limit price (validated like a new order)."""
@@ -201,7 +224,8 @@ class OrderBook:
             return ((status is None or x.status is status) and (symbol is None or sym == symbol)
                     and (since is None or x.updated_at >= since) and (owner is None or x.principal == owner))
 
-        matches = [x for x in (*self.orders.values(), *self.rejections.values()) if wanted(x)]
+        entries: list[ManagedOrder | Rejection] = [*self.orders.values(), *self.rejections.values()]
+        matches = [x for x in entries if wanted(x)]
         # nlargest over (time, -position) keeps equal times in list order, as a stable sort would.
         ranked = heapq.nlargest(offset + limit, range(len(matches)),
                                 key=lambda i: (matches[i].updated_at, -i))
@@ -237,11 +261,12 @@ class OrderBook:
         else:
             del self._open_count[sym], self._open_qty[sym]
 
-    def accept(self, order: Order, principal: str, at: datetime) -> ManagedOrder:
+    def accept(self, order: Order, principal: str, at: datetime, status: OrderStatus = S.ACCEPTED) -> ManagedOrder:
+        """Add ``order`` as ``accepted`` (or ``submitted``: sent to an external broker)."""
         if order.client_order_id in self.orders:
             raise OrderStateError(f"order {order.client_order_id} is already in the book: accepted once only")
         m = ManagedOrder(order, principal, updated_at=at)
-        m.transition(S.ACCEPTED, at)
+        m.transition(status, at)
         self.orders[order.client_order_id] = m
         self._open[order.client_order_id] = m
         self._track(m, 0.0, opened=True)
@@ -282,27 +307,36 @@ class OrderBook:
         return True
 
     def _apply(self, event: Event) -> None:
-        p, t, at = event.payload, event.type, event.timestamp
-        if t is EventType.ORDER_ACCEPTED:
-            self.accept(Order.from_dict(p["order"]), event.principal, at)
-        elif t is EventType.ORDER_REJECTED:
-            if p["client_order_id"] in self.orders:  # refused by the broker after acceptance
-                m = self.orders[p["client_order_id"]]
-                m.transition(S.REJECTED, at)
-                m.reject_code, m.reject_detail = RejectReason(p["code"]), p["detail"]
+        t, at, data = event.type, event.timestamp, event.data
+        if isinstance(data, payloads.OrderAccepted):
+            cid = data.order.client_order_id
+            m = self.orders.get(cid)
+            if t is EventType.ORDER_ACCEPTED and m is not None and m.status is S.SUBMITTED:
+                m.transition(S.ACCEPTED, at)  # the broker acknowledged an order sent to it
             else:
-                self.reject(p["client_order_id"], event.principal, p["request"], RejectReason(p["code"]),
-                            p["detail"], at)
-        elif t is EventType.FILL:
-            fill = Fill.from_dict(p["fill"])
-            self.get(fill.client_order_id).apply_fill(fill)
-        elif t is EventType.ORDER_CANCEL_REQUESTED:
-            self.get(p["client_order_id"]).transition(S.PENDING_CANCEL, at)
-        elif t is EventType.ORDER_CANCELLED:
-            self.get(p["client_order_id"]).transition(S.CANCELLED, at)
-        elif t is EventType.ORDER_EXPIRED:
-            self.get(p["client_order_id"]).transition(S.EXPIRED, at)
-        elif t is EventType.ORDER_REPLACED:
-            m = self.get(p["client_order_id"])
-            m.order = m.replace(p.get("quantity"), p.get("limit_price"))
+                self.accept(data.order, event.principal, at, S.SUBMITTED if t is EventType.ORDER_SUBMITTED
+                            else S.ACCEPTED)
+        elif isinstance(data, payloads.OrderRejected):
+            if data.client_order_id in self.orders:  # refused by the broker after acceptance
+                m = self.orders[data.client_order_id]
+                m.transition(S.REJECTED, at)
+                m.reject_code, m.reject_detail = data.code, data.detail
+            else:
+                self.reject(data.client_order_id, event.principal, data.request, data.code, data.detail, at)
+        elif isinstance(data, payloads.FillPayload):
+            self.get(data.fill.client_order_id).apply_fill(data.fill)
+        elif isinstance(data, payloads.OrderRef):
+            m = self.get(data.client_order_id)
+            if t is EventType.ORDER_CANCEL_REJECTED:
+                if m.status in PENDING:  # the broker refused the cancel or replace: still working
+                    m.transition(m.working_status, at)
+            else:
+                m.transition({EventType.ORDER_CANCEL_REQUESTED: S.PENDING_CANCEL,
+                              EventType.ORDER_REPLACE_REQUESTED: S.PENDING_REPLACE,
+                              EventType.ORDER_CANCELLED: S.CANCELLED, EventType.ORDER_EXPIRED: S.EXPIRED}[t], at)
+        elif isinstance(data, payloads.OrderReplaced):
+            m = self.get(data.client_order_id)
+            m.order = m.replace(data.quantity, data.limit_price)
+            if m.status is S.PENDING_REPLACE:  # the broker confirmed it
+                m.transition(m.working_status, at)
             m.updated_at = at

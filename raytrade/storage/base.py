@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from raytrade.core import payloads
 from raytrade.core.enums import EventType
 from raytrade.core.events import Event
 from raytrade.storage.audit import (
@@ -122,9 +123,13 @@ class EventStore(abc.ABC):
     async def load_snapshot(self, name: str) -> tuple[int, dict[str, Any]] | None: ...
 
     async def append(self, events: Sequence[Event]) -> list[AuditRecord]:
-        """Append ``events`` atomically and durably; return them numbered and chained."""
+        """Append ``events`` atomically and durably; return them numbered and chained. Every
+        payload must follow its type's schema (:func:`raytrade.core.payloads.validate`): one that
+        does not raises DomainError naming the type and field, and nothing of the call is written."""
         if not events:
             return []
+        for e in events:
+            payloads.validate(e.type, e.payload)
         rows = await self._append_rows(events)
         return [AuditRecord(e.numbered(r[0]), r[6], r[7])
                 for e, r in zip(events, rows, strict=True)]

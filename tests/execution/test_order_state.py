@@ -246,3 +246,42 @@ def test_orders_are_shown_to_their_owner_only() -> None:
     assert book.view("a1") is not None and book.owner("b1") == "key:b" and book.owner("zz") is None
     assert [o["client_order_id"] for o in book.listing(owner="key:b")["orders"]] == ["b1"]
     assert book.listing(owner="key:c")["total"] == 0 and book.listing()["total"] == 2
+
+
+def test_submitted_then_acknowledged_and_a_fill_before_the_acknowledgement_is_booked() -> None:
+    """An order sent to an external broker is ``submitted`` until the broker acknowledges it; a
+    fill may overtake the acknowledgement (brokers do not order their messages)."""
+    book = OrderBook()
+    book.apply_event(ev(EventType.ORDER_SUBMITTED, {"order": order(100).to_dict()}, 1))
+    m = book.get("o1")
+    assert m.status is OrderStatus.SUBMITTED and m.is_open and book.open_quantity("AAPL") == 100
+    assert book.apply_event(ev(EventType.ORDER_ACCEPTED, {"order": order(100).to_dict()}, 2))
+    assert m.status is OrderStatus.ACCEPTED
+    book.apply_event(ev(EventType.ORDER_SUBMITTED, {"order": order(10, cid="o2").to_dict()}, 3))
+    assert book.apply_event(ev(EventType.FILL, {"fill": fill(4, 10.0, cid="o2").to_dict()}, 4))
+    assert book.get("o2").status is OrderStatus.PARTIALLY_FILLED and book.open_quantity("AAPL") == 106
+    assert book.anomaly_count == 0
+
+
+def test_pending_replace_books_fills_and_returns_to_working_when_confirmed_or_refused() -> None:
+    book = OrderBook()
+    book.apply_event(ev(EventType.ORDER_ACCEPTED, {"order": order(100, order_type="limit", limit_price=10.0).to_dict()}, 1))
+    m = book.get("o1")
+    book.apply_event(ev(EventType.ORDER_REPLACE_REQUESTED, {"client_order_id": "o1", "symbol": "AAPL"}, 2))
+    assert m.status is OrderStatus.PENDING_REPLACE and m.is_open
+    book.apply_event(ev(EventType.FILL, {"fill": fill(30, 10.0).to_dict()}, 3))  # a late fill of the old order
+    assert (m.status, m.filled_quantity, book.open_quantity("AAPL")) == (OrderStatus.PENDING_REPLACE, 30, 70)
+    book.apply_event(ev(EventType.ORDER_REPLACED, {"client_order_id": "o1", "symbol": "AAPL", "quantity": 50.0,
+                                                   "limit_price": 10.5}, 4))
+    assert (m.status, m.order.quantity, m.order.limit_price) == (OrderStatus.PARTIALLY_FILLED, 50, 10.5)
+    assert book.open_quantity("AAPL") == 20
+    # a replace the broker refuses: back to working, unchanged
+    book.apply_event(ev(EventType.ORDER_REPLACE_REQUESTED, {"client_order_id": "o1"}, 5))
+    book.apply_event(ev(EventType.ORDER_CANCEL_REJECTED, {"client_order_id": "o1"}, 6))
+    assert (m.status, m.order.quantity) == (OrderStatus.PARTIALLY_FILLED, 50)
+    # a cancel the broker refuses (it had just filled... not yet): working again; then cancelled
+    book.apply_event(ev(EventType.ORDER_CANCEL_REQUESTED, {"client_order_id": "o1"}, 7))
+    book.apply_event(ev(EventType.ORDER_CANCEL_REJECTED, {"client_order_id": "o1"}, 8))
+    assert m.status is OrderStatus.PARTIALLY_FILLED
+    book.apply_event(ev(EventType.ORDER_CANCELLED, {"client_order_id": "o1"}, 9))
+    assert m.status is OrderStatus.CANCELLED and book.open_quantities() == {} and book.anomaly_count == 0

@@ -28,7 +28,8 @@ def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedPr
 
 
 def events(n: int) -> list[Event]:
-    return [Event(EventType.FILL, "trader", f"fill {i}", {"i": i, "price": 10.5 + i}, T0 + timedelta(days=i))
+    return [Event(EventType.CASH_CHANGED, "trader", f"deposit {i}", {"amount": 10.5 + i},
+                  T0 + timedelta(days=i))
             for i in range(n)]
 
 
@@ -119,7 +120,8 @@ def test_signed_checkpoints_catch_a_cut_a_forged_append_and_a_rewrite(tmp_path: 
     assert cli("audit", "verify", "--checkpoint", str(cps), "--database-url", url).returncode == 2  # no key
 
     # a forged, correctly chained append (say, a key_created that would authenticate)
-    asyncio.run(append([Event(EventType.KEY_CREATED, "forger", "key", {"key_id": "evil"}, T0)]))
+    asyncio.run(append([Event(EventType.KEY_CREATED, "forger", "key", {"key_id": "evil", "name": "evil", "role": "admin",
+                                                                                "secret_hash": "0" * 64}, T0)]))
     assert cli("audit", "verify", "--database-url", url).returncode == 0        # the chain alone: fine
     r = cli("audit", "verify", "--checkpoint", str(cps), "--database-url", url, env=env)
     assert r.returncode == 1 and "records 11..11 follow the newest signed checkpoint" in r.stderr, r.stderr

@@ -21,8 +21,9 @@ T0 = datetime(2024, 1, 2, 15, 0, tzinfo=UTC)
 
 
 def events(n: int, start: int = 0) -> list[Event]:
-    return [Event(EventType.ORDER_SUBMITTED, "trader-1", f"order {i}",
-                  {"client_order_id": f"c{i}", "quantity": 10 + i, "price": 100.25 + i / 3, "tags": ["a", "ü"]},
+    return [Event(EventType.ORDER_REJECTED, "trader-1", f"order {i}",
+                  {"client_order_id": f"c{i}", "code": "INVALID_ORDER", "detail": f"test {i}",
+                   "request": {"quantity": 10 + i, "price": 100.25 + i / 3, "tags": ["a", "ü"]}},
                   T0 + timedelta(seconds=i)) for i in range(start, start + n)]
 
 
@@ -45,12 +46,15 @@ async def test_read_of_some_types_filters_in_the_database_across_pages(store: Ev
     import raytrade.storage.base as base
 
     monkeypatch.setattr(base, "PAGE_ROWS", 4)  # several pages, each filtered
-    kinds = (EventType.ORDER_SUBMITTED, EventType.FILL, EventType.CASH_CHANGED)
-    await store.append([Event(kinds[i % 3], "p", f"r{i}", {"i": i}, T0 + timedelta(seconds=i)) for i in range(23)])
-    fills = await store.read(types=[EventType.FILL])
-    assert [r.event.payload["i"] for r in fills] == list(range(1, 23, 3))
-    assert [r.sequence for r in fills] == list(range(2, 24, 3))
-    both = await store.read(3, 20, types=[EventType.CASH_CHANGED, EventType.FILL])
+    kinds = ((EventType.ORDER_EXPIRED, "client_order_id"), (EventType.CASH_CHANGED, "amount"),
+             (EventType.KEY_REVOKED, "key_id"))
+    await store.append([Event(kinds[i % 3][0], "p", f"r{i}",
+                              {kinds[i % 3][1]: float(i) if i % 3 == 1 else f"k{i}"}, T0 + timedelta(seconds=i))
+                        for i in range(23)])
+    cash = await store.read(types=[EventType.CASH_CHANGED])
+    assert [r.event.payload["amount"] for r in cash] == list(range(1, 23, 3))
+    assert [r.sequence for r in cash] == list(range(2, 24, 3))
+    both = await store.read(3, 20, types=[EventType.CASH_CHANGED, EventType.KEY_REVOKED])
     assert [r.sequence for r in both] == [s for s in range(3, 21) if (s - 1) % 3 != 0]
     assert await store.read(types=[EventType.TRADING_HALTED]) == []
     assert len(await store.read(types=[])) == 23  # no filter
