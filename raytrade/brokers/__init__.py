@@ -1,6 +1,7 @@
-"""Layer 3 brokers: the Broker interface and the paper broker."""
+"""Layer 3 brokers: the Broker interface, the paper broker and the factory that picks one."""
 
 from raytrade.brokers.base import Broker, BrokerReply
+from raytrade.brokers.factory import BROKERS, make_broker
 from raytrade.brokers.paper import PaperBroker, PaperBrokerConfig
 
-__all__ = ["Broker", "BrokerReply", "PaperBroker", "PaperBrokerConfig"]
+__all__ = ["BROKERS", "Broker", "BrokerReply", "PaperBroker", "PaperBrokerConfig", "make_broker"]

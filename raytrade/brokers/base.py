@@ -1,10 +1,14 @@
 """The Broker interface the order manager routes to (paper now, Interactive Brokers later).
 
-A broker receives validated, risk- and compliance-approved orders. ``submit`` returns the fills
-that happened at once (a paper broker filling against the current price); fills that happen later
-(resting limit orders, an exchange's asynchronous executions) are collected with
-:meth:`take_fills`. Fill ids are stable: the same execution reported twice carries the same
-``fill_id``, so the order manager can apply fills idempotently after a restart.
+A broker receives validated, risk- and compliance-approved orders. ``submit``, ``cancel`` and
+``replace`` are answered by an acknowledgement; everything that happens to an order is reported as
+a stream of typed events (:mod:`raytrade.core.broker_events`: accepted, rejected, partially filled,
+filled, cancelled, cancel rejected, replaced), read with :meth:`Broker.events` (waits) or
+:meth:`Broker.take_events` (what is there now). :meth:`Broker.reconcile` returns the broker's open
+orders, positions and cash; :attr:`Broker.capabilities` what it accepts. Fill ids are stable: the
+same execution reported twice carries the same ``fill_id``, so the order manager applies fills
+idempotently after a restart. (``submit``'s reply also carries the fills of that moment and
+:meth:`take_fills` the later ones: the paper broker's original interface, kept for its tests.)
 
 An in-process broker (``in_process``: the paper broker) is part of the engine's own state: telling
 it of an order has no effect outside the process, and what it answers at once is a pure function of
@@ -17,10 +21,13 @@ order only after its acceptance is committed.
 from __future__ import annotations
 
 import abc
-from collections.abc import Sequence
+import asyncio
+from collections import deque
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar
 
+from raytrade.core.broker_events import BrokerAccount, BrokerCapabilities, BrokerEvent
 from raytrade.core.instruments import Instrument
 from raytrade.core.orders import Fill, Order
 
@@ -37,6 +44,45 @@ class BrokerReply:
 class Broker(abc.ABC):
     name: str = "broker"
     in_process: ClassVar[bool] = False
+    capabilities: BrokerCapabilities = BrokerCapabilities()
+    _stream: deque[BrokerEvent] | None = None
+    _wake: asyncio.Event | None = None
+
+    def _pending(self) -> deque[BrokerEvent]:
+        if self._stream is None:
+            self._stream = deque()
+        return self._stream
+
+    def emit(self, event: BrokerEvent) -> None:
+        """Report ``event`` on the stream (brokers call this; the stream keeps their order)."""
+        self._pending().append(event)
+        if self._wake is not None:
+            self._wake.set()
+
+    def take_events(self) -> list[BrokerEvent]:
+        """The events reported and not yet read, without waiting (an in-process broker's events
+        of a call are all there when the call returns)."""
+        buf = self._pending()
+        out = list(buf)
+        buf.clear()
+        return out
+
+    async def events(self) -> AsyncIterator[BrokerEvent]:
+        """The stream of events as they come (waits for the next one; one reader at a time;
+        what :meth:`take_events` took is not repeated)."""
+        while True:
+            buf = self._pending()
+            if buf:
+                yield buf.popleft()
+                continue
+            if self._wake is None:
+                self._wake = asyncio.Event()
+            self._wake.clear()
+            await self._wake.wait()
+
+    @abc.abstractmethod
+    async def reconcile(self) -> BrokerAccount:
+        """The broker's open orders, positions and cash, as it sees them now."""
 
     async def connect(self) -> None:
         """Open the session (nothing for a paper broker)."""

@@ -17,6 +17,13 @@ Rules (the same :class:`~raytrade.backtest.costs.CostModel` as the backtest kern
 - IOC orders fill what they can at once and cancel the rest; FOK fill whole or are rejected.
 - ``latency_ms`` delays every submission's answer (simulated round trip).
 - Fills are stamped with the time of the bar or quote they fill against.
+- Events (:mod:`raytrade.core.broker_events`): a submission reports ``Accepted`` then its fills
+  at once (or ``Rejected``), an IOC remainder ``Cancelled``; bars and quotes report the fills of
+  resting orders; a cancel reports ``Cancelled`` (also for an order no longer working: nothing
+  of it is left to fill); a replace ``Replaced`` (``CancelRejected`` when nothing works).
+- The account: ``positions`` of the config are held before the engine's log begins (an account
+  opened elsewhere); fills move them. :meth:`reconcile` reports them with the working orders;
+  the paper broker keeps no cash (the engine's log is the cash book).
 """
 
 from __future__ import annotations
@@ -32,6 +39,17 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from raytrade.backtest.costs import CostModel
 from raytrade.brokers.base import Broker, BrokerReply
+from raytrade.core.broker_events import (
+    Accepted,
+    BrokerAccount,
+    Cancelled,
+    CancelRejected,
+    Filled,
+    PartiallyFilled,
+    Rejected,
+    Replaced,
+)
+from raytrade.core.clock import utc_now
 from raytrade.core.enums import OrderType, Side, TimeInForce
 from raytrade.core.instruments import Instrument
 from raytrade.core.market import Bar, Quote
@@ -43,10 +61,13 @@ from raytrade.execution.formulas import fill_price
 class PaperBrokerConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
+    kind: Literal["paper"] = "paper"
     costs: CostModel = CostModel()
     participation_rate: float | None = Field(0.1, gt=0, le=1)
     latency_ms: float = Field(0.0, ge=0, le=60_000)
     fill_at: Literal["last", "next_open"] = "last"
+    positions: dict[str, float] = Field(default_factory=dict, description="signed quantities the paper "
+                                        "account holds before the engine's log begins (reconciliation reports them)")
 
 
 @dataclass(slots=True)
@@ -78,6 +99,17 @@ class PaperBroker(Broker):
         self._working: dict[str, _Working] = {}
         self._fills: list[Fill] = []
         self._seen: dict[str, int] = {}  # client order id -> fills issued, for stable fill ids
+        self._positions: dict[str, float] = dict(self.config.positions)
+
+    async def reconcile(self) -> BrokerAccount:
+        return BrokerAccount({cid: w.order.side.sign * w.remaining for cid, w in self._working.items()},
+                             {s: q for s, q in self._positions.items() if abs(q) > 1e-12})
+
+    def restore_positions(self, fills_by_symbol: dict[str, float]) -> None:
+        """After a restart of the order manager: add the net signed quantity its log's fills
+        bought or sold per symbol (the broker's own holdings before the log stay)."""
+        for sym, q in fills_by_symbol.items():
+            self._positions[sym] = self._positions.get(sym, 0.0) + q
 
     async def ping(self) -> None:
         return None
@@ -114,10 +146,11 @@ class PaperBroker(Broker):
             await asyncio.sleep(self.config.latency_ms / 1000)
         if order.client_order_id in self._working or order.client_order_id in self._seen:
             return BrokerReply(True, "already working")  # resubmission after a restart: idempotent
-        if order.order_type not in (OrderType.MARKET, OrderType.LIMIT):
-            return BrokerReply(False, f"the paper broker does not support {order.order_type.value} orders")
+        refusal = self.capabilities.refusal(order, instrument)
+        if refusal is not None:
+            return self._refuse(order, refusal)
         if order.symbol not in self._market:
-            return BrokerReply(False, f"no market data for {order.symbol} yet", code="NO_MARKET_PRICE")
+            return self._refuse(order, f"no market data for {order.symbol} yet", "NO_MARKET_PRICE")
         self._seen[order.client_order_id] = 0
         w = _Working(order, instrument.lot_size, order.quantity,
                      waits_for_bar=self.config.fill_at == "next_open" and order.order_type is OrderType.MARKET)
@@ -125,14 +158,22 @@ class PaperBroker(Broker):
             fills = self._try(w, dry_run=True)
             if sum(f.quantity for f in fills) + 1e-12 < order.quantity:
                 del self._seen[order.client_order_id]
-                return BrokerReply(False, "fill-or-kill order cannot be filled in full now")
+                return self._refuse(order, "fill-or-kill order cannot be filled in full now")
         self._working[order.client_order_id] = w
+        self.emit(Accepted(order.client_order_id, self._market[order.symbol].ts))
         fills = [] if w.waits_for_bar else self._try(w)
         ioc = order.time_in_force in (TimeInForce.IOC, TimeInForce.FOK)
         rest_cancelled = ioc and w.remaining > 0
         if w.remaining <= 0 or ioc:
             self._working.pop(order.client_order_id, None)
+        if rest_cancelled:
+            self.emit(Cancelled(order.client_order_id, self._market[order.symbol].ts, "immediate-or-cancel remainder"))
         return BrokerReply(True, fills=tuple(fills), cancelled_remainder=rest_cancelled)
+
+    def _refuse(self, order: Order, detail: str, code: str | None = None) -> BrokerReply:
+        m = self._market.get(order.symbol)
+        self.emit(Rejected(order.client_order_id, m.ts if m else order.created_at, detail, code))
+        return BrokerReply(False, detail, code=code)
 
     async def restore(self, order: Order, instrument: Instrument, filled_quantity: float, fills_reported: int) -> None:
         self._seen[order.client_order_id] = fills_reported
@@ -153,7 +194,11 @@ class PaperBroker(Broker):
         self._market[symbol] = _Market(last, ts, capacity=cap)
 
     async def cancel(self, client_order_id: str) -> bool:
-        return self._working.pop(client_order_id, None) is not None
+        w = self._working.pop(client_order_id, None)
+        m = self._market.get(w.order.symbol) if w else None
+        self.emit(Cancelled(client_order_id, m.ts if m else utc_now(),
+                            "cancelled at the broker" if w else "nothing left working at the broker"))
+        return w is not None
 
     def withdraw(self, client_order_id: str, fills: Sequence[Fill]) -> None:
         """Forget the order and give its ``fills`` back to the participation cap of the bar or
@@ -161,18 +206,23 @@ class PaperBroker(Broker):
         self._working.pop(client_order_id, None)
         self._seen.pop(client_order_id, None)
         for f in fills:
+            self._positions[f.symbol] = self._positions.get(f.symbol, 0.0) - f.signed_quantity
             m = self._market.get(f.symbol)
             if m is not None and m.ts == f.timestamp:
                 m.capacity += f.quantity
 
     async def replace(self, order: Order) -> bool:
         w = self._working.get(order.client_order_id)
+        m = self._market.get(order.symbol)
+        at = m.ts if m else utc_now()
         if w is None:
+            self.emit(CancelRejected(order.client_order_id, at, "nothing working at the broker to replace"))
             return False
         filled = w.order.quantity - w.remaining
         w.order, w.remaining = order, order.quantity - filled
         if w.remaining <= 1e-12:
             del self._working[order.client_order_id]
+        self.emit(Replaced(order.client_order_id, at, order.quantity, order.limit_price))
         return True
 
     def _sweep(self, symbol: str, new_bar: bool) -> list[Fill]:
@@ -214,5 +264,8 @@ class PaperBroker(Broker):
         m.capacity -= qty
         w.remaining -= qty
         w.fills += 1
-        return [Fill(w.order.client_order_id, w.order.symbol, side, qty, price, commission, m.ts,
-                     fill_id=f"{w.order.client_order_id}-{n}")]
+        fill = Fill(w.order.client_order_id, w.order.symbol, side, qty, price, commission, m.ts,
+                    fill_id=f"{w.order.client_order_id}-{n}")
+        self._positions[fill.symbol] = self._positions.get(fill.symbol, 0.0) + fill.signed_quantity
+        self.emit((Filled if w.remaining <= 1e-12 else PartiallyFilled)(fill.client_order_id, m.ts, fill))
+        return [fill]

@@ -102,3 +102,61 @@ async def test_ioc_fok_cancel_and_unknown_market() -> None:
     assert await b.cancel("l") and not await b.cancel("l")
     r = await b.submit(Order("X", "buy", 10, client_order_id="l"), X)
     assert r.detail == "already working" and r.fills == ()
+
+
+async def test_the_paper_broker_reports_every_step_as_a_typed_event_stream() -> None:
+    from raytrade.core.broker_events import Accepted, Cancelled, CancelRejected, Filled, PartiallyFilled, Rejected, Replaced
+
+    b = PaperBroker(PaperBrokerConfig(participation_rate=0.1))
+    b.on_bar(bar(100.0, volume=1_000))
+    await b.submit(Order("X", "buy", 250, "limit", 101.0, client_order_id="o1", time_in_force="gtc"), X)
+    await b.submit(Order("X", "sell", 5, client_order_id="o2", time_in_force="ioc"), X)  # capacity used up
+    await b.submit(Order("X", "buy", 1, "stop", stop_price=120.0, client_order_id="o3"), X)
+    await b.submit(Order("Y", "buy", 1, client_order_id="o4"), equity("Y"))
+    got = b.take_events()
+    assert [type(e) for e in got] == [Accepted, PartiallyFilled, Accepted, Cancelled, Rejected, Rejected]
+    assert got[1].fill.quantity == 100 and got[3].detail == "immediate-or-cancel remainder"
+    assert "stop orders" in got[4].detail and got[5].code == "NO_MARKET_PRICE"
+    assert b.take_events() == []
+    await b.replace(Order("X", "buy", 200, "limit", 101.0, client_order_id="o1", time_in_force="gtc"))
+    b.on_bar(bar(100.5, volume=1_000, day=1))
+    await b.cancel("o1")
+    await b.replace(Order("X", "buy", 300, "limit", 101.0, client_order_id="o1", time_in_force="gtc"))
+    got = b.take_events()
+    assert [type(e) for e in got] == [Replaced, Filled, Cancelled, CancelRejected]
+    assert got[0].quantity == 200 and got[1].fill.quantity == 100 and got[1].fill.fill_id == "o1-2"
+    assert got[2].detail == "nothing left working at the broker"  # filled before the cancel came
+
+
+async def test_the_stream_waits_for_events_and_reconcile_reports_holdings_and_working_orders() -> None:
+    import asyncio
+
+    from raytrade.core.broker_events import Accepted, Filled
+
+    b = PaperBroker(PaperBrokerConfig(participation_rate=None, positions={"X": 40.0, "Z": 0.0}))
+    stream = b.events()
+    waiting = asyncio.ensure_future(anext(stream))
+    await asyncio.sleep(0.01)
+    assert not waiting.done()                       # nothing happened yet: the reader waits
+    b.on_bar(bar(100.0))
+    await b.submit(Order("X", "sell", 10, client_order_id="o1"), X)
+    assert isinstance(await asyncio.wait_for(waiting, 1), Accepted)
+    assert isinstance(await asyncio.wait_for(anext(stream), 1), Filled)
+    await b.submit(Order("X", "buy", 5, "limit", 50.0, client_order_id="o2"), X)
+    account = await b.reconcile()
+    assert account.positions == {"X": 30.0} and account.open_orders == {"o2": 5.0} and account.cash is None
+    b.restore_positions({"X": 10.0, "Q": -3.0})
+    assert (await b.reconcile()).positions == {"X": 40.0, "Q": -3.0}
+
+
+def test_the_factory_picks_the_broker_by_kind_and_names_the_unknown() -> None:
+    from raytrade.brokers import make_broker
+    from raytrade.core.errors import ConfigError
+
+    assert isinstance(make_broker(PaperBrokerConfig()), PaperBroker)
+
+    class Other(PaperBrokerConfig):
+        kind: str = "ib"  # type: ignore[assignment]
+
+    with pytest.raises(ConfigError, match="unknown broker 'ib' \\(known: paper\\)"):
+        make_broker(Other())
