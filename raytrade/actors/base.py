@@ -4,16 +4,14 @@ Ray re-runs ``__init__`` when it restarts an actor, and ``__init__`` cannot awai
 rebuilds its state from the event store on the first call after a start or restart
 (:meth:`ActorBase.ensure_ready`), before it answers anything.
 
-The portfolio actor and the risk and compliance gates each hold a
-:class:`~raytrade.core.portfolio.Portfolio` built from the same events (``fill`` and
-``cash_changed``) by the same code (:class:`PortfolioMirror`). The gates (``RiskGate``,
-``ComplianceGate``) live inside the order manager's process: every order is decided against them,
-so they must see each committed fill before the next decision, and a decision costs a function
-call, not two Ray round trips (``benchmarks/engine_throughput.py``). The order manager applies
-committed fills, session starts and marks to them at once (:meth:`PortfolioMirror.apply_market`) and
-sends them to the portfolio actor on one ordered channel (:meth:`PortfolioMirror.step`). The
-RiskActor and ComplianceActor are the gates' named front doors (:class:`GateFront`): halts,
-limits and violations are asked of them and answered by the order manager. Events are identified
+The portfolio actor holds a :class:`~raytrade.core.portfolio.Portfolio` built from the log's
+``fill``, ``cash_changed`` and ``session_started`` events (:class:`PortfolioMirror`); the order
+manager's trading core holds its own, built by the same Portfolio code from the same events, and
+decides every order against it in process (a decision costs a function call, not two Ray round
+trips: ``benchmarks/engine_throughput.py``). The order manager sends committed fills, session
+starts and marks to the portfolio actor on one ordered channel (:meth:`PortfolioMirror.step`). The
+RiskActor and ComplianceActor are named front doors (:class:`GateFront`): halts, limits and
+violations are asked of them and answered by the order manager. Events are identified
 by sequence number, so an event both replayed at a restart and notified is applied once, and
 :meth:`PortfolioMirror.resync` picks up events whose notification was lost when the order manager
 died between commit and notification.
@@ -213,8 +211,8 @@ class PortfolioMirror(ActorBase):
 
 
 class GateFront:
-    """The named actor in front of a gate the order manager hosts (``RiskActor`` for the
-    ``RiskGate``, ``ComplianceActor`` for the ``ComplianceGate``): it holds no state, so killing
+    """The named actor in front of what the order manager's trading core holds (``RiskActor`` for
+    the risk limits, ``ComplianceActor`` for the compliance rules): it holds no state, so killing
     or restarting it loses nothing; each call is answered by the order manager's gate, errors
     included (a domain error arrives as itself). While the order manager restarts, a call waits
     for it, up to ``FRONT_WAIT_S``, then fails with ClusterError."""

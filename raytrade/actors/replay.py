@@ -10,9 +10,10 @@ Rules (they mirror the kernel's, :mod:`raytrade.backtest.kernel`, so the two can
   (``tests/backtest/test_no_lookahead.py`` holds every strategy to it).
 - A target set at bar t's close (signal x scale, a fraction of equity) is executed at bar t+1:
   the order is sized with bar t+1's reference price and filled by the paper broker against that
-  bar's close, exactly as the kernel executes at the next close. The share count, the fill price,
-  the commission and the rebalance trigger are the kernel's own functions
-  (:mod:`raytrade.execution.formulas`), not copies.
+  bar's close, exactly as the kernel executes at the next close. The strategy-to-order step is
+  :class:`~raytrade.execution.targets.TargetTrader` (the in-process replay's and the strategy
+  runner's too), and the share count, the fill price, the commission and the rebalance trigger
+  are the kernel's own functions (:mod:`raytrade.execution.formulas`), not copies.
 - One account holds every symbol: symbol j's target is w_j x equity / N. With one symbol this is
   the kernel's backtest; with several it differs from the kernel's independent, equally funded
   sleeves (their cash does not mix), which the parity report then shows.
@@ -39,7 +40,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from raytrade.actors.config import EngineConfig
 from raytrade.actors.engine import TradingEngine
 from raytrade.backtest.config import BacktestConfig
-from raytrade.backtest.costs import Rebalance
 from raytrade.backtest.kernel import sizing_scale
 from raytrade.backtest.runfolder import library_versions, new_run_folder, write_json, write_yaml
 from raytrade.backtest.runner import backtest
@@ -49,7 +49,7 @@ from raytrade.core.calendars import periods_per_year
 from raytrade.core.errors import ConfigError
 from raytrade.data.feeds import session_stamps
 from raytrade.data.loaders import frame_digest
-from raytrade.execution.formulas import rebalance_due, sized_after, target_shares
+from raytrade.execution.targets import TargetTrader
 from raytrade.risk.limits import RiskLimits
 from raytrade.storage import store_from_url
 
@@ -110,13 +110,7 @@ def run_paper(config: PaperConfig, *, on_progress: Callable[[int, int], None] | 
     engine.start(principal="paper")
     om, portfolio = engine.orders, engine.portfolio
 
-    sizing, costs = config.sizing, config.costs
-    impact, comm_bps, comm_share = costs.price_impact_bps / 1e4, costs.commission_bps / 1e4, costs.commission_per_share
-    every_bar = sizing.rebalance is Rebalance.EVERY_BAR
-    prev_sig = np.zeros(n_sym)
-    pending = np.zeros(n_sym, dtype=bool)
-    pending_w = np.zeros(n_sym)
-    sized = np.ones(n_sym, dtype=bool)
+    trader = TargetTrader(symbols, config.sizing, config.costs)
     equity = np.empty(n_bars)
     rejections: list[dict[str, Any]] = []
     started = time.perf_counter()
@@ -127,39 +121,23 @@ def run_paper(config: PaperConfig, *, on_progress: Callable[[int, int], None] | 
                      "close": c[t, j], "volume": 0.0} for j, s in enumerate(symbols)]
             ray.get(om.on_bars.remote(bars, True))
             state = ray.get(portfolio.state.remote())
-            traded = False
-            total = state["cash"] + sum(state["positions"].get(s, [0.0])[0] * c[t, j] for j, s in enumerate(symbols))
-            for j, sym in enumerate(symbols):
-                if not pending[j]:
-                    continue
-                pending[j] = False
-                ref, pos = c[t, j], state["positions"].get(sym, [0.0])[0]
-                # the symbol's share of the account: equity total / N, of which pos x ref is in shares
-                target = target_shares(pending_w[j], total / n_sym - pos * ref, pos, ref, impact, comm_bps,
-                                       comm_share, sizing.whole_shares, sizing.lot_size)
-                w = pending_w[j]
-                q = target - pos
-                if q == 0:
-                    continue
-                view = engine.submit({"symbol": sym, "side": "buy" if q > 0 else "sell", "quantity": abs(q),
-                                      "client_order_id": f"{sym}-{t}", "reason": f"target {w:+.4f} of equity",
-                                      "strategy": strategy.name},
+            positions = {s: state["positions"].get(s, [0.0])[0] for s in symbols}
+            total = state["cash"] + sum(positions[s] * c[t, j] for j, s in enumerate(symbols))
+            orders = trader.orders(dict(zip(symbols, c[t].tolist(), strict=True)), positions, total)
+            for o in orders:
+                view = engine.submit({"symbol": o.symbol, "side": "buy" if o.quantity > 0 else "sell",
+                                      "quantity": abs(o.quantity), "client_order_id": f"{o.symbol}-{t}",
+                                      "reason": f"target {o.weight:+.4f} of equity", "strategy": strategy.name},
                                      principal=f"strategy:{strategy.name}")
-                traded = True
                 if view["status"] == "rejected":
-                    rejections.append({"timestamp": close.index[t], "symbol": sym, "quantity": q,
+                    rejections.append({"timestamp": close.index[t], "symbol": o.symbol, "quantity": o.quantity,
                                        "code": view["reject_code"], "detail": view["reject_detail"]})
-            if traded:
+            if orders:
                 ray.get(om.sync.remote())
                 state = ray.get(portfolio.state.remote())
             equity[t] = state["cash"] + sum(state["positions"].get(s, [0.0])[0] * c[t, j]
                                             for j, s in enumerate(symbols))
-            for j in range(n_sym):
-                sg, sc = signals[t, j], scale[t, j]
-                if rebalance_due(every_bar, sg, prev_sig[j], sized[j], sc):
-                    pending[j], pending_w[j] = True, sg * sc
-                    sized[j] = sized_after(sg, sc)
-                prev_sig[j] = sg
+            trader.observe(signals[t], scale[t])
             if on_progress is not None:
                 on_progress(t + 1, n_bars)
             if config.speed:
@@ -170,7 +148,7 @@ def run_paper(config: PaperConfig, *, on_progress: Callable[[int, int], None] | 
     finally:
         engine.shutdown()
     seconds = time.perf_counter() - started
-    kernel = backtest(strategy, config.strategy.params, close, costs=costs, sizing=sizing,
+    kernel = backtest(strategy, config.strategy.params, close, costs=config.costs, sizing=config.sizing,
                       initial_capital=config.initial_capital)
     curves = pd.DataFrame({"replay": equity, "backtest": kernel.equity["PORTFOLIO"].to_numpy()}, index=close.index)
     fills_df = pd.DataFrame(fills, columns=["timestamp", "symbol", "side", "quantity", "price", "commission"])

@@ -23,12 +23,14 @@ from __future__ import annotations
 import abc
 import asyncio
 from collections import deque
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Collection, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import ClassVar
 
 from raytrade.core.broker_events import BrokerAccount, BrokerCapabilities, BrokerEvent
 from raytrade.core.instruments import Instrument
+from raytrade.core.market import Bar
 from raytrade.core.orders import Fill, Order
 
 
@@ -59,12 +61,23 @@ class Broker(abc.ABC):
         if self._wake is not None:
             self._wake.set()
 
-    def take_events(self) -> list[BrokerEvent]:
-        """The events reported and not yet read, without waiting (an in-process broker's events
-        of a call are all there when the call returns)."""
+    def take_events(self, client_order_id: str | None = None, *,
+                    skip: Collection[str] = ()) -> list[BrokerEvent]:
+        """The events reported and not yet read, without waiting: only ``client_order_id``'s when
+        given, none of the orders in ``skip``; the others stay for their reader. An in-process
+        broker's events of a call are all there when the call returns, and concurrent calls each
+        take their own."""
         buf = self._pending()
-        out = list(buf)
+        if client_order_id is None and not skip:
+            out = list(buf)
+            buf.clear()
+            return out
+        out, rest = [], []
+        for e in buf:
+            mine = (client_order_id is None or e.client_order_id == client_order_id) and e.client_order_id not in skip
+            (out if mine else rest).append(e)
         buf.clear()
+        buf.extend(rest)
         return out
 
     async def events(self) -> AsyncIterator[BrokerEvent]:
@@ -111,6 +124,20 @@ class Broker(abc.ABC):
     async def restore(self, order: Order, instrument: Instrument, filled_quantity: float, fills_reported: int) -> None:
         """After a restart of the order manager: re-attach a working order the log says is open
         (a paper broker re-creates it; a real broker reconciles with its own open orders)."""
+
+    def restore_market(self, symbol: str, last: float, ts: datetime, volume: float | None = None) -> None:
+        """After a restart: the last known price (a simulated venue fills against it; a real
+        broker has its own market and ignores this)."""
+        return None
+
+    def restore_positions(self, fills_by_symbol: dict[str, float]) -> None:
+        """After a restart: the net quantities the log's fills moved (a simulated venue adds them
+        to its holdings; a real broker knows its own)."""
+        return None
+
+    def on_bar(self, bar: Bar) -> list[Fill]:
+        """A new bar (a simulated venue fills resting orders against it; a real broker ignores it)."""
+        return []
 
     def withdraw(self, client_order_id: str, fills: Sequence[Fill]) -> None:
         """Forget an order submitted a moment ago whose acceptance could not be committed, with

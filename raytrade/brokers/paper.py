@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
@@ -131,6 +131,23 @@ class PaperBroker(Broker):
         self._fills.extend(fills)
         return fills
 
+    def on_prices(self, ts: datetime, prices: Mapping[str, float], volumes: Mapping[str, float] | None = None) -> None:
+        """Closes of many symbols at ``ts`` at once (a replay of close-only data: each a bar whose
+        open, high, low and close are the price; the caller has checked the prices are finite and
+        > 0): as :meth:`on_bar` for each, fills reported on the stream and kept for :meth:`take_fills`."""
+        rate = self.config.participation_rate
+        markets = self._market
+        for sym, px in prices.items():
+            cap = math.inf if rate is None else rate * (volumes or {}).get(sym, 0.0)
+            m = markets.get(sym)
+            if m is None or m.bid is not None:
+                markets[sym] = _Market(px, ts, capacity=cap, open_next=px)
+            else:  # the same fields a new bar sets, in place (a replay sets thousands a second)
+                m.last, m.ts, m.capacity, m.open_next = px, ts, cap, px
+        if self._working:
+            for sym in {w.order.symbol for w in self._working.values()} & prices.keys():
+                self._fills.extend(self._sweep(sym, new_bar=True))
+
     def on_quote(self, quote: Quote) -> list[Fill]:
         self._market[quote.symbol] = _Market(quote.mid, quote.timestamp, quote.bid, quote.ask)
         fills = self._sweep(quote.symbol, new_bar=False)
@@ -144,6 +161,10 @@ class PaperBroker(Broker):
     async def submit(self, order: Order, instrument: Instrument) -> BrokerReply:
         if self.config.latency_ms:
             await asyncio.sleep(self.config.latency_ms / 1000)
+        return self.submit_now(order, instrument)
+
+    def submit_now(self, order: Order, instrument: Instrument) -> BrokerReply:
+        """:meth:`submit` without the simulated latency (the in-process replay calls it)."""
         if order.client_order_id in self._working or order.client_order_id in self._seen:
             return BrokerReply(True, "already working")  # resubmission after a restart: idempotent
         refusal = self.capabilities.refusal(order, instrument)
@@ -194,6 +215,10 @@ class PaperBroker(Broker):
         self._market[symbol] = _Market(last, ts, capacity=cap)
 
     async def cancel(self, client_order_id: str) -> bool:
+        return self.cancel_now(client_order_id)
+
+    def cancel_now(self, client_order_id: str) -> bool:
+        """:meth:`cancel`, synchronously (the in-process replay calls it)."""
         w = self._working.pop(client_order_id, None)
         m = self._market.get(w.order.symbol) if w else None
         self.emit(Cancelled(client_order_id, m.ts if m else utc_now(),

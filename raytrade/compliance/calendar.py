@@ -12,6 +12,7 @@ from datetime import date, datetime
 from functools import lru_cache
 
 import exchange_calendars as xc
+import numpy as np
 import pandas as pd
 
 from raytrade.core.enums import AssetClass
@@ -41,10 +42,20 @@ def calendar_for(instrument: Instrument) -> xc.ExchangeCalendar | None:
 
 
 def is_market_open(instrument: Instrument, ts: datetime) -> bool:
+    """Whether ``ts``'s minute is a trading minute of the instrument's venue (always, for crypto):
+    from the table of session opens and closes (open <= minute < close) when the calendar has no
+    breaks, else asked of exchange_calendars (cached per minute)."""
     cal = calendar_for(instrument)
     if cal is None:
         return True
-    return _open_on_minute(cal.name, int(ts.timestamp() // 60))
+    first, last, closes, _, opens = _session_table(cal.name)
+    if opens is None:
+        return _open_on_minute(cal.name, int(ts.timestamp() // 60))
+    minute = int(ts.timestamp() // 60) * 60_000_000_000
+    if minute < first or minute > last:
+        return False
+    i = int(np.searchsorted(closes, minute, side="right"))
+    return i < len(opens) and bool(opens[i] <= minute)
 
 
 @lru_cache(maxsize=4096)
@@ -59,14 +70,32 @@ def _open_on_minute(code: str, epoch_minute: int) -> bool:
 
 def session_date(instrument: Instrument, ts: datetime) -> date:
     """The trading day ``ts`` belongs to: the exchange session (the next one when closed), or
-    the UTC date for crypto."""
+    the UTC date for crypto. A minute belongs to the first session whose close is after it (the
+    close minute itself is the next session's, as exchange_calendars has it), found by a binary
+    search over the calendar's closes (a replay asks once per bar)."""
     cal = calendar_for(instrument)
     if cal is None:
         return ts.date()
-    minute = pd.Timestamp(ts).floor("min")
-    if minute < cal.first_minute or minute > cal.last_minute:
+    first, last, closes, days, _ = _session_table(cal.name)
+    minute = int(ts.timestamp() // 60) * 60_000_000_000
+    if minute < first or minute > last:
         return ts.date()
-    return cal.minute_to_session(minute, direction="next").date()
+    return days[int(np.searchsorted(closes, minute, side="right"))]
+
+
+@lru_cache(maxsize=8)
+def _session_table(code: str) -> tuple[int, int, np.ndarray, list[date], np.ndarray | None]:
+    """(first minute, last minute, session closes) as UTC epoch nanoseconds, the session dates,
+    and the session opens (None when the calendar has breaks within sessions)."""
+    cal = exchange_calendar(code)
+
+    def utc_ns(index: pd.Series) -> np.ndarray:
+        i = pd.DatetimeIndex(index)
+        return (i.tz_localize("UTC") if i.tz is None else i.tz_convert("UTC")).asi8.copy()
+
+    has_breaks = bool(pd.Series(cal.break_starts).notna().any())
+    return (cal.first_minute.value, cal.last_minute.value, utc_ns(cal.closes),
+            [d.date() for d in pd.DatetimeIndex(cal.sessions)], None if has_breaks else utc_ns(cal.opens))
 
 
 def session_close(instrument: Instrument, day: date) -> datetime | None:

@@ -31,6 +31,9 @@ class Event:
     payload: dict[str, Any] = field(default_factory=dict)
     timestamp: datetime = field(default_factory=utc_now)
     sequence: int | None = None
+    # The payload's typed value when whoever made the event had it (the trading core does), so
+    # :attr:`data` need not parse it again; never part of equality, hashing or the stored record.
+    typed: Payload | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "type", checks.member(EventType, self.type, "event type"))
@@ -47,7 +50,10 @@ class Event:
 
     @property
     def data(self) -> Payload:
-        """The payload as its type's schema (:mod:`raytrade.core.payloads`), parsed on each call."""
+        """The payload as its type's schema (:mod:`raytrade.core.payloads`): ``typed`` when the
+        event was made with it, else parsed (on each call)."""
+        if self.typed is not None:
+            return self.typed
         from raytrade.core.payloads import parse
 
         return parse(self.type, self.payload)
@@ -68,16 +74,29 @@ _COPIED = tuple(f.name for f in fields(Event) if f.name != "sequence")  # what n
 
 
 def _json_like(value: Any) -> bool:
-    """Whether ``value`` is JSON-like (the fast test; :func:`_check_json_like` says where not)."""
+    """Whether ``value`` is JSON-like (the fast test; :func:`_check_json_like` says where not).
+    Written as loops with the common types first: every event's payload passes here."""
     t = type(value)
+    if t is dict:
+        for k, v in value.items():
+            if type(k) is not str or "\x00" in k:
+                return False
+            tv = type(v)
+            if tv is float:
+                if v - v != 0.0:  # NaN or an infinity
+                    return False
+            elif tv is str:
+                if "\x00" in v:
+                    return False
+            elif not (tv is int or tv is bool or v is None or _json_like(v)):
+                return False
+        return True
     if t is str:
         return "\x00" not in value
     if t is int or t is bool or value is None:
         return True
     if t is float:
         return math.isfinite(value)
-    if t is dict:
-        return all(type(k) is str and "\x00" not in k and _json_like(v) for k, v in value.items())
     if t is list or t is tuple:
         return all(_json_like(v) for v in value)
     return False

@@ -38,13 +38,15 @@ class Instrument:
         object.__setattr__(self, "multiplier", checks.positive(self.multiplier, "multiplier"))
 
     def is_lot_multiple(self, quantity: float) -> bool:
-        """True when ``quantity`` is a whole number of lots, at least one (within float rounding);
+        """True when ``quantity`` is a whole number of lots, at least one (within float rounding:
+        1e-9 of a lot, or 4e-15 of the lot count (a few float steps) when that is larger, as a large quantity in small
+        lots, 2737.04391981 BTC in lots of 1e-8, carries the rounding of its decimal digits);
         False for a quantity so large that the lot count is not a finite float."""
         lots = quantity / self.lot_size
         if not math.isfinite(lots):
             return False
         whole = round(lots)
-        return whole >= 1 and math.isclose(lots, whole, rel_tol=0.0, abs_tol=1e-9)
+        return whole >= 1 and math.isclose(lots, whole, rel_tol=4e-15, abs_tol=1e-9)
 
     def round_price(self, price: float) -> float:
         """``price`` rounded to the nearest tick (DomainError when ``price / tick`` is not a

@@ -132,6 +132,11 @@ class Portfolio:
     def mark(self, symbol: str, price: float) -> None:
         self.marks[symbol] = checks.positive(price, f"mark of {symbol}")
 
+    def mark_checked(self, marks: dict[str, float]) -> None:
+        """Many marks at once, already checked finite and > 0 by the caller (a replay checks its
+        whole price array once)."""
+        self.marks.update(marks)
+
     def roll_day(self, day: date) -> None:
         """Start a new day: the current equity becomes the day's starting equity."""
         if day != self.day:
@@ -151,11 +156,13 @@ class Portfolio:
 
     @property
     def net_exposure(self) -> float:
-        return sum(self.market_value(s) for s in self.positions)
+        m = self.marks
+        return sum(p.quantity * m[s] for s, p in self.positions.items() if p.quantity)
 
     @property
     def gross_exposure(self) -> float:
-        return sum(abs(self.market_value(s)) for s in self.positions)
+        m = self.marks
+        return sum(abs(p.quantity * m[s]) for s, p in self.positions.items() if p.quantity)
 
     @property
     def equity(self) -> float:

@@ -105,7 +105,15 @@ async def test_ioc_fok_cancel_and_unknown_market() -> None:
 
 
 async def test_the_paper_broker_reports_every_step_as_a_typed_event_stream() -> None:
-    from raytrade.core.broker_events import Accepted, Cancelled, CancelRejected, Filled, PartiallyFilled, Rejected, Replaced
+    from raytrade.core.broker_events import (
+        Accepted,
+        Cancelled,
+        CancelRejected,
+        Filled,
+        PartiallyFilled,
+        Rejected,
+        Replaced,
+    )
 
     b = PaperBroker(PaperBrokerConfig(participation_rate=0.1))
     b.on_bar(bar(100.0, volume=1_000))

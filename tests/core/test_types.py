@@ -80,6 +80,10 @@ def test_instruments():
     assert equity("KO", sector="Consumer Staples").lot_size == 1
     btc = crypto("BTC-USD")
     assert btc.is_lot_multiple(0.00000003)
+    # a large quantity in small lots: its decimal digits round in binary, the lot count is not exact
+    q = round(2737.0439198100003 / 1e-8) * 1e-8
+    assert btc.is_lot_multiple(q) and btc.is_lot_multiple(2737.04391981)
+    assert not btc.is_lot_multiple(2737.043919815) and not btc.is_lot_multiple(2737.0439198101)
     assert not equity("KO").is_lot_multiple(1.5)
     opt = option("AAPL", date(2023, 1, 20), 150, "call")
     assert opt.symbol == "AAPL  230120C00150000" and opt.multiplier == 100

@@ -1,0 +1,243 @@
+"""The trading core in process, without Ray: decisions, broker reports, sessions, restarts, and
+parity with the vectorised kernel (a Hypothesis property over signals, costs and sizing)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from raytrade.backtest.costs import CostModel, Rebalance, Sizing, SizingMode
+from raytrade.backtest.kernel import run_kernel, sizing_scale
+from raytrade.brokers import PaperBroker, PaperBrokerConfig
+from raytrade.compliance.rules import ComplianceRules
+from raytrade.core import EventType, OrderStatus, RejectReason, equity
+from raytrade.core.broker_events import Accepted, CancelRejected, PartiallyFilled, Replaced
+from raytrade.core.events import Event
+from raytrade.core.market import Bar
+from raytrade.core.orders import Fill
+from raytrade.execution.core import TradingCore
+from raytrade.execution.simulate import NO_LIMITS, CoreSimulator, replay_targets
+from raytrade.risk.limits import RiskLimits
+
+OPEN = datetime(2024, 3, 1, 20, 59, tzinfo=UTC)  # a Friday, one minute before the XNYS close
+
+
+def core(limits: RiskLimits = NO_LIMITS, rules: ComplianceRules | None = None) -> TradingCore:
+    c = TradingCore({s: equity(s, sector="Tech") for s in ("AAA", "BBB", "XOM")}, limits=limits,
+                    rules=rules or ComplianceRules())
+    c.apply(Event(EventType.CASH_CHANGED, "admin", "capital", {"amount": 100_000.0}))
+    return c
+
+
+def bars(c: TradingCore, at: datetime, **prices: float) -> list[Event]:
+    first, _ = c.on_bars([Bar(s, at, p, p, p, p) for s, p in prices.items()])
+    for e in first:
+        c.apply(e)
+    c.mark(prices)
+    return first
+
+
+def commit(c: TradingCore, events: list[Event]) -> None:
+    for e in events:
+        assert c.apply(e), e
+
+
+def test_a_submission_is_decided_and_what_is_decided_is_only_applied_when_committed() -> None:
+    c = core()
+    bars(c, OPEN, AAA=100.0)
+    v = c.submit("o1", {"symbol": "AAA", "side": "buy", "quantity": 10}, "alice")
+    assert v.accepted and v.accept is not None and v.accept.type is EventType.ORDER_ACCEPTED and v.events == []
+    assert "o1" not in c.book and c.open_quantities() == {"AAA": 10.0}  # reserved, not booked
+    v2 = c.submit("o2", {"symbol": "AAA", "side": "buy", "quantity": 5}, "alice", sent_out=True)
+    assert v2.accept is not None and v2.accept.type is EventType.ORDER_SUBMITTED
+    assert c.open_quantities() == {"AAA": 15.0}
+    commit(c, [v.accept, v2.accept])
+    c.release(v.order)  # type: ignore[arg-type]
+    c.release(v2.order)  # type: ignore[arg-type]
+    assert c.open_quantities() == {"AAA": 15.0}  # now from the book
+    assert (c.book.get("o1").status, c.book.get("o2").status) == (OrderStatus.ACCEPTED, OrderStatus.SUBMITTED)
+
+
+@pytest.mark.parametrize("request_, code", [
+    ({"symbol": "AAA", "side": "buy", "quantity": -1}, RejectReason.INVALID_QUANTITY),
+    ({"symbol": "AAA", "side": "buy", "quantity": 1.5}, RejectReason.NOT_LOT_MULTIPLE),
+    ({"symbol": "ZZZ", "side": "buy", "quantity": 1}, RejectReason.UNKNOWN_SYMBOL),
+    ({"symbol": "AAA", "side": "hold", "quantity": 1}, RejectReason.INVALID_ORDER),
+    ({"symbol": "AAA", "side": "buy", "quantity": 1, "order_type": "limit", "limit_price": 100.001},
+     RejectReason.INVALID_PRICE),
+    ({"symbol": "BBB", "side": "buy", "quantity": 1}, RejectReason.NO_MARKET_PRICE),
+    ({"symbol": "AAA", "side": "buy", "quantity": 1, "reason": "x\x00"}, RejectReason.INVALID_ORDER),
+])
+def test_refusals_are_one_rejection_event_with_the_request_as_sent(request_: dict, code: RejectReason) -> None:
+    c = core()
+    bars(c, OPEN, AAA=100.0)
+    v = c.submit("r1", request_, "bob")
+    assert not v.accepted and v.code is code and [e.type for e in v.events] == [EventType.ORDER_REJECTED]
+    assert v.events[0].payload["code"] == code.value and v.events[0].payload["request"]["symbol"] == request_["symbol"]
+    commit(c, v.events)
+    assert c.book.view("r1")["status"] == "rejected" and c.open_quantities() == {}  # type: ignore[index]
+
+
+def test_compliance_findings_and_a_daily_loss_halt_are_events_of_the_same_decision() -> None:
+    c = core(limits=RiskLimits(max_daily_loss=0.05, max_symbol_weight=1, max_sector_weight=1),
+             rules=ComplianceRules(restricted=("XOM",)))
+    bars(c, OPEN, AAA=100.0, XOM=50.0)
+    v = c.submit("x1", {"symbol": "XOM", "side": "buy", "quantity": 1}, "bob")
+    assert [e.type for e in v.events] == [EventType.VIOLATION, EventType.ORDER_REJECTED]
+    assert v.code is RejectReason.RESTRICTED_SYMBOL
+    commit(c, v.events)
+    assert [x.rule for x in c.violations] == ["restricted_list"]
+    # buy, then the price falls 10%: the next risk-increasing order halts and is refused
+    v = c.submit("a1", {"symbol": "AAA", "side": "buy", "quantity": 900}, "alice")
+    commit(c, [v.accept, c.fill_event(Fill("a1", "AAA", "buy", 900, 100.0, 0.0, OPEN, "a1-1"), "alice")])  # type: ignore[list-item]
+    c.release(v.order)  # type: ignore[arg-type]
+    c.mark({"AAA": 40.0})
+    v = c.submit("a2", {"symbol": "AAA", "side": "buy", "quantity": 1}, "alice")
+    assert [e.type for e in v.events] == [EventType.TRADING_HALTED, EventType.ORDER_REJECTED]
+    assert v.code is RejectReason.DAILY_LOSS_HALT
+    # a reducing order passes while halted
+    v = c.submit("a3", {"symbol": "AAA", "side": "sell", "quantity": 100}, "alice")
+    assert v.accepted
+
+
+def test_the_paper_broker_stream_through_the_core_books_fills_and_the_ioc_rest() -> None:
+    c = core()
+    broker = PaperBroker(PaperBrokerConfig(participation_rate=0.1))
+    broker.on_bar(Bar("AAA", OPEN, 100, 100, 100, 100, 1_000))
+    bars(c, OPEN, AAA=100.0)
+    v = c.submit("i1", {"symbol": "AAA", "side": "buy", "quantity": 250, "time_in_force": "ioc"}, "alice")
+    assert v.order is not None
+    broker.submit_now(v.order, c.instruments["AAA"])
+    after = c.from_broker(broker.take_events("i1"), (v.order, "alice"))
+    assert [e.type for e in after] == [EventType.FILL, EventType.ORDER_CANCELLED]
+    commit(c, [v.accept, *after])  # type: ignore[list-item]
+    m = c.book.get("i1")
+    assert (m.status, m.filled_quantity) == (OrderStatus.CANCELLED, 100)
+    assert c.portfolio.quantity("AAA") == 100 and c.portfolio.cash == 100_000 - 100 * 100  # no costs configured
+
+
+def test_an_external_broker_stream_drives_submitted_pending_replace_and_a_late_fill() -> None:
+    c = core()
+    bars(c, OPEN, AAA=100.0)
+    v = c.submit("e1", {"symbol": "AAA", "side": "buy", "quantity": 100, "order_type": "limit",
+                        "limit_price": 99.0, "time_in_force": "gtc"}, "alice", sent_out=True)
+    commit(c, [v.accept])  # type: ignore[list-item]
+    c.release(v.order)  # type: ignore[arg-type]
+    assert c.book.get("e1").status is OrderStatus.SUBMITTED
+    commit(c, c.from_broker([Accepted("e1", OPEN)]))
+    assert c.book.get("e1").status is OrderStatus.ACCEPTED
+    assert c.from_broker([Accepted("e1", OPEN)]) == []  # a repeated acknowledgement changes nothing
+    new, req = c.replace_request("e1", "alice", 60, None, sent_out=True)
+    assert req.type is EventType.ORDER_REPLACE_REQUESTED
+    commit(c, [req])
+    assert c.book.get("e1").status is OrderStatus.PENDING_REPLACE
+    with pytest.raises(Exception, match="replace pending"):
+        c.replace_request("e1", "alice", 50, None, sent_out=True)
+    late = Fill("e1", "AAA", "buy", 30, 99.0, 0.0, OPEN, "e1-1")
+    commit(c, c.from_broker([PartiallyFilled("e1", OPEN, late), Replaced("e1", OPEN, 60, 99.0)]))
+    m = c.book.get("e1")
+    assert (m.status, m.filled_quantity, m.order.quantity, c.portfolio.quantity("AAA")) == (
+        OrderStatus.PARTIALLY_FILLED, 30, 60, 30)
+    commit(c, [c.cancel_request("e1", "alice")])  # type: ignore[list-item]
+    commit(c, c.from_broker([CancelRejected("e1", OPEN, "too late")]))
+    assert c.book.get("e1").status is OrderStatus.PARTIALLY_FILLED
+    assert c.from_broker([PartiallyFilled("e1", OPEN, late)])[0].type is EventType.FILL
+    commit(c, c.from_broker([PartiallyFilled("e1", OPEN, late)]))  # the same execution again: once
+    assert c.portfolio.quantity("AAA") == 30 and c.book.get("e1").filled_quantity == 30
+
+
+def test_a_new_session_starts_with_the_previous_marks_and_expires_day_orders() -> None:
+    c = core()
+    bars(c, OPEN, AAA=100.0)
+    v = c.submit("d1", {"symbol": "AAA", "side": "buy", "quantity": 1, "order_type": "limit",
+                        "limit_price": 95.0}, "alice")
+    g = c.submit("g1", {"symbol": "AAA", "side": "buy", "quantity": 1, "order_type": "limit",
+                        "limit_price": 95.0, "time_in_force": "gtc"}, "alice")
+    commit(c, [v.accept, g.accept])  # type: ignore[list-item]
+    assert bars(c, OPEN + timedelta(minutes=0, seconds=30), AAA=101.0) == []  # same session
+    first, expire = c.on_bars([Bar("AAA", OPEN + timedelta(days=3), 102, 102, 102, 102)])  # Monday
+    assert [e.type for e in first] == [EventType.SESSION_STARTED, EventType.ORDER_EXPIRED]
+    assert first[0].payload == {"day": "2024-03-04", "marks": {"AAA": 101.0}} and expire == ["d1"]
+
+
+def test_a_core_rebuilt_from_the_committed_events_has_the_same_state() -> None:
+    sim = CoreSimulator(["AAA", "BBB"], costs=CostModel(commission_bps=5, half_spread_bps=2))
+    t = OPEN
+    for i, (a, b) in enumerate([(100, 50), (101, 49), (99, 51), (102, 52)]):
+        sim.on_bars([Bar("AAA", t, a, a, a, a), Bar("BBB", t, b, b, b, b)])
+        sim.submit({"symbol": "AAA", "side": "buy" if i % 2 == 0 else "sell", "quantity": 10,
+                    "client_order_id": f"a{i}"})
+        sim.submit({"symbol": "BBB", "side": "buy", "quantity": 5, "order_type": "limit",
+                    "limit_price": float(b - 1), "time_in_force": "gtc", "client_order_id": f"b{i}"})
+        t += timedelta(days=1 if t.weekday() < 4 else 3)
+    again = TradingCore(sim.instruments, limits=NO_LIMITS)
+    for e in sim.log.events:
+        assert again.apply(e)
+    assert again.portfolio.marks == {"AAA": 99.0, "BBB": 51.0}  # the marks the last session started from
+    again.mark(sim.core.portfolio.marks)  # marks are market data, not events (the engine saves them apart)
+    assert again.portfolio.to_state() == sim.core.portfolio.to_state()
+    assert again.book.listing(limit=1000) == sim.core.book.listing(limit=1000)
+    assert again.day == sim.core.day and again.book.open_quantities() == sim.core.book.open_quantities()
+
+
+# --- parity with the vectorised kernel --------------------------------------------------------
+
+DATES = pd.bdate_range("2021-01-04", periods=80, tz="UTC")
+DATES = DATES[~DATES.isin(pd.to_datetime(["2021-01-18", "2021-02-15"], utc=True))][:60]  # XNYS holidays out
+
+
+@st.composite
+def cases(draw: st.DrawFn) -> tuple:
+    n = len(DATES)
+    seed = draw(st.integers(0, 2**32 - 1))
+    rng = np.random.default_rng(seed)
+    close = 50 * np.exp(np.cumsum(rng.normal(0, 0.02, n)))
+    levels = draw(st.sampled_from([(-1.0, 0.0, 1.0), (0.0, 1.0), (-1.0, -0.5, 0.5, 1.0)]))
+    signal = rng.choice(levels, size=n, p=None)
+    signal = np.where(rng.random(n) < draw(st.floats(0.0, 0.9)), np.roll(signal, 1), signal)  # runs
+    costs = CostModel(commission_bps=draw(st.sampled_from([0.0, 5.0, 20.0])),
+                      commission_per_share=draw(st.sampled_from([0.0, 0.005])),
+                      half_spread_bps=draw(st.sampled_from([0.0, 2.0])), slippage_bps=draw(st.sampled_from([0.0, 1.5])))
+    whole = draw(st.booleans())
+    vol = draw(st.booleans())
+    sizing = Sizing(mode=SizingMode.VOL_TARGET if vol else SizingMode.FIXED_FRACTION,
+                    fraction=1.0 if vol else draw(st.sampled_from([0.5, 1.0])), vol_lookback=10,
+                    vol_target=0.2, max_leverage=1.0, whole_shares=whole,
+                    rebalance=draw(st.sampled_from(list(Rebalance))))
+    return close, signal, costs, sizing
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(cases())
+def test_the_core_replayed_in_process_equals_the_kernel(case: tuple) -> None:
+    """Same fills (day, side, quantity, price, commission) and equity to 1e-9 relative with whole
+    shares; with fractional sizing the core trades multiples of 1e-8 shares (a broker's step), so
+    equity agrees to that rounding: at most 1e-8 shares x price per order, summed."""
+    close, signal, costs, sizing = case
+    frame = pd.DataFrame({"X": close}, index=DATES)
+    scale = sizing_scale(close[:, None], sizing)
+    kernel = run_kernel(signal[:, None], close, costs=costs, sizing=sizing, initial_capital=100_000.0)
+    sim = replay_targets(frame, signal[:, None], scale, costs=costs, sizing=sizing, initial_capital=100_000.0)
+    assert sim.rejected == 0
+    shares = kernel.shares[:, 0]  # type: ignore[index]
+    traded = np.flatnonzero(np.diff(np.concatenate([[0.0], shares])) != 0)
+    assert len(sim.fills) == len(traded)
+    for f, t in zip(sim.fills, traded, strict=True):
+        dq = shares[t] - (shares[t - 1] if t else 0.0)
+        assert f.timestamp.date() == DATES[t].date() and f.side.sign == np.sign(dq)
+        assert f.quantity == pytest.approx(abs(dq), rel=0, abs=1e-8 if not sizing.whole_shares else 1e-9)
+        # the kernel's rule 5, by hand: the reference (this close) worse by the half spread and slippage
+        price = close[t] * (1 + np.sign(dq) * (costs.half_spread_bps + costs.slippage_bps) / 1e4)
+        assert f.price == pytest.approx(price, rel=1e-12)
+        assert f.commission == pytest.approx(f.quantity * f.price * costs.commission_bps / 1e4
+                                             + f.quantity * costs.commission_per_share, rel=1e-12, abs=1e-12)
+    if sizing.whole_shares:
+        np.testing.assert_allclose(sim.equity, kernel.equity[:, 0], rtol=1e-9, atol=0)
+    else:
+        bound = len(sim.fills) * 1e-8 * close.max() * 1.01 + 1e-9 * 100_000
+        assert np.abs(sim.equity - kernel.equity[:, 0]).max() <= bound
