@@ -9,6 +9,7 @@ clients resubmit with the same client order id, which is idempotent. Actors take
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from raytrade.actors.compliance import ComplianceActor
@@ -126,6 +127,16 @@ class TradingEngine:
 
         import ray
 
+        from raytrade.actors.strategy_runner import runner_actor_name
+
+        if "orders" in self.handles:  # the strategy runners (detached) go first: they call the order manager
+            try:
+                names = ray.get(self.orders.runner_names.remote(), timeout=30)
+            except Exception:  # a dead order manager: nothing to ask; runners it started stay findable by name
+                names = []
+            for n in names:
+                with contextlib.suppress(ValueError):
+                    ray.kill(ray.get_actor(runner_actor_name(self.config, n), namespace=NAMESPACE), no_restart=True)
         for h in self.handles.values():
             ray.kill(h, no_restart=True)
         self.handles = {}

@@ -35,6 +35,7 @@ class MarketDataActor:
         self._task: asyncio.Task[None] | None = None
         self._start: asyncio.Future[None] | None = None
         self._orders: Any = None
+        self._feed: Any = None
         import ray
 
         # Ray re-runs __init__ after a restart and nobody else calls ready() then: start ourselves
@@ -55,7 +56,14 @@ class MarketDataActor:
         self._orders = self._orders_handle()
         stats = await self._orders.stats.remote()
         feed.seek(_parse(stats.get("market_now")))
+        self._feed = feed
         self._task = asyncio.create_task(self._run(feed))
+
+    async def history(self, symbols: list[str], n: int) -> dict[str, list[tuple[str, float]]]:
+        """The last ``n`` moments sent, per symbol: (ISO time, close), oldest first (what a
+        strategy runner warms up on)."""
+        await self.ready()
+        return self._feed.history(symbols, n) if self._feed is not None else {}
 
     async def ping(self) -> bool:
         return self.error is None

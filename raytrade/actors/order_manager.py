@@ -54,12 +54,13 @@ from raytrade.brokers import make_broker
 from raytrade.core import checks
 from raytrade.core.broker_events import FILL_EVENTS, Rejected
 from raytrade.core.enums import EventType, OrderStatus, RejectReason
-from raytrade.core.errors import OrderStateError, StoreError, StoreOutcomeUnknownError
+from raytrade.core.errors import DomainError, OrderStateError, StoreError, StoreOutcomeUnknownError
 from raytrade.core.events import Event
 from raytrade.core.market import Bar
 from raytrade.core.orders import Order, new_client_order_id
 from raytrade.execution.core import CORE_TYPES, TradingCore, checked_amount
 from raytrade.execution.orders import Rejection
+from raytrade.execution.runner import parse_runner_spec
 from raytrade.storage import AuditRecord, GroupCommitter
 
 MARKS_SAVE_S = 0.25
@@ -84,6 +85,7 @@ class OrderManager(ActorBase):
         self._unrecorded: list[Event] = []  # broker reports executed but not yet committed (retried first)
         self._portfolio: CallBatcher | None = None
         self.reconciliation: list[dict[str, Any]] = []
+        self._runners: dict[str, Any] = {}  # strategy -> its runner actor's handle
         self.counts: Counter[str] = Counter()
         self.tally = Tally()
 
@@ -137,6 +139,10 @@ class OrderManager(ActorBase):
         await self._reconcile()
         if not self.broker.in_process and (self._pump is None or self._pump.done()):
             self._pump = asyncio.create_task(self._pump_reports())
+        self._runners = {}
+        for name in core.strategy_specs:
+            if core.strategies.get(name):
+                self._ensure_runner(name)  # found by name if it lives on; created again if not
         import ray
 
         ray.get_actor(self.config.actor_name("portfolio")).resync.remote()
@@ -421,6 +427,8 @@ class OrderManager(ActorBase):
         events = first + self.core.from_broker(reports)
         self.broker.take_fills()  # reported above; the broker's fill queue is not needed for bars
         applied = await self._record(events, marks={b.symbol: b.close for b in parsed})
+        for name in [n for n in self._runners if self.core.strategies.get(n)]:
+            self._runners[name].on_bars.remote(list(bars))  # after the commit: the runner trades on what is booked
         if wait and applied is not None:
             await applied
         if first or time.monotonic() - self._marks_saved_at >= MARKS_SAVE_S:
@@ -482,19 +490,99 @@ class OrderManager(ActorBase):
     async def set_strategy(self, strategy: str, running: bool, principal: str, reason: str,
                            spec: dict[str, Any] | None = None) -> dict[str, Any]:
         """Start or stop one strategy: a stopped strategy's new orders are refused
-        (STRATEGY_STOPPED); its open orders stay (cancel them if they must go). Logged first.
-        ``spec``: what a strategy runner runs (logged with the start, rebuilt at a restart)."""
+        (STRATEGY_STOPPED). Logged first. With ``spec`` (a :class:`~raytrade.execution.runner.RunnerSpec`; its ``name`` is
+        ``strategy``) a strategy runner runs it in the engine; stopping a strategy that has a
+        runner stops the runner and cancels its open orders (a strategy without one keeps its
+        open orders: cancel them if they must go)."""
         await self.ensure_ready()
-        event = self.core.strategy_event(strategy, running, principal, reason, spec)
+        runner = None
+        if spec is not None:
+            runner = parse_runner_spec({**spec, "name": strategy})
+            missing = [s for s in runner.symbols if s not in self.instruments]
+            if missing:
+                raise DomainError(f"strategy {strategy!r}: symbol {missing[0]!r} is not an instrument of this engine")
+        event = self.core.strategy_event(strategy, running, principal, reason,
+                                         runner.model_dump(mode="json") if runner else None)
         if event is not None:
             await self._commit_apply([event])
-        return self.core.strategy_status()[strategy]
+        if running and strategy in self.core.strategy_specs:
+            self._ensure_runner(strategy)
+        elif not running and strategy in self.core.strategy_specs:
+            self._stop_runner(strategy)
+            assert self.store is not None  # its saved state goes: a later start begins afresh
+            await self.store.save_snapshot(f"runner:{strategy}", 0, {})
+            for m in self.core.book.open_orders():
+                if m.order.strategy == strategy:
+                    with contextlib.suppress(OrderStateError):
+                        await self.cancel(m.client_order_id, principal)
+        return (await self.strategy_status())[strategy]
+
+    def _ensure_runner(self, strategy: str) -> Any:
+        """The strategy's runner actor, created (detached, restartable) when it does not exist."""
+        import ray
+
+        from raytrade.actors.strategy_runner import StrategyRunner, runner_actor_name
+        from raytrade.cluster import NAMESPACE
+
+        handle = self._runners.get(strategy)
+        if handle is None:
+            handle = ray.remote(StrategyRunner).options(
+                name=runner_actor_name(self.config, strategy), namespace=NAMESPACE, get_if_exists=True,
+                lifetime="detached", max_restarts=-1, max_task_retries=0, num_cpus=0).remote(self.config, strategy)
+            self._runners[strategy] = handle
+        return handle
+
+    def _stop_runner(self, strategy: str) -> None:
+        import ray
+
+        from raytrade.actors.strategy_runner import runner_actor_name
+        from raytrade.cluster import NAMESPACE
+
+        self._runners.pop(strategy, None)
+        with contextlib.suppress(ValueError):
+            ray.kill(ray.get_actor(runner_actor_name(self.config, strategy), namespace=NAMESPACE), no_restart=True)
+
+    async def runner_names(self) -> list[str]:
+        """The strategies whose runner actors this order manager started (for a shutdown)."""
+        await self.ensure_ready()
+        return list(self._runners)
+
+    async def update_strategy_params(self, strategy: str, params: dict[str, Any], principal: str,
+                                     reason: str) -> dict[str, Any]:
+        """Change a running strategy's parameters: validated by its parameter space, logged as
+        ``parameter_changed`` (component ``strategy``), then given to its runner."""
+        await self.ensure_ready()
+        spec = self.core.strategy_specs.get(strategy)
+        if spec is None:
+            raise DomainError(f"strategy {strategy!r} has no runner: start it with a specification first")
+        merged = dict(parse_runner_spec({**spec, "params": {**spec["params"], **params}}).params)
+        await self._commit_apply([self.core.strategy_params_event(strategy, merged, principal, reason)])
+        if self.core.strategies.get(strategy):
+            with contextlib.suppress(Exception):  # the runner reads them from the log when it restarts
+                await self._ensure_runner(strategy).update_params.remote(merged)
+        return (await self.strategy_status())[strategy]
 
     async def strategy_status(self) -> dict[str, dict[str, Any]]:
-        """Every strategy that was started, stopped or sent an order: running, and its orders
-        (accepted, still open, refused)."""
+        """Every strategy that was started, stopped or sent an order: running, its orders
+        (accepted, still open, refused), its positions and P&L from its own fills (currency, at
+        the latest marks: cash flow + positions x marks), and for one with a runner, the runner's
+        parameters, last signal and target weights."""
         await self.ensure_ready()
-        return self.core.strategy_status()
+        out = self.core.strategy_status()
+        marks = self.core.portfolio.marks
+        for name, row in out.items():
+            b = self.core.strategy_books.get(name)
+            row["positions"] = dict(b.positions) if b else {}
+            row["pnl"] = (b.cash_flow + sum(q * marks.get(s, 0.0) for s, q in b.positions.items())) if b else 0.0
+            if name in self.core.strategy_specs:
+                row["spec"] = self.core.strategy_specs[name]
+                handle = self._runners.get(name)
+                if handle is not None:
+                    try:
+                        row["runner"] = await asyncio.wait_for(handle.status.remote(), self.config.call_timeout_s)
+                    except Exception as exc:  # a restarting runner: say so, do not fail the status
+                        row["runner"] = {"error": f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"}
+        return out
 
     async def strategy_specs(self) -> dict[str, dict[str, Any]]:
         """What each strategy was last started with (for the runners to resume)."""
@@ -525,19 +613,12 @@ class OrderManager(ActorBase):
         return self.core.book.open_quantities()
 
     async def strategy_book(self, strategy: str) -> dict[str, Any]:
-        """A strategy's own positions (signed quantity per symbol, from its orders' fills) and
-        open orders, from the log (what a strategy runner resumes from)."""
+        """A strategy's own positions (signed quantity per symbol), the cash flow and number of
+        its fills, and its open orders, from the log (what a strategy runner sizes from)."""
         await self.ensure_ready()
-        positions: dict[str, float] = {}
-        open_orders = []
-        for m in self.core.book.orders.values():
-            if m.order.strategy != strategy:
-                continue
-            if m.filled_quantity:
-                positions[m.order.symbol] = positions.get(m.order.symbol, 0.0) + m.order.side.sign * m.filled_quantity
-            if m.is_open:
-                open_orders.append(m.client_order_id)
-        return {"positions": {s: q for s, q in positions.items() if abs(q) > 1e-12}, "open_orders": open_orders}
+        b = self.core.strategy_books.get(strategy)
+        return {**(b.to_dict() if b else {"positions": {}, "cash_flow": 0.0, "fills": 0}),
+                "open_orders": [m.client_order_id for m in self.core.book.open_orders() if m.order.strategy == strategy]}
 
     async def broker_ping(self) -> str:
         """Raise unless the broker answers; return its name."""

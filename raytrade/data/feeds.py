@@ -35,6 +35,19 @@ class BarFeed(Protocol):
     def seek(self, after: datetime | None) -> None:
         """Continue with the first moment strictly after ``after`` (None: from the start)."""
 
+    def history(self, symbols: list[str], n: int) -> dict[str, list[tuple[str, float]]]:
+        """The last ``n`` moments handed out, per symbol: (ISO time, close), oldest first."""
+        lo = max(0, self._i - n)
+        cols = [self.symbols.index(s) for s in symbols if s in self.symbols]
+        out: dict[str, list[tuple[str, float]]] = {self.symbols[j]: [] for j in cols}
+        for i in range(lo, self._i):
+            t = self._stamps[i].isoformat()
+            for j in cols:
+                p = float(self._values[i, j])
+                if p == p:
+                    out[self.symbols[j]].append((t, p))
+        return out
+
     def next_bars(self) -> list[Bar]:
         """The bars of the next moment ([] once the data is exhausted)."""
 

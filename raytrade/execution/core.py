@@ -80,6 +80,29 @@ def json_safe(value: Any) -> Any:
 
 
 @dataclass(slots=True)
+class StrategyBook:
+    """What one strategy's orders did: signed ``positions`` per symbol, the ``cash_flow`` of its
+    fills (currency: sales in, purchases and commissions out) and the number of ``fills``. Its
+    equity at prices p is capital + cash_flow + sum(position x p)."""
+
+    positions: dict[str, float] = field(default_factory=dict)
+    cash_flow: float = 0.0
+    fills: int = 0
+
+    def apply(self, fill: Fill) -> None:
+        q = self.positions.get(fill.symbol, 0.0) + fill.signed_quantity
+        if abs(q) < 1e-12:
+            self.positions.pop(fill.symbol, None)
+        else:
+            self.positions[fill.symbol] = q
+        self.cash_flow += fill.cash_flow
+        self.fills += 1
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"positions": dict(self.positions), "cash_flow": self.cash_flow, "fills": self.fills}
+
+
+@dataclass(slots=True)
 class Verdict:
     """The core's answer to a submission. ``events`` come first in the commit (violations, a
     halt, and the rejection when refused); ``order`` is the order to send (None: refused, see
@@ -119,6 +142,7 @@ class TradingCore:
         self.running = True
         self.strategies: dict[str, bool] = {}  # started (True) or stopped (False), as last logged
         self.strategy_specs: dict[str, dict[str, Any]] = {}  # what a runner runs, as last started
+        self.strategy_books: dict[str, StrategyBook] = {}  # per strategy tag: what its orders' fills did
         self.day: str | None = None
         self.market_now: datetime | None = None
         self._reserved: defaultdict[str, float] = defaultdict(float)
@@ -346,6 +370,14 @@ class TradingCore:
         return Event(EventType.STRATEGY_STARTED if running else EventType.STRATEGY_STOPPED, principal, reason,
                      payload, self.now())
 
+    def strategy_params_event(self, strategy: str, params: dict[str, Any], principal: str, reason: str) -> Event:
+        """``parameter_changed`` for a running strategy's parameters (the caller validated them
+        against its parameter space)."""
+        if strategy not in self.strategy_specs:
+            raise DomainError(f"strategy {strategy!r} was not started with a runner: it has no parameters here")
+        return Event(EventType.PARAMETER_CHANGED, principal, reason,
+                     {"component": "strategy", "strategy": strategy, "params": params}, self.now())
+
     def halt_event(self, principal: str, reason: str) -> Event:
         detail = f"trading halted by {principal}: {reason}"
         return Event(EventType.TRADING_HALTED, principal, reason,
@@ -409,6 +441,9 @@ class TradingCore:
             ok = self.book.apply_event(event)
             if ok and fill is not None:
                 self.compliance.on_fill(fill, self.portfolio.apply_fill(fill))
+                tag = self.book.get(fill.client_order_id).order.strategy
+                if tag is not None:
+                    self.strategy_books.setdefault(tag, StrategyBook()).apply(fill)
             return ok
         if t is EventType.SESSION_STARTED:  # the hot path of a replay: read without the schema's checks
             p = event.payload
@@ -429,6 +464,10 @@ class TradingCore:
             self.risk.halt(data.code, data.detail)
         elif t is EventType.TRADING_RESUMED:
             self.risk.resume(self.portfolio)
+        elif isinstance(data, payloads.ParameterChanged) and data.component == "strategy":
+            spec = self.strategy_specs.get(data.values["strategy"])
+            if spec is not None:
+                spec["params"] = data.values["params"]
         elif isinstance(data, payloads.ParameterChanged) and data.component == "risk":
             state = (self.risk.halted, self.risk.halt_code, self.risk.halt_detail, self.risk._resumed)
             self.risk = PreTradeRisk(RiskLimits.model_validate(data.values["limits"]), self.sectors)

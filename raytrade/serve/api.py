@@ -178,10 +178,19 @@ class StrategyBody(ReasonBody):
                                  description="one strategy; omitted: the whole engine")
 
 
+class StartBody(StrategyBody):
+    runner: dict[str, Any] | None = Field(
+        None, description="run the strategy in the engine: {strategy: a registered name or module:Class, params, "
+                          "symbols, sizing, capital, allow_short} (raytrade.execution.runner.RunnerSpec); "
+                          "needs ``strategy`` (the runner's name and its orders' tag)")
+
+
 class ParametersBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    component: Literal["risk"]
+    component: Literal["risk", "strategy"]
+    strategy: str | None = Field(None, min_length=1, max_length=64, pattern=STRATEGY_NAME,
+                                 description="component strategy: the running strategy whose parameters change")
     values: dict[str, Annotated[float, Field(allow_inf_nan=False)]]
     reason: str = Field("parameters updated through the API", max_length=200)
 
@@ -683,8 +692,16 @@ class ApiGateway:
 
     @app.post("/api/parameters/update", tags=["risk"])
     async def update_parameters(self, body: ParametersBody, token: str | None = Depends(_bearer)) -> dict[str, Any]:
-        """Change risk limits (validated; logged as ``parameter_changed`` with the key's id)."""
+        """Change risk limits, or a running strategy's parameters (``component: strategy`` with
+        ``strategy``: validated by its parameter space); logged as ``parameter_changed`` with the
+        key's id."""
         key = await self.authenticate(token, Role.ADMIN)
+        if body.component == "strategy":
+            if body.strategy is None:
+                raise ApiError(422, "INVALID_REQUEST", "component strategy needs the strategy's name", field="strategy")
+            row = await self.call("orders", "update_strategy_params", body.strategy, body.values, key.principal,
+                                  body.reason)
+            return {"strategy": body.strategy, **row}
         from raytrade.risk.limits import RiskLimits
 
         unknown = sorted(set(body.values) - set(RiskLimits.model_fields))
@@ -723,27 +740,39 @@ class ApiGateway:
             raise ApiError(503, "MODEL_UNAVAILABLE", f"the signal model did not answer: {type(exc).__name__}") from None
         return {"signals": result}
 
-    async def _switch(self, body: StrategyBody, token: str | None, running: bool) -> dict[str, Any]:
+    async def _switch(self, body: StrategyBody, token: str | None, running: bool,
+                      runner: dict[str, Any] | None = None) -> dict[str, Any]:
         key = await self.authenticate(token, Role.ADMIN)
         if body.strategy is None:
+            if runner is not None:
+                raise ApiError(422, "INVALID_REQUEST", "a runner needs the strategy's name (strategy)", field="strategy")
             return {"running": await self.call("orders", "set_running", running, key.principal, body.reason)}
-        row = await self.call("orders", "set_strategy", body.strategy, running, key.principal, body.reason)
+        if runner is not None:
+            from raytrade.execution.runner import parse_runner_spec
+
+            parse_runner_spec({**runner, "name": body.strategy}, "runner")  # one line naming the field, here
+        row = await self.call("orders", "set_strategy", body.strategy, running, key.principal, body.reason, runner)
         return {"strategy": body.strategy, **row}
 
     @app.post("/api/strategies/start", tags=["engine"])
-    async def start(self, body: StrategyBody, token: str | None = Depends(_bearer)) -> dict[str, Any]:
-        """Accept orders again: one strategy's (``strategy``), or the whole engine's."""
-        return await self._switch(body, token, True)
+    async def start(self, body: StartBody, token: str | None = Depends(_bearer)) -> dict[str, Any]:
+        """Accept orders again: one strategy's (``strategy``), or the whole engine's. With
+        ``runner``, the strategy runs in the engine: a runner feeds it the bars, turns its target
+        weights into orders (risk, compliance, audit, tagged ``strategy``) and resumes after a restart."""
+        return await self._switch(body, token, True, body.runner)
 
     @app.post("/api/strategies/stop", tags=["engine"])
     async def stop(self, body: StrategyBody, token: str | None = Depends(_bearer)) -> dict[str, Any]:
         """Refuse new orders until started again: one strategy's (STRATEGY_STOPPED; its open orders
-        stay), or every order (ENGINE_STOPPED)."""
+        stay, unless it has a runner: the runner stops and its open orders are cancelled), or
+        every order (ENGINE_STOPPED)."""
         return await self._switch(body, token, False)
 
     @app.get("/api/strategies/status", tags=["engine"])
     async def status(self, token: str | None = Depends(_bearer)) -> dict[str, Any]:
-        """The engine's switch, the risk halt, and each strategy's state and order counts."""
+        """The engine's switch, the risk halt, and each strategy's state, order counts, positions
+        and P&L (from its own fills, at the latest marks) and, with a runner, its parameters, last
+        signal and target weights."""
         await self.authenticate(token, Role.VIEWER)
         stats, risk, strategies = await asyncio.gather(self.call("orders", "stats"), self.call("risk", "status"),
                                                        self.call("orders", "strategy_status"))

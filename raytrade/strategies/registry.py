@@ -1,22 +1,62 @@
-"""Strategies by name, as configs refer to them."""
+"""Strategies by name, as configs refer to them: a registered name (:data:`STRATEGIES`), or a
+user's own class as ``module:Class`` (importable where the code runs: the driver, Ray workers,
+the engine's strategy runner), which must follow the :class:`~raytrade.strategies.base.Strategy`
+protocol (``name``, ``space``, ``prepare``, ``signals``, ``warmup``) and take ``allow_short``."""
 
 from __future__ import annotations
+
+import importlib
+import inspect
 
 from raytrade.core.errors import ConfigError
 from raytrade.strategies.base import Strategy
 from raytrade.strategies.ma_crossover import MovingAverageCrossover
 from raytrade.strategies.mean_reversion import BollingerMeanReversion
 from raytrade.strategies.momentum import TimeSeriesMomentum
+from raytrade.strategies.space import ParameterSpace
 
 STRATEGIES: dict[str, type] = {
     cls.name: cls for cls in (MovingAverageCrossover, TimeSeriesMomentum, BollingerMeanReversion)
 }
+PROTOCOL = ("prepare", "signals", "warmup")
+
+
+def strategy_class(name: str) -> type:
+    """The class registered as ``name``, or imported from ``module:Class`` (ConfigError naming
+    what is missing when it cannot be found or does not follow the protocol)."""
+    if ":" not in name:
+        try:
+            return STRATEGIES[name]
+        except KeyError:
+            raise ConfigError(f"strategy.name: unknown strategy {name!r} (known: {', '.join(sorted(STRATEGIES))}; "
+                              "or a class of your own as module:Class)") from None
+    module_name, _, attr = name.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as exc:  # a user's module: any import failure is theirs to read, in one line
+        raise ConfigError(f"strategy.name: cannot import {module_name!r} for {name!r}: "
+                          f"{type(exc).__name__}: {exc}") from None
+    cls = getattr(module, attr, None)
+    if not inspect.isclass(cls):
+        raise ConfigError(f"strategy.name: {module_name!r} has no class {attr!r}")
+    missing = [m for m in PROTOCOL if not callable(getattr(cls, m, None))]
+    if not isinstance(getattr(cls, "space", None), ParameterSpace):
+        missing.append("space (a ParameterSpace)")
+    if not isinstance(getattr(cls, "name", None), str):
+        missing.append("name (a str)")
+    if missing:
+        raise ConfigError(f"strategy.name: {name} does not follow the Strategy protocol: it lacks "
+                          f"{', '.join(missing)} (see raytrade.strategies.base.Strategy)")
+    return cls
 
 
 def get_strategy(name: str, *, allow_short: bool = True) -> Strategy:
-    """An instance of the strategy registered as ``name``."""
+    """An instance of the strategy ``name`` (registered, or ``module:Class``)."""
+    cls = strategy_class(name)
     try:
-        cls = STRATEGIES[name]
-    except KeyError:
-        raise ConfigError(f"strategy.name: unknown strategy {name!r} (known: {', '.join(sorted(STRATEGIES))})") from None
-    return cls(allow_short=allow_short)
+        strategy = cls(allow_short=allow_short)
+    except TypeError as exc:
+        raise ConfigError(f"strategy.name: {name} must take allow_short as a keyword argument: {exc}") from None
+    if not isinstance(strategy, Strategy):
+        raise ConfigError(f"strategy.name: {name} does not follow the Strategy protocol")
+    return strategy

@@ -132,7 +132,7 @@ def test_an_external_broker_stream_drives_submitted_pending_replace_and_a_late_f
     commit(c, c.from_broker([Accepted("e1", OPEN)]))
     assert c.book.get("e1").status is OrderStatus.ACCEPTED
     assert c.from_broker([Accepted("e1", OPEN)]) == []  # a repeated acknowledgement changes nothing
-    new, req = c.replace_request("e1", "alice", 60, None, sent_out=True)
+    _, req = c.replace_request("e1", "alice", 60, None, sent_out=True)
     assert req.type is EventType.ORDER_REPLACE_REQUESTED
     commit(c, [req])
     assert c.book.get("e1").status is OrderStatus.PENDING_REPLACE

@@ -245,7 +245,9 @@ def test_a_stopped_strategy_is_refused_alone_and_stays_stopped_after_a_restart(e
     order = {"symbol": "KO", "side": "buy", "quantity": 1}
     assert eng.submit({**order, "strategy": "pairs"})["status"] == "filled"
     row = ray.get(eng.orders.set_strategy.remote("pairs", False, "admin-1", "review"))
-    assert row == {"running": False, "orders": 1, "open_orders": 0, "rejected": 0}
+    counts = ("running", "orders", "open_orders", "rejected")
+    assert {k: row[k] for k in counts} == {"running": False, "orders": 1, "open_orders": 0, "rejected": 0}
+    assert row["positions"] == {"KO": 1.0} and row["pnl"] == 0.0  # bought at 50 (no costs configured), marked at 50
     refused = eng.submit({**order, "strategy": "pairs", "client_order_id": "p-2"})
     assert (refused["status"], refused["reject_code"]) == ("rejected", "STRATEGY_STOPPED")
     assert eng.submit({**order, "strategy": "momentum"})["status"] == "filled"
@@ -257,7 +259,8 @@ def test_a_stopped_strategy_is_refused_alone_and_stays_stopped_after_a_restart(e
     ray.kill(eng.orders, no_restart=False)
     wait_restarted(eng.orders, pid)
     status = ray.get(eng.orders.strategy_status.remote())
-    assert status["pairs"] == {"running": False, "orders": 1, "open_orders": 0, "rejected": 1}
+    assert {k: status["pairs"][k] for k in counts} == {"running": False, "orders": 1, "open_orders": 0, "rejected": 1}
+    assert status["pairs"]["positions"] == {"KO": 1.0} and status["pairs"]["pnl"] == row["pnl"]  # from the log
     assert status["momentum"]["running"] and status["momentum"]["orders"] == 1
     assert eng.submit({**order, "strategy": "pairs", "client_order_id": "p-3"})["reject_code"] == "STRATEGY_STOPPED"
     ray.get(eng.orders.set_strategy.remote("pairs", True, "admin-1", "cleared"))

@@ -128,7 +128,8 @@ def test_admin_halt_resume_limits_and_violations(api: Api) -> None:
     assert api("GET", "/api/strategies/status", Role.VIEWER).json()["running"] is False
     assert api("POST", "/api/strategies/start", Role.ADMIN, json={"reason": "sod"}).json() == {"running": True}
     stopped = api("POST", "/api/strategies/stop", Role.ADMIN, json={"reason": "review", "strategy": "stat-arb"})
-    assert stopped.json() == {"strategy": "stat-arb", "running": False, "orders": 0, "open_orders": 0, "rejected": 0}
+    assert stopped.json() == {"strategy": "stat-arb", "running": False, "orders": 0, "open_orders": 0, "rejected": 0,
+                              "positions": {}, "pnl": 0.0}
     assert api("POST", "/api/strategies/stop", Role.TRADER, json={"reason": "x", "strategy": "stat-arb"}).status_code == 403
     bad = api("POST", "/api/strategies/stop", Role.ADMIN, json={"reason": "x", "strategy": "no spaces"})
     assert (bad.status_code, bad.json()["field"]) == (422, "strategy")
@@ -138,7 +139,8 @@ def test_admin_halt_resume_limits_and_violations(api: Api) -> None:
     assert api("POST", "/api/orders", Role.TRADER, json={"symbol": "JPM", "side": "buy", "quantity": 1,
                                                          "strategy": "carry"}).status_code == 201
     strategies = api("GET", "/api/strategies/status", Role.VIEWER).json()["strategies"]
-    assert strategies["stat-arb"] == {"running": False, "orders": 0, "open_orders": 0, "rejected": 1}
+    assert strategies["stat-arb"] == {"running": False, "orders": 0, "open_orders": 0, "rejected": 1,
+                                      "positions": {}, "pnl": 0.0}
     assert strategies["carry"]["running"] and strategies["carry"]["orders"] == 1
     assert api("POST", "/api/strategies/start", Role.ADMIN,
                json={"reason": "ok", "strategy": "stat-arb"}).json()["running"] is True
@@ -222,3 +224,32 @@ def test_portfolio_is_the_snapshot_in_redis_and_the_actor_when_redis_has_none(ap
     while cached() is None:
         assert time.monotonic() < deadline, "the portfolio actor did not write its snapshot again"
         time.sleep(0.1)
+
+
+def test_a_strategy_runs_in_the_engine_through_the_api(api: Api) -> None:
+    runner = {"strategy": "ma_crossover", "params": {"fast": 3, "slow": 8}, "symbols": ["KO"],
+              "sizing": {"whole_shares": True, "fraction": 0.1}, "capital": 50_000}
+    r = api("POST", "/api/strategies/start", Role.ADMIN, json={"reason": "go", "strategy": "ma-api", "runner": runner})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["running"] and body["spec"]["params"] == {"fast": 3, "slow": 8} and body["spec"]["allow_short"] is False
+    for bad, field in (({**runner, "strategy": "nope"}, "unknown strategy"), ({**runner, "params": {"fast": 9, "slow": 8}}, "constraint"),
+                       ({**runner, "symbols": []}, "symbols"), ({**runner, "leverage": 3}, "leverage")):
+        r = api("POST", "/api/strategies/start", Role.ADMIN, json={"reason": "x", "strategy": "bad-1", "runner": bad})
+        assert r.status_code == 422 and field in r.json()["detail"], r.text
+    r = api("POST", "/api/strategies/start", Role.ADMIN, json={"reason": "x", "runner": runner})
+    assert (r.status_code, r.json()["field"]) == (422, "strategy")
+    r = api("POST", "/api/parameters/update", Role.ADMIN,
+            json={"component": "strategy", "strategy": "ma-api", "values": {"fast": 2}})
+    assert r.status_code == 200 and r.json()["spec"]["params"] == {"fast": 2, "slow": 8}, r.text
+    r = api("POST", "/api/parameters/update", Role.ADMIN,
+            json={"component": "strategy", "strategy": "ma-api", "values": {"fast": 8}})
+    assert r.status_code == 422 and "constraint" in r.json()["detail"]  # fast must stay below slow
+    r = api("POST", "/api/parameters/update", Role.ADMIN,
+            json={"component": "strategy", "strategy": "ghost", "values": {"fast": 2}})
+    assert r.status_code == 422 and "no runner" in r.json()["detail"]
+    status = api("GET", "/api/strategies/status", Role.VIEWER).json()["strategies"]["ma-api"]
+    assert status["running"] and status["runner"]["params"] == {"fast": 2, "slow": 8}
+    assert status["runner"]["symbols"] == ["KO"] and status["pnl"] == 0.0
+    r = api("POST", "/api/strategies/stop", Role.ADMIN, json={"reason": "done", "strategy": "ma-api"})
+    assert r.status_code == 200 and r.json()["running"] is False
