@@ -19,6 +19,7 @@ A live source (a broker's market data) implements the same two methods.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Literal, Protocol
@@ -57,7 +58,10 @@ class FeedConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    source: Literal["bundled", "csv"] = "bundled"
+    source: Literal["bundled", "csv", "crypto"] = Field(
+        "bundled", description="bundled: the 20 US stocks' daily closes, stamped a minute before each XNYS "
+                               "close; crypto: the bundled 5-minute ETH-BTC, LTC-BTC and XMR-BTC bars, 24/7, "
+                               "stamped at each bar's end; csv: a file of daily closes")
     path: Path | None = Field(None, description="the CSV of closes (source csv)")
     symbols: tuple[str, ...] = Field((), description="symbols to feed (default: the engine's instruments the "
                                                      "source has)")
@@ -84,12 +88,16 @@ class CloseReplay:
     """A :class:`BarFeed` over a frame of daily closes (dates x symbols), stamped by
     :func:`session_stamps`; a symbol's missing close (NaN) is skipped at that moment."""
 
-    def __init__(self, closes: pd.DataFrame) -> None:
+    def __init__(self, closes: pd.DataFrame, stamps: Sequence[datetime] | None = None) -> None:
+        """``stamps``: the time of each row (default: :func:`session_stamps` of daily rows)."""
         if closes.empty:
             raise ConfigError("market data: no bars to replay")
         self.symbols = [str(s) for s in closes.columns]
         self._values = closes.to_numpy(dtype=float)
-        self._stamps = [t.to_pydatetime() for t in session_stamps(pd.DatetimeIndex(closes.index))]
+        self._stamps = (list(stamps) if stamps is not None
+                        else [t.to_pydatetime() for t in session_stamps(pd.DatetimeIndex(closes.index))])
+        if len(self._stamps) != len(self._values):
+            raise ConfigError(f"market data: {len(self._stamps)} stamps for {len(self._values)} rows")
         self._i = 0
 
     def __len__(self) -> int:
@@ -114,12 +122,14 @@ class CloseReplay:
 def open_feed(config: FeedConfig, instruments: list[str]) -> CloseReplay:
     """The feed ``config`` describes, for an engine trading ``instruments`` (ConfigError when the
     source has none of them or a named symbol is missing)."""
-    from raytrade.data.loaders import load_prices, read_price_file
+    from raytrade.data.loaders import load_crypto, load_prices, read_price_file
 
     if config.source == "csv":
         if config.path is None:
             raise ConfigError("market_data.path: the csv source needs a file of closes")
         frame = read_price_file(config.path)
+    elif config.source == "crypto":
+        frame = load_crypto()
     else:
         frame = load_prices()
     wanted = list(config.symbols) or [s for s in instruments if s in frame.columns]
@@ -131,4 +141,8 @@ def open_feed(config: FeedConfig, instruments: list[str]) -> CloseReplay:
     frame = frame[wanted]
     if config.start is not None:
         frame = frame[frame.index >= pd.Timestamp(config.start, tz=frame.index.tz)]
+    if config.source == "crypto":
+        frame = frame.dropna(how="all")
+        bar = pd.Timedelta(minutes=5)  # the bundled pairs' bar; a row is stamped at its bar's end
+        return CloseReplay(frame, [(t + bar).to_pydatetime() for t in frame.index])
     return CloseReplay(frame)

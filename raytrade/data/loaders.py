@@ -54,6 +54,11 @@ DATASETS: dict[str, DatasetSpec] = {
         DatasetSpec("nasdaq_ohlcv", "nasdaq_composite_daily_ohlcv.csv.gz", TableKind.OHLCV,
                     "NASDAQ Composite daily OHLCV, 1999-2018 (via arch)", "%m/%d/%Y",
                     tuple(_OHLCV_RENAME.items())),
+        *(DatasetSpec(f"crypto_{stem}", f"{stem}.csv.gz", TableKind.OHLCV,
+                      f"{pair} {bar} OHLCV bars, 24/7, prices in BTC (freqtrade test data)", "ISO8601",
+                      (("date", "timestamp"),))
+          for stem, pair, bar in (("eth_btc_5m", "ETH/BTC", "5-minute"), ("ltc_btc_5m", "LTC/BTC", "5-minute"),
+                                  ("xmr_btc_5m", "XMR/BTC", "5-minute"), ("alt_btc_1m", "an altcoin/BTC", "1-minute"))),
         DatasetSpec("fama_french_3", "fama_french_3factor_monthly.csv.gz", TableKind.RETURNS,
                     "Fama-French 3 factors and RF, monthly, decimal fractions, 1926-2018 (via arch)",
                     "%Y%m", (("Mkt-RF", "mkt_rf"), ("SMB", "smb"), ("HML", "hml"), ("RF", "rf")),
@@ -89,7 +94,8 @@ def _load_bundled(name: str) -> pd.DataFrame:
     path = bundled_path(spec.file)
     raw = read_csv_raw(path, spec.file).rename(columns=dict(spec.rename))
     frame = validate_table(raw.rename(columns={"Date": "timestamp"}), source=spec.file, kind=spec.kind,
-                           timestamp_format=spec.timestamp_format, first_row_number=2)
+                           timestamp_format=None if spec.timestamp_format == "ISO8601" else spec.timestamp_format,
+                           first_row_number=2)
     if spec.timestamp_format == "%Y%m":
         frame.index = (frame.index + pd.offsets.MonthEnd(0)).rename("timestamp")
     if spec.scale != 1.0:
@@ -227,6 +233,53 @@ def frame_digest(frame: pd.DataFrame) -> str:
     h.update(",".join(map(str, frame.columns)).encode())
     h.update(frame.to_numpy(dtype="float64").tobytes())
     return h.hexdigest()
+
+
+CRYPTO_PAIRS: dict[str, str] = {"ETH-BTC": "crypto_eth_btc_5m", "LTC-BTC": "crypto_ltc_btc_5m",
+                                 "XMR-BTC": "crypto_xmr_btc_5m"}
+
+
+def load_crypto(pairs: Sequence[str] | None = None, field: str = "close", start: date | str | None = None,
+                end: date | str | None = None) -> pd.DataFrame:
+    """The bundled 5-minute crypto bars (24/7, UTC times of each bar's open) of ``pairs`` (default
+    all: ETH-BTC, LTC-BTC, XMR-BTC) side by side, one ``field`` (open, high, low, close, volume;
+    prices in BTC, volume in base units). Times one pair lacks are NaN (XMR-BTC has a real gap of
+    two bars), never filled. ``start`` and ``end`` are inclusive."""
+    pairs = list(pairs) if pairs is not None else list(CRYPTO_PAIRS)
+    unknown = [p for p in pairs if p not in CRYPTO_PAIRS]
+    if unknown or not pairs:
+        raise DataError(f"unknown crypto pair {unknown[0]!r} (bundled: {', '.join(CRYPTO_PAIRS)})" if unknown
+                        else "empty pair list", source="crypto")
+    if field not in ("open", "high", "low", "close", "volume"):
+        raise DataError(f"field must be open, high, low, close or volume, got {field!r}", source="crypto")
+    frame = pd.concat({p: load_dataset(CRYPTO_PAIRS[p])[field] for p in pairs}, axis=1).sort_index()
+    frame.index.name = "timestamp"
+    return _slice(frame, start, end, "crypto")
+
+
+def load_crypto_trades() -> pd.DataFrame:
+    """Every public XRP/ETH trade of the bundled sample: index ``time`` (UTC), columns ``id``
+    (int), ``side`` (the aggressor: buy or sell), ``price`` (ETH per XRP) and ``amount`` (XRP)."""
+    return _trades().copy()
+
+
+@cache
+def _trades() -> pd.DataFrame:
+    file = "xrp_eth_trades.csv.gz"
+    raw = read_csv_raw(bundled_path(file), file)
+    if list(raw.columns) != ["time", "id", "side", "price", "amount"]:
+        raise DataError(f"expected columns time, id, side, price, amount, got {', '.join(raw.columns)}", source=file)
+    bad = ~raw["side"].isin(["buy", "sell"])
+    if bad.any():
+        raise DataError(f"side must be buy or sell, got {raw['side'][bad].iloc[0]!r}", source=file,
+                        row=int(bad.to_numpy().argmax()) + 2)
+    prices = validate_table(raw[["time", "price", "amount"]], source=file, kind=TableKind.RETURNS,
+                            timestamp_column="time", first_row_number=2, allow_duplicate_times=True)
+    if (prices.to_numpy() <= 0).any():
+        raise DataError("price and amount must be > 0", source=file)
+    out = prices.assign(id=raw["id"].astype("int64").to_numpy(), side=raw["side"].to_numpy())
+    out.index.name = "time"
+    return out[["id", "side", "price", "amount"]]
 
 
 def verify_bundled() -> list[str]:

@@ -42,6 +42,7 @@ def validate_table(
     columns: Sequence[str] | None = None,
     optional_columns: Sequence[str] = (),
     first_row_number: int = 1,
+    allow_duplicate_times: bool = False,
 ) -> pd.DataFrame:
     """Validate a raw table and return the clean frame.
 
@@ -50,7 +51,8 @@ def validate_table(
     (``optional_columns`` may also appear); None accepts any non-empty set (price tables).
     ``timestamp_format`` is a strftime format, or None for ISO 8601. Naive timestamps are taken
     as UTC; aware ones are converted to UTC. ``first_row_number`` is the number reported for the
-    first record (2 for a CSV file with a header line).
+    first record (2 for a CSV file with a header line). ``allow_duplicate_times``: equal
+    consecutive timestamps are accepted (trade prints share a millisecond); they must not decrease.
     """
     kind = TableKind(kind)
     if len(raw) == 0:
@@ -66,7 +68,7 @@ def validate_table(
                          timestamp=ts)
 
     index = _parse_timestamps(raw[timestamp_column], timestamp_format, fail, timestamp_column)
-    _check_order(index, fail, timestamp_column)
+    _check_order(index, fail, timestamp_column, allow_duplicate_times)
 
     values = {}
     for col in value_columns:
@@ -118,12 +120,12 @@ def _parse_timestamps(col: pd.Series, fmt: str | None, fail, name: str) -> pd.Da
     return index.rename("timestamp").as_unit("ns")
 
 
-def _check_order(index: pd.DatetimeIndex, fail, name: str) -> None:
+def _check_order(index: pd.DatetimeIndex, fail, name: str, allow_equal: bool = False) -> None:
     ns = index.asi8
     if len(ns) < 2:
         return
     step = np.diff(ns)
-    if (step == 0).any():
+    if not allow_equal and (step == 0).any():
         pos = int((step == 0).argmax()) + 1
         raise fail(f"duplicate timestamp {index[pos]} (also at the previous row)", name, pos)
     if (step < 0).any():

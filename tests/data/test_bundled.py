@@ -28,7 +28,7 @@ SYMBOLS = ["AAPL", "AMD", "BAC", "BBY", "CVX", "GE", "HD", "JNJ", "JPM", "KO", "
 
 
 def test_checksums_match():
-    assert len(verify_bundled()) == 7
+    assert len(verify_bundled()) == 12  # 7 daily files and 5 crypto ones
 
 
 @pytest.mark.parametrize("name", sorted(DATASETS))
@@ -106,3 +106,23 @@ def test_digest_changes_with_one_value():
     b.iloc[100, 0] += 0.001
     assert frame_digest(a) == frame_digest(load_prices(["KO"]))
     assert frame_digest(a) != frame_digest(b)
+
+
+def test_the_crypto_bars_and_trades_load_with_their_real_gaps_and_hashes() -> None:
+    from raytrade.data import verify_bundled
+    from raytrade.data.loaders import load_crypto, load_crypto_trades, load_dataset
+
+    assert {"eth_btc_5m.csv.gz", "xrp_eth_trades.csv.gz"} <= set(verify_bundled())
+    close = load_crypto()
+    assert list(close.columns) == ["ETH-BTC", "LTC-BTC", "XMR-BTC"] and len(close) == 5760
+    assert close.index[0].isoformat() == "2018-01-10T04:55:00+00:00" and str(close.index.tz) == "UTC"
+    assert close["XMR-BTC"].isna().sum() == 2 and close[["ETH-BTC", "LTC-BTC"]].notna().all().all()
+    assert (close.index.to_series().diff().dropna() == pd.Timedelta(minutes=5)).all()  # 24/7, weekends too
+    assert close.index.day_of_week.isin([5, 6]).sum() > 1000
+    assert close["ETH-BTC"].iloc[0] == 0.0994766 and load_crypto(["LTC-BTC"], "volume").iloc[0, 0] == 1615.447709
+    assert len(load_dataset("crypto_alt_btc_1m")) == 13681
+    trades = load_crypto_trades()
+    assert len(trades) == 12477 and set(trades["side"]) == {"buy", "sell"} and trades.index.is_monotonic_increasing
+    assert trades.iloc[0].to_dict() == {"id": 13519807, "side": "sell", "price": 0.00141342, "amount": 23.0}
+    with pytest.raises(DataError, match="unknown crypto pair 'BTC-USD'"):
+        load_crypto(["BTC-USD"])

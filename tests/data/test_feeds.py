@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -54,3 +55,15 @@ def test_open_feed_picks_the_engines_symbols_and_refuses_what_it_cannot_feed(tmp
     csv.write_text("timestamp,KO\n2024-03-04,50.5\n2024-03-05,51.5\n")
     user = open_feed(FeedConfig(source="csv", path=csv), ["KO"])
     assert [b.close for b in user.next_bars()] == [50.5] and len(user) == 2
+
+
+def test_the_crypto_feed_replays_5_minute_bars_around_the_clock() -> None:
+    feed = open_feed(FeedConfig(source="crypto", start="2018-01-13"), ["ETH-BTC", "XMR-BTC", "KO"])
+    assert feed.symbols == ["ETH-BTC", "XMR-BTC"]
+    first = feed.next_bars()
+    assert first[0].timestamp == datetime(2018, 1, 13, 0, 5, tzinfo=UTC)  # a Saturday: bar end of 00:00
+    assert [b.symbol for b in first] == ["ETH-BTC", "XMR-BTC"]
+    times = [first[0].timestamp] + [feed.next_bars()[0].timestamp for _ in range(300)]
+    assert all((b - a).total_seconds() == 300 for a, b in itertools.pairwise(times))
+    with pytest.raises(ConfigError, match="'BTC-USD' is not in the crypto data"):
+        open_feed(FeedConfig(source="crypto", symbols=("BTC-USD",)), ["ETH-BTC"])

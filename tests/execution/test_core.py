@@ -241,3 +241,35 @@ def test_the_core_replayed_in_process_equals_the_kernel(case: tuple) -> None:
     else:
         bound = len(sim.fills) * 1e-8 * close.max() * 1.01 + 1e-9 * 100_000
         assert np.abs(sim.equity - kernel.equity[:, 0]).max() <= bound
+
+
+def test_the_crypto_serve_config_trades_around_the_clock_through_the_core() -> None:
+    """configs/serve/crypto.yaml: its engine, fed by its replay, fills an order on a Saturday night."""
+    from pathlib import Path
+
+    from raytrade.configfile import load_yaml
+    from raytrade.data.feeds import open_feed
+    from raytrade.serve.api import ServeFile
+
+    cfg = load_yaml(Path(__file__).parents[2] / "configs" / "serve" / "crypto.yaml", ServeFile).api.engine
+    assert cfg.market_data is not None
+    inst = cfg.instrument_map()
+    c = TradingCore(inst, limits=cfg.risk, rules=cfg.compliance, calendar_venue=cfg.calendar_venue)
+    c.apply(Event(EventType.CASH_CHANGED, "admin", "capital", {"amount": cfg.initial_cash}))
+    broker = PaperBroker(cfg.broker)
+    feed = open_feed(cfg.market_data.model_copy(update={"start": pd.Timestamp("2018-01-13").date()}), list(inst))
+    for _ in range(24 * 12 - 1):  # to Saturday 23:55 UTC
+        bars_ = feed.next_bars()
+        c.on_bars(bars_)
+        for b in bars_:
+            broker.on_bar(b)
+        c.mark({b.symbol: b.close for b in bars_})
+    assert c.now().weekday() == 5 and c.now().hour == 23
+    v = c.submit("w1", {"symbol": "ETH-BTC", "side": "buy", "quantity": 2.5}, "alice")
+    assert v.accepted, v.detail
+    broker.submit_now(v.order, inst["ETH-BTC"])  # type: ignore[arg-type]
+    events = c.from_broker(broker.take_events("w1"), (v.order, "alice"))  # type: ignore[arg-type]
+    commit(c, [v.accept, *events])  # type: ignore[list-item]
+    assert c.book.get("w1").status is OrderStatus.FILLED and c.portfolio.quantity("ETH-BTC") == 2.5
+    assert c.submit("w2", {"symbol": "ETH-BTC", "side": "buy", "quantity": 2.5005}, "alice").code is \
+        RejectReason.NOT_LOT_MULTIPLE  # lots of 0.001 ETH
