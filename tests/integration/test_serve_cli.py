@@ -37,6 +37,16 @@ def readme_curl_commands() -> list[str]:
     return out
 
 
+def readme_strategy_commands() -> list[str]:
+    """The curl commands of README.md's "Strategies in the engine" block, continuation lines joined."""
+    text = (ROOT / "README.md").read_text()
+    block = text[text.index("### Strategies in the engine"):]
+    block = block[block.index("```bash"):block.index("```", block.index("```bash") + 3)]
+    out = [line.strip() for line in block.replace("\\\n", " ").splitlines() if line.strip().startswith("curl ")]
+    assert len(out) == 3, out
+    return out
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -61,6 +71,10 @@ def test_raytrade_serve_behind_haproxy_answers_rest_and_websocket(tmp_path: Path
                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert key.returncode == 0, key.stderr
     token = key.stdout.strip().splitlines()[-1]
+    admin = subprocess.run([sys.executable, "-m", "raytrade.cli", "keys", "create", "--name", "ops", "--role", "admin"],
+                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert admin.returncode == 0, admin.stderr
+    admin_token = admin.stdout.strip().splitlines()[-1]
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "raytrade.cli", "serve", "--config", str(config), "--port", str(port),
                              "--cpus", "2"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -96,6 +110,18 @@ def test_raytrade_serve_behind_haproxy_answers_rest_and_websocket(tmp_path: Path
                     assert took < 2.0, f"the order took {took:.2f} s"
                 else:
                     assert answer["cash"] == 1_000_000.0, answer
+            # The README's strategy lines, as written: a runner starts, its parameters change, its status shows.
+            answers = []
+            for command in readme_strategy_commands():
+                run = subprocess.run(["bash", "-c", command.replace("localhost:8000", f"127.0.0.1:{port}")],
+                                     env={**env, "ADMIN_TOKEN": admin_token}, capture_output=True, text=True, timeout=60)
+                answers.append(json.loads(run.stdout))
+            started, changed, status = answers
+            assert started["running"] and started["spec"]["params"] == {"fast": 5, "slow": 20}, started
+            assert changed["spec"]["params"] == {"fast": 10, "slow": 20}, changed
+            row = status["strategies"]["ma-ko"]
+            assert row["running"] and row["runner"]["params"] == {"fast": 10, "slow": 20}, row
+            assert row["runner"]["resumed_from"] == "market data history", row  # warmed on the feed's recent closes
             signals = client.post("/api/signals", json={"symbols": ["KO"], "as_of": "2014-06-30"})
             assert signals.status_code == 200, signals.text
             assert signals.json()["signals"][0]["model_path"] == str(version)
