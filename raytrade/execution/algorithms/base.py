@@ -52,7 +52,7 @@ class ParentSpec:
 
     @property
     def lots(self) -> int:
-        return int(round(self.quantity / self.lot))
+        return round(self.quantity / self.lot)
 
     def elapsed(self, now: datetime) -> float:
         """The fraction of the horizon gone by ``now``, clipped to [0, 1]."""
