@@ -11,21 +11,12 @@ per second, every recovered value within 1e-8.
 from __future__ import annotations
 
 import argparse
-import time
 
 import numpy as np
+from _timing import best
 from scipy.special import ndtr
 
 from raytrade.risk.options import bs_greeks, implied_vol
-
-
-def best(fn, repeat: int) -> float:  # type: ignore[no-untyped-def]
-    out = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        out.append(time.perf_counter() - t0)
-    return min(out)
 
 
 def main() -> None:

@@ -25,6 +25,7 @@ from pathlib import Path
 from tempfile import TemporaryDirectory
 
 import numpy as np
+from _timing import best
 
 from raytrade.backtest.costs import CostModel, Sizing
 from raytrade.backtest.kernel import run_kernel, sizing_scale
@@ -37,13 +38,6 @@ SIZING = Sizing(whole_shares=True)
 PARAMS = {"fast": 10, "slow": 50}
 
 
-def best(fn, repeat: int) -> float:  # type: ignore[no-untyped-def]
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
 
 
 def main() -> None:

@@ -56,6 +56,15 @@ def _opt_number(p: dict[str, Any], key: str, where: str) -> float | None:
     return None if p.get(key) is None else _number(p, key, where)
 
 
+def _nested(p: dict[str, Any], key: str, where: str, from_dict: Any) -> Any:
+    """The payload's only key ``key``, an object read by ``from_dict`` (a missing field named)."""
+    _keys(p, where, (key,))
+    try:
+        return from_dict(_object(p, key, where))
+    except KeyError as exc:
+        raise DomainError(f"{where}.{key} lacks {exc.args[0]}") from None
+
+
 def _object(p: dict[str, Any], key: str, where: str) -> dict[str, Any]:
     v = p[key]
     if not isinstance(v, dict):
@@ -85,11 +94,7 @@ class OrderAccepted(Payload):
 
     @classmethod
     def parse(cls, p: dict[str, Any], where: str) -> OrderAccepted:
-        _keys(p, where, ("order",))
-        try:
-            return cls(Order.from_dict(_object(p, "order", where)))
-        except KeyError as exc:
-            raise DomainError(f"{where}.order lacks {exc.args[0]}") from None
+        return cls(_nested(p, "order", where, Order.from_dict))
 
     def to_payload(self) -> dict[str, Any]:
         return {"order": self.order.to_dict()}
@@ -170,11 +175,7 @@ class FillPayload(Payload):
 
     @classmethod
     def parse(cls, p: dict[str, Any], where: str) -> FillPayload:
-        _keys(p, where, ("fill",))
-        try:
-            return cls(Fill.from_dict(_object(p, "fill", where)))
-        except KeyError as exc:
-            raise DomainError(f"{where}.fill lacks {exc.args[0]}") from None
+        return cls(_nested(p, "fill", where, Fill.from_dict))
 
     def to_payload(self) -> dict[str, Any]:
         return {"fill": self.fill.to_dict()}

@@ -20,7 +20,6 @@ lam = 2 eta_tilde (cosh(kappa tau) - 1) / (sigma^2 tau^2), is :func:`lam_for_kap
 from __future__ import annotations
 
 import math
-from datetime import datetime
 from typing import ClassVar
 
 import numpy as np
@@ -28,7 +27,7 @@ import numpy as np
 from raytrade.core.errors import ConfigError
 from raytrade.execution.algorithms.base import (
     ParentSpec,
-    cumulative_target,
+    PlannedSchedule,
     register,
     slice_times,
     whole_lot_slices,
@@ -81,7 +80,7 @@ def lam_for_kappa(kappa: float, T: float, N: int, sigma: float, eta: float, gamm
 
 
 @register
-class AlmgrenChriss:
+class AlmgrenChriss(PlannedSchedule):
     """The parent along :func:`trajectory_from_kappa` in ``slices`` intervals. ``lam`` with
     ``sigma`` and ``eta`` (and ``gamma``), in the units of a horizon of 1 (one parent horizon), set
     kappa by the paper's equation; otherwise the parent's urgency does (kappa T = 10 u)."""
@@ -105,11 +104,3 @@ class AlmgrenChriss:
         holdings = trajectory_from_kappa(1.0, 1.0, slices, self.kappa_T)
         self.times = slice_times(parent, slices)
         self.lots = whole_lot_slices(1.0 - holdings[1:], parent.lots)
-
-    def target(self, now: datetime, market_volume: float = 0.0) -> float:
-        if now >= self.parent.end:
-            return self.parent.quantity
-        return cumulative_target(self.parent, self.times, self.lots, now)
-
-    def schedule(self) -> list[tuple[datetime, float]]:
-        return [(t, int(n) * self.parent.lot) for t, n in zip(self.times, self.lots, strict=True) if n]

@@ -104,6 +104,23 @@ def slice_times(parent: ParentSpec, n: int) -> list[datetime]:
     return [parent.start + i * step for i in range(n)]
 
 
+class PlannedSchedule:
+    """What the algorithms that plan their slices up front share (TWAP, VWAP, Almgren-Chriss):
+    ``times`` and whole-lot ``lots`` per slice, set by the subclass's constructor."""
+
+    parent: ParentSpec
+    times: list[datetime]
+    lots: np.ndarray
+
+    def target(self, now: datetime, market_volume: float = 0.0) -> float:
+        if now >= self.parent.end:
+            return self.parent.quantity
+        return cumulative_target(self.parent, self.times, self.lots, now)
+
+    def schedule(self) -> list[tuple[datetime, float]]:
+        return [(t, int(n) * self.parent.lot) for t, n in zip(self.times, self.lots, strict=True) if n]
+
+
 ALGORITHMS: dict[str, Callable[..., ExecutionAlgorithm]] = {}
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import ClassVar
 
 import numpy as np
@@ -10,7 +9,7 @@ import numpy as np
 from raytrade.core.errors import ConfigError
 from raytrade.execution.algorithms.base import (
     ParentSpec,
-    cumulative_target,
+    PlannedSchedule,
     register,
     slice_times,
     whole_lot_slices,
@@ -18,7 +17,7 @@ from raytrade.execution.algorithms.base import (
 
 
 @register
-class TWAP:
+class TWAP(PlannedSchedule):
     """``slices`` equal slices, one at the start of each of ``slices`` equal intervals. With
     ``randomize`` r in [0, 1) each slice's weight is 1 + r x u, u uniform in [-1, 1] drawn from
     ``seed`` (the same seed, the same plan: a restart plans the same slices), so the pattern is
@@ -37,11 +36,3 @@ class TWAP:
             weights = 1.0 + randomize * np.random.default_rng(seed).uniform(-1.0, 1.0, slices)
         self.times = slice_times(parent, slices)
         self.lots = whole_lot_slices(np.cumsum(weights) / weights.sum(), parent.lots)
-
-    def target(self, now: datetime, market_volume: float = 0.0) -> float:
-        if now >= self.parent.end:
-            return self.parent.quantity
-        return cumulative_target(self.parent, self.times, self.lots, now)
-
-    def schedule(self) -> list[tuple[datetime, float]]:
-        return [(t, int(n) * self.parent.lot) for t, n in zip(self.times, self.lots, strict=True) if n]

@@ -27,7 +27,7 @@ import numpy as np
 from raytrade.core.errors import ConfigError
 from raytrade.execution.algorithms.base import (
     ParentSpec,
-    cumulative_target,
+    PlannedSchedule,
     register,
     slice_times,
     whole_lot_slices,
@@ -70,7 +70,7 @@ def crypto_volume_profile(buckets: int = 288) -> np.ndarray:
 
 
 @register
-class VWAP:
+class VWAP(PlannedSchedule):
     """``slices`` slices at equal intervals, each sized by the profile's volume over its interval.
     ``profile``: weights over the day's buckets (default: the U shape for ``day="xnys"``, the
     bundled crypto profile for ``day="utc"``)."""
@@ -125,11 +125,3 @@ class VWAP:
             total += self._frac(end, lo, hi) - self._frac(max(cursor, lo), lo, hi)
             cursor = hi if end == hi else b
         return total
-
-    def target(self, now: datetime, market_volume: float = 0.0) -> float:
-        if now >= self.parent.end:
-            return self.parent.quantity
-        return cumulative_target(self.parent, self.times, self.lots, now)
-
-    def schedule(self) -> list[tuple[datetime, float]]:
-        return [(t, int(n) * self.parent.lot) for t, n in zip(self.times, self.lots, strict=True) if n]
