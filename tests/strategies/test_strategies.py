@@ -124,3 +124,40 @@ def test_signals_are_bounded_on_every_bundled_stock():
             sig = _one(strategy, prices[sym].to_numpy(), **params)
             assert np.isfinite(sig).all() and np.abs(sig).max() <= 1
             assert isinstance(pd.Series(sig).value_counts(), pd.Series)
+
+
+def test_a_users_own_strategy_runs_by_module_and_class_in_a_backtest_config() -> None:
+    from raytrade.backtest.config import BacktestConfig
+    from raytrade.backtest.runner import backtest
+    from raytrade.core.errors import ConfigError
+    from raytrade.data import load_prices
+    from raytrade.strategies.registry import get_strategy
+
+    name = "tests.strategies.user_strategy:PriceAboveMean"
+    cfg = BacktestConfig.model_validate({"name": "user", "data": {"dataset": "us_equities_20", "symbols": ["KO"]},
+                                         "strategy": {"name": name, "params": {"window": 50}, "allow_short": False}})
+    strategy = cfg.strategy.build()
+    assert strategy.name == "price_above_mean" and strategy.allow_short is False  # type: ignore[attr-defined]
+    result = backtest(strategy, {"window": 50}, load_prices(["KO"], start="2015-01-01"))
+    assert result.trades is not None and len(result.trades) > 10
+    with pytest.raises(ConfigError, match="unknown parameter 'fast'"):
+        BacktestConfig.model_validate({"name": "u", "data": {"dataset": "us_equities_20"},
+                                       "strategy": {"name": name, "params": {"fast": 1}}})
+    with pytest.raises(ConfigError, match="NotAStrategy does not follow the Strategy protocol: it lacks "
+                                          "signals, warmup, space"):
+        get_strategy("tests.strategies.user_strategy:NotAStrategy")
+    with pytest.raises(ConfigError, match="has no class 'Missing'"):
+        get_strategy("tests.strategies.user_strategy:Missing")
+
+
+def test_a_users_strategy_is_found_on_ray_workers(ray_session: dict) -> None:
+    """Walk-forward trials and the engine's runners import the class on Ray workers."""
+    import ray
+
+    @ray.remote
+    def name_on_a_worker() -> str:
+        from raytrade.strategies.registry import get_strategy
+
+        return get_strategy("tests.strategies.user_strategy:PriceAboveMean").name
+
+    assert ray.get(name_on_a_worker.remote()) == "price_above_mean"
