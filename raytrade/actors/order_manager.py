@@ -86,6 +86,7 @@ class OrderManager(ActorBase):
         self._portfolio: CallBatcher | None = None
         self.reconciliation: list[dict[str, Any]] = []
         self._runners: dict[str, Any] = {}  # strategy -> its runner actor's handle
+        self._parents_lock = asyncio.Lock()
         self.counts: Counter[str] = Counter()
         self.tally = Tally()
 
@@ -123,6 +124,8 @@ class OrderManager(ActorBase):
             if m.status is OrderStatus.PENDING_CANCEL:
                 pending_cancel.append(m)  # its cancel request is committed: finished below, never restored
                 continue
+            if m.exec_spec is not None:
+                continue  # a parent lives here, not at the broker: its children do
             await self.broker.restore(m.order, self.instruments[m.order.symbol], m.filled_quantity, len(m.fill_ids))
         self.broker.restore_positions(core.positions())
         self.committer = GroupCommitter(self.store)
@@ -151,7 +154,8 @@ class OrderManager(ActorBase):
         """Compare the broker's open orders and positions with the log's; commit each difference."""
         account = await self.broker.reconcile()
         log_positions = self.core.positions()
-        log_open = {m.client_order_id: m.order.side.sign * m.remaining for m in self.core.book.open_orders()}
+        log_open = {m.client_order_id: m.order.side.sign * m.remaining for m in self.core.book.open_orders()
+                    if m.exec_spec is None}
         diffs: list[dict[str, Any]] = []
         for sym in sorted(set(log_positions) | set(account.positions)):
             a, b = log_positions.get(sym, 0.0), account.positions.get(sym, 0.0)
@@ -242,12 +246,31 @@ class OrderManager(ActorBase):
                 return self._unrecorded_reject(cid, principal, v.raw, RejectReason.STORE_UNAVAILABLE,
                                                f"{v.detail}; and the refusal could not be recorded: {exc}")
             return self.core.book.view(cid) or self._unrecorded_reject(cid, principal, v.raw, v.code, v.detail)
+        if not v.route:  # a parent order: accepted here, worked by its algorithm's children
+            try:
+                await self._commit_apply([*v.events, v.accept])  # type: ignore[list-item]
+            except StoreError as exc:
+                self._count_rejection(RejectReason.STORE_UNAVAILABLE)
+                return self._unrecorded_reject(cid, principal, v.raw, RejectReason.STORE_UNAVAILABLE, str(exc))
+            finally:
+                self.core.release(v.order)
+            self.counts["accepted"] += 1
+            await self._work_parents()
+            return self.core.book.get(cid).view()
         try:
             if self.broker.in_process:
                 return await self._route_in_process(v.order, principal, v.raw, [*v.events, v.accept])
             return await self._route_out(v.order, principal, v.raw, [*v.events, v.accept])
         finally:
             self.core.release(v.order)
+
+    async def _work_parents(self) -> None:
+        """Send the children the working parents' algorithms ask for now, through the normal
+        submission (idempotent: a child id asked for twice is one order)."""
+        async with self._parents_lock:
+            for request, principal in self.core.child_requests():
+                with contextlib.suppress(StoreError):  # asked again at the next bar
+                    await self.submit(request, principal)
 
     async def _route_in_process(self, order: Order, principal: str, raw: dict[str, Any],
                                 first: list[Event | None]) -> dict[str, Any]:
@@ -415,6 +438,7 @@ class OrderManager(ActorBase):
         parsed = [Bar(b["symbol"], datetime.fromisoformat(b["timestamp"]) if isinstance(b["timestamp"], str)
                       else b["timestamp"], b["open"], b["high"], b["low"], b["close"], b.get("volume", 0.0))
                   for b in bars]
+        self.core.note_volume(parsed)
         first, expire = self.core.on_bars(parsed)
         for cid in expire:
             await self.broker.cancel(cid)
@@ -427,6 +451,8 @@ class OrderManager(ActorBase):
         events = first + self.core.from_broker(reports)
         self.broker.take_fills()  # reported above; the broker's fill queue is not needed for bars
         applied = await self._record(events, marks={b.symbol: b.close for b in parsed})
+        if self.core.parents:
+            await self._work_parents()
         for name in [n for n in self._runners if self.core.strategies.get(n)]:
             self._runners[name].on_bars.remote(list(bars))  # after the commit: the runner trades on what is booked
         if wait and applied is not None:
@@ -459,6 +485,9 @@ class OrderManager(ActorBase):
         crash between the steps is finished at the restart. ``owner``: the principal the order
         must belong to (None: any; an admin)."""
         await self.ensure_ready()
+        for child in self.core.children_of(client_order_id):  # a parent's children go first
+            with contextlib.suppress(OrderStateError):
+                await self.cancel(child, principal)
         requested = self.core.cancel_request(client_order_id, principal, owner)
         if requested is not None:
             await self._commit_apply([requested])

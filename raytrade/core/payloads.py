@@ -87,17 +87,35 @@ class Payload:
 
 @dataclass(frozen=True, slots=True)
 class OrderAccepted(Payload):
-    """``order_accepted`` (and ``order_submitted``: the order as sent to an external broker)."""
+    """``order_accepted`` (and ``order_submitted``: the order as sent to an external broker).
+    ``parent``: the parent order a child order belongs to; ``exec``: a parent's execution
+    algorithm ({name, params, urgency, start, end}); both absent for a plain order."""
 
     TYPES = (EventType.ORDER_ACCEPTED, EventType.ORDER_SUBMITTED)
     order: Order
+    parent: str | None = None
+    exec: dict[str, Any] | None = None
 
     @classmethod
     def parse(cls, p: dict[str, Any], where: str) -> OrderAccepted:
-        return cls(_nested(p, "order", where, Order.from_dict))
+        _keys(p, where, ("order",), ("parent", "exec"))
+        try:
+            order = Order.from_dict(_object(p, "order", where))
+        except KeyError as exc:
+            raise DomainError(f"{where}.order lacks {exc.args[0]}") from None
+        parent = None if p.get("parent") is None else _text(p, "parent", where, ident=True)
+        ex = None if p.get("exec") is None else _object(p, "exec", where)
+        if ex is not None:
+            _keys(ex, f"{where}.exec", ("name", "params", "urgency", "start", "end"))
+        return cls(order, parent, ex)
 
     def to_payload(self) -> dict[str, Any]:
-        return {"order": self.order.to_dict()}
+        out: dict[str, Any] = {"order": self.order.to_dict()}
+        if self.parent is not None:
+            out["parent"] = self.parent
+        if self.exec is not None:
+            out["exec"] = self.exec
+        return out
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,7 +28,7 @@ import math
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
 from raytrade.compliance.calendar import session_date
@@ -45,19 +45,28 @@ from raytrade.core.broker_events import (
     Replaced,
 )
 from raytrade.core.clock import utc_now
-from raytrade.core.enums import AssetClass, EventType, OrderStatus, RejectReason, TimeInForce
-from raytrade.core.errors import DomainError, OrderStateError
+from raytrade.core.enums import (
+    AssetClass,
+    EventType,
+    OrderStatus,
+    OrderType,
+    RejectReason,
+    TimeInForce,
+)
+from raytrade.core.errors import ConfigError, DomainError, OrderStateError
 from raytrade.core.events import Event
 from raytrade.core.instruments import Instrument
 from raytrade.core.market import Bar
 from raytrade.core.orders import Fill, Order
 from raytrade.core.portfolio import Portfolio
+from raytrade.execution.algorithms import ExecutionAlgorithm, ParentSpec, make_algorithm
 from raytrade.execution.orders import PENDING, OrderBook
 from raytrade.risk.limits import RiskLimits
 from raytrade.risk.pretrade import PreTradeRisk
 
 REQUEST_FIELDS = ("symbol", "side", "quantity", "order_type", "limit_price", "stop_price", "time_in_force",
-                  "strategy")
+                  "strategy", "parent_id")
+MAX_HORIZON_S = 7 * 86_400.0  # a parent's horizon: at most a week
 # The event types the core's state is rebuilt from (what a restart reads).
 CORE_TYPES = (EventType.ORDER_SUBMITTED, EventType.ORDER_ACCEPTED, EventType.ORDER_REJECTED, EventType.FILL,
               EventType.ORDER_CANCEL_REQUESTED, EventType.ORDER_REPLACE_REQUESTED, EventType.ORDER_CANCEL_REJECTED,
@@ -111,6 +120,7 @@ class Verdict:
     events: list[Event] = field(default_factory=list)
     order: Order | None = None
     accept: Event | None = None
+    route: bool = True  # False for a parent order: its children go to the broker, not it
     code: RejectReason | None = None
     detail: str = ""
     raw: dict[str, Any] = field(default_factory=dict)
@@ -145,6 +155,9 @@ class TradingCore:
         self.strategy_books: dict[str, StrategyBook] = {}  # per strategy tag: what its orders' fills did
         self.day: str | None = None
         self.market_now: datetime | None = None
+        self.parents: dict[str, ExecutionAlgorithm] = {}  # working parent orders' algorithms, by client order id
+        self.children: dict[str, int] = {}  # children decided per parent (accepted or refused): the next id
+        self.volume: dict[str, float] = {}  # market volume seen per symbol (what POV follows)
         self._reserved: defaultdict[str, float] = defaultdict(float)
 
     # --- time --------------------------------------------------------------------------------
@@ -176,6 +189,15 @@ class TradingCore:
             return self._refuse(v, cid, principal, RejectReason.STRATEGY_STOPPED,
                                 f"strategy {order.strategy!r} is stopped; start it to accept its orders")
         now = self.now()
+        parent_id = request.get("parent_id")
+        if parent_id is not None:
+            return self._child(v, order, str(parent_id), principal, reason, now, sent_out)
+        exec_spec = None
+        if request.get("exec_algorithm") is not None:
+            spec = self._exec_spec(order, request, now)
+            if isinstance(spec, str):
+                return self._refuse(v, cid, principal, RejectReason.INVALID_ORDER, spec)
+            exec_spec = spec
         try:
             c = self.compliance.check(order, self.instruments[order.symbol], now)
         except Exception as exc:  # fail closed, whatever went wrong
@@ -200,13 +222,66 @@ class TradingCore:
             assert d.code is not None
             return self._refuse(v, cid, principal, d.code, d.detail)
         v.order = order
-        v.accept = Event(EventType.ORDER_SUBMITTED if sent_out else EventType.ORDER_ACCEPTED, principal, reason,
-                         {"order": order.to_dict()}, now, typed=payloads.OrderAccepted(order))
+        if exec_spec is not None:  # a parent: accepted here, worked by its algorithm, never sent itself
+            v.route = False
+            v.accept = Event(EventType.ORDER_ACCEPTED, principal, reason, {"order": order.to_dict(), "exec": exec_spec},
+                             now, typed=payloads.OrderAccepted(order, None, exec_spec))
+        else:
+            v.accept = Event(EventType.ORDER_SUBMITTED if sent_out else EventType.ORDER_ACCEPTED, principal, reason,
+                             {"order": order.to_dict()}, now, typed=payloads.OrderAccepted(order))
         self._reserved[order.symbol] += order.signed_quantity
+        return v
+
+    def _exec_spec(self, order: Order, request: Mapping[str, Any], now: datetime) -> dict[str, Any] | str:
+        """A parent's algorithm spec {name, params, urgency, start, end} checked by building the
+        algorithm, or why it cannot be one."""
+        ea = request.get("exec_algorithm")
+        if not isinstance(ea, Mapping) or not isinstance(ea.get("name"), str):
+            return "exec_algorithm must be an object with a name (and params)"
+        if order.order_type is not OrderType.MARKET:
+            return "a parent order with an execution algorithm must be a market order (its children are)"
+        try:
+            urgency = float(request.get("urgency", 0.5))
+            horizon = float(request.get("horizon_s", 3600.0))
+        except (TypeError, ValueError):
+            return "urgency and horizon_s must be numbers"
+        if not 0 < horizon <= MAX_HORIZON_S:
+            return f"horizon_s must be in (0, {MAX_HORIZON_S:g}], got {horizon:g}"
+        spec = {"name": ea["name"], "params": dict(ea.get("params") or {}), "urgency": urgency,
+                "start": now.isoformat(), "end": (now + timedelta(seconds=horizon)).isoformat()}
+        try:
+            self._algorithm(order, spec)
+        except (ConfigError, DomainError) as exc:
+            return str(exc)
+        return spec
+
+    def _algorithm(self, order: Order, spec: Mapping[str, Any]) -> ExecutionAlgorithm:
+        parent = ParentSpec(order.quantity, self.instruments[order.symbol].lot_size,
+                            datetime.fromisoformat(spec["start"]), datetime.fromisoformat(spec["end"]),
+                            float(spec["urgency"]))
+        return make_algorithm(spec["name"], parent, dict(spec["params"]))
+
+    def _child(self, v: Verdict, order: Order, parent_id: str, principal: str, reason: str, now: datetime,
+               sent_out: bool) -> Verdict:
+        """A child of a working parent: only the cheap checks (its parent passed compliance and
+        risk for the whole quantity, and reserves it)."""
+        parent = self.book.orders.get(parent_id)
+        if parent is None or parent.exec_spec is None or not parent.is_open or parent.status is OrderStatus.PENDING_CANCEL:
+            return self._refuse(v, order.client_order_id, principal, RejectReason.INVALID_ORDER,
+                                f"parent {parent_id!r} is not a working parent order")
+        if (order.symbol, order.side) != (parent.order.symbol, parent.order.side):
+            return self._refuse(v, order.client_order_id, principal, RejectReason.INVALID_ORDER,
+                                "a child trades its parent's symbol on its parent's side")
+        v.order = order
+        payload = {"order": order.to_dict(), "parent": parent_id}
+        v.accept = Event(EventType.ORDER_SUBMITTED if sent_out else EventType.ORDER_ACCEPTED, principal, reason, payload,
+                         now, typed=payloads.OrderAccepted(order, parent_id))
         return v
 
     def release(self, order: Order) -> None:
         """The decided order is committed (now in the book) or abandoned: stop reserving it."""
+        if order.symbol not in self._reserved:
+            return  # a child: it never reserved (its parent does)
         sym = order.symbol
         self._reserved[sym] -= order.signed_quantity
         if abs(self._reserved[sym]) < 1e-12:
@@ -439,6 +514,8 @@ class TradingCore:
                 if m is not None and fill.fill_id in m.fill_ids:
                     return True  # applied before (the same execution reported twice): once only
             ok = self.book.apply_event(event)
+            if ok and t in (EventType.ORDER_ACCEPTED, EventType.ORDER_REJECTED):
+                self._note_parent(event)
             if ok and fill is not None:
                 self.compliance.on_fill(fill, self.portfolio.apply_fill(fill))
                 tag = self.book.get(fill.client_order_id).order.strategy
@@ -475,6 +552,58 @@ class TradingCore:
         elif isinstance(data, payloads.ViolationPayload):
             self.violations.append(Violation.from_dict(data.to_payload()))
         return True
+
+    def _note_parent(self, event: Event) -> None:
+        """Keep the algorithm of an accepted parent, and count a parent's decided children."""
+        data = event.data
+        if isinstance(data, payloads.OrderAccepted):
+            if data.exec is not None:
+                self.parents[data.order.client_order_id] = self._algorithm(data.order, data.exec)
+                self.children.setdefault(data.order.client_order_id, 0)
+            elif data.parent is not None:
+                self.children[data.parent] = self.children.get(data.parent, 0) + 1
+        elif isinstance(data, payloads.OrderRejected):
+            parent = data.request.get("parent_id")
+            if isinstance(parent, str) and parent in self.children and data.client_order_id not in self.book.orders:
+                self.children[parent] += 1
+
+    def note_volume(self, bars: Sequence[Bar]) -> None:
+        """Market volume of new bars (what a POV parent follows)."""
+        for b in bars:
+            self.volume[b.symbol] = self.volume.get(b.symbol, 0.0) + b.volume
+
+    def child_requests(self) -> list[tuple[dict[str, Any], str]]:
+        """The children the working parents' algorithms ask for now: (request, principal) each, a
+        market order for the whole lots between the algorithm's target and what the parent's
+        children hold (their quantity, or what they filled once closed). Child ids are
+        ``<parent>-c<n>``, n counting the parent's decided children, so a restart asks again for
+        the same ids. A parent whose algorithm is done is left to its children."""
+        now = self.now()
+        out = []
+        for pid, algo in list(self.parents.items()):
+            parent = self.book.orders.get(pid)
+            if parent is None or not parent.is_open or parent.status is OrderStatus.PENDING_CANCEL:
+                del self.parents[pid]
+                continue
+            kids = [m for m in self.book.orders.values() if m.parent_id == pid]
+            held = sum(m.order.quantity if m.is_open or m.status is OrderStatus.FILLED else m.filled_quantity
+                       for m in kids)
+            lot = self.instruments[parent.order.symbol].lot_size
+            want = algo.target(now, self.volume.get(parent.order.symbol, 0.0)) - held
+            lots = math.floor(want / lot + 1e-9)
+            if lots < 1:
+                continue
+            n = self.children.get(pid, 0) + 1
+            out.append(({"symbol": parent.order.symbol, "side": parent.order.side.value, "quantity": lots * lot,
+                         "client_order_id": f"{pid}-c{n}", "parent_id": pid, "strategy": parent.order.strategy,
+                         "time_in_force": parent.order.time_in_force.value,
+                         "reason": f"{parent.exec_spec['name'] if parent.exec_spec else 'algo'} child {n} of {pid}"},
+                        parent.principal))
+        return out
+
+    def children_of(self, parent_id: str) -> list[str]:
+        """The open children of a parent (what a cancel of the parent cancels first)."""
+        return [m.client_order_id for m in self.book.open_orders() if m.parent_id == parent_id]
 
     # --- views -------------------------------------------------------------------------------
 

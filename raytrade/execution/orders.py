@@ -30,6 +30,13 @@ payloads of :mod:`raytrade.core.payloads`:
   ``order_expired`` / ``order_cancel_rejected``: ``OrderRef``
 - ``order_replaced``: ``OrderReplaced``
 
+Parent and child orders: a parent (``exec`` in its acceptance) is worked by an execution algorithm
+and never sent to a broker; its children (``parent`` in theirs) are. A child's fill is booked on
+the child and on its parent (same fill id), so the parent's filled quantity, average price and
+status follow its children. The open quantity of a symbol counts the parent's remaining quantity
+and not its children's (they are part of it). A fill of a child whose parent is already closed
+(cancelled) is booked on the child only.
+
 Replay never stops at a record the state machine refuses (an order accepted twice, a fill for an
 unknown order, a transition out of a terminal state): the log is what happened, so the book keeps
 its state, skips the record and reports it in :attr:`OrderBook.anomalies` (the order manager
@@ -89,6 +96,8 @@ class ManagedOrder:
     reject_detail: str | None = None
     updated_at: datetime = field(default_factory=utc_now)
     fill_ids: list[str] = field(default_factory=list)
+    parent_id: str | None = None          # a child order's parent (its quantity is the parent's)
+    exec_spec: dict[str, Any] | None = None  # a parent's execution algorithm
 
     @property
     def client_order_id(self) -> str:
@@ -144,7 +153,12 @@ class ManagedOrder:
 
     def view(self) -> dict[str, Any]:
         """JSON-ready view for clients."""
-        return {**self.order.to_dict(), "status": self.status.value, "principal": self.principal,
+        extra: dict[str, Any] = {}
+        if self.parent_id is not None:
+            extra["parent_id"] = self.parent_id
+        if self.exec_spec is not None:
+            extra["exec_algorithm"] = self.exec_spec
+        return {**self.order.to_dict(), **extra, "status": self.status.value, "principal": self.principal,
                 "filled_quantity": self.filled_quantity, "remaining_quantity": self.remaining,
                 "avg_fill_price": self.avg_fill_price,
                 "reject_code": self.reject_code.value if self.reject_code else None,
@@ -248,6 +262,10 @@ class OrderBook:
         """Account for a change of ``m``'s signed remaining quantity from ``before``; ``opened``
         when ``m`` has just joined the open orders. A closed order leaves the index."""
         sym = m.order.symbol
+        if m.parent_id is not None:  # a child's quantity is its parent's: counted there, once
+            if not m.is_open:
+                self._open.pop(m.client_order_id, None)
+            return
         if opened:
             self._open_count[sym] = self._open_count.get(sym, 0) + 1
         if m.is_open:
@@ -261,11 +279,17 @@ class OrderBook:
         else:
             del self._open_count[sym], self._open_qty[sym]
 
-    def accept(self, order: Order, principal: str, at: datetime, status: OrderStatus = S.ACCEPTED) -> ManagedOrder:
-        """Add ``order`` as ``accepted`` (or ``submitted``: sent to an external broker)."""
+    def accept(self, order: Order, principal: str, at: datetime, status: OrderStatus = S.ACCEPTED,
+               parent_id: str | None = None, exec_spec: dict[str, Any] | None = None) -> ManagedOrder:
+        """Add ``order`` as ``accepted`` (or ``submitted``: sent to an external broker); a child
+        names its ``parent_id`` (an open order of the book), a parent its ``exec_spec``."""
         if order.client_order_id in self.orders:
             raise OrderStateError(f"order {order.client_order_id} is already in the book: accepted once only")
-        m = ManagedOrder(order, principal, updated_at=at)
+        if parent_id is not None:
+            parent = self.orders.get(parent_id)
+            if parent is None or parent.exec_spec is None:
+                raise OrderStateError(f"order {order.client_order_id}: its parent {parent_id!r} is not a parent order")
+        m = ManagedOrder(order, principal, updated_at=at, parent_id=parent_id, exec_spec=exec_spec)
         m.transition(status, at)
         self.orders[order.client_order_id] = m
         self._open[order.client_order_id] = m
@@ -315,7 +339,7 @@ class OrderBook:
                 m.transition(S.ACCEPTED, at)  # the broker acknowledged an order sent to it
             else:
                 self.accept(data.order, event.principal, at, S.SUBMITTED if t is EventType.ORDER_SUBMITTED
-                            else S.ACCEPTED)
+                            else S.ACCEPTED, data.parent, data.exec)
         elif isinstance(data, payloads.OrderRejected):
             if data.client_order_id in self.orders:  # refused by the broker after acceptance
                 m = self.orders[data.client_order_id]
@@ -324,7 +348,13 @@ class OrderBook:
             else:
                 self.reject(data.client_order_id, event.principal, data.request, data.code, data.detail, at)
         elif isinstance(data, payloads.FillPayload):
-            self.get(data.fill.client_order_id).apply_fill(data.fill)
+            m = self.get(data.fill.client_order_id)
+            m.apply_fill(data.fill)
+            parent = self.orders.get(m.parent_id) if m.parent_id else None
+            if parent is not None and parent.is_open:  # a child's fill fills its parent too
+                before = parent.order.side.sign * parent.remaining
+                parent.apply_fill(replace(data.fill, client_order_id=parent.client_order_id))
+                self._track(parent, before)
         elif isinstance(data, payloads.OrderRef):
             m = self.get(data.client_order_id)
             if t is EventType.ORDER_CANCEL_REJECTED:

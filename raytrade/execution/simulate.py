@@ -71,7 +71,8 @@ class CoreSimulator:
             self.core.apply(e)
 
     def on_bars(self, bars: Sequence[Bar]) -> None:
-        """New bars, as the order manager takes them."""
+        """New bars, as the order manager takes them (then the parents' children go out)."""
+        self.core.note_volume(bars)
         first, expire = self.core.on_bars(bars)
         for cid in expire:
             self.broker.cancel_now(cid)
@@ -80,6 +81,8 @@ class CoreSimulator:
             self.broker.on_bar(b)
         self.commit(first + self.core.from_broker(self.broker.take_events()))
         self.core.mark({b.symbol: b.close for b in bars})
+        if self.core.parents:
+            self.work_parents()
 
     def on_prices(self, ts: datetime, prices: dict[str, float]) -> None:
         """Closes of many symbols at ``ts`` (checked finite and > 0 by the caller): the same
@@ -101,6 +104,11 @@ class CoreSimulator:
         if v.order is None:
             self.commit(v.events)
             return "rejected"
+        if not v.route:  # a parent: its first child goes now, the others as the bars come (work_parents)
+            self.commit([*v.events, v.accept])  # type: ignore[list-item]
+            self.core.release(v.order)
+            self.work_parents()
+            return self.core.book.get(cid).status.value
         try:
             self.broker.submit_now(v.order, self.instruments[v.order.symbol])
             after = self.core.from_broker(self.broker.take_events(cid), (v.order, principal))
@@ -108,6 +116,23 @@ class CoreSimulator:
         finally:
             self.core.release(v.order)
         return self.core.book.get(cid).status.value
+
+    def work_parents(self) -> int:
+        """Send the children the working parents' algorithms ask for now; returns how many."""
+        asks = self.core.child_requests()
+        for request, principal in asks:
+            self.submit(request, principal)
+        return len(asks)
+
+    def cancel(self, cid: str, principal: str = "sim") -> None:
+        """Cancel an order (a parent's open children first), as the order manager does."""
+        for child in self.core.children_of(cid):
+            self.cancel(child, principal)
+        requested = self.core.cancel_request(cid, principal)
+        if requested is not None:
+            self.commit([requested])
+        self.broker.cancel_now(cid)
+        self.commit(self.core.from_broker(self.broker.take_events(cid)))
 
     def fills(self) -> list[Fill]:
         return [Fill.from_dict(e.payload["fill"]) for e in self.log.events if e.type is EventType.FILL]

@@ -140,6 +140,13 @@ def _plain_text(value: Any) -> Any:
     return value
 
 
+class ExecAlgorithmBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Literal["twap", "vwap", "pov", "almgren_chriss"]
+    params: dict[str, Annotated[float | int | bool | str | list[float], Field()]] = Field(default_factory=dict)
+
+
 class OrderRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -153,8 +160,14 @@ class OrderRequest(BaseModel):
     strategy: str | None = Field(None, min_length=1, max_length=64, pattern=STRATEGY_NAME,
                                  description="the strategy sending the order (refused while it is stopped)")
     reason: str | None = Field(None, max_length=200)
+    exec_algorithm: ExecAlgorithmBody | None = Field(
+        None, description="work the order as a parent: an execution algorithm (twap, vwap, pov, almgren_chriss) "
+                          "sends children over horizon_s seconds of market time")
+    urgency: float = Field(0.5, ge=0, le=1, allow_inf_nan=False, description="0 patient .. 1 fast (Almgren-Chriss)")
+    horizon_s: float = Field(3600.0, gt=0, le=7 * 86_400, allow_inf_nan=False,
+                             description="a parent's horizon in seconds of the engine's clock")
 
-    _numbers = field_validator("quantity", "limit_price", mode="before")(_no_bool)
+    _numbers = field_validator("quantity", "limit_price", "urgency", "horizon_s", mode="before")(_no_bool)
     _text = field_validator("reason", mode="before")(_plain_text)
 
 

@@ -273,3 +273,70 @@ def test_the_crypto_serve_config_trades_around_the_clock_through_the_core() -> N
     assert c.book.get("w1").status is OrderStatus.FILLED and c.portfolio.quantity("ETH-BTC") == 2.5
     assert c.submit("w2", {"symbol": "ETH-BTC", "side": "buy", "quantity": 2.5005}, "alice").code is \
         RejectReason.NOT_LOT_MULTIPLE  # lots of 0.001 ETH
+
+
+def _parent_sim() -> CoreSimulator:
+    sim = CoreSimulator(["AAA"], costs=CostModel(half_spread_bps=1.0))
+    sim.core.rules = ComplianceRules()
+    return sim
+
+
+def _minute_bars(sim: CoreSimulator, start: datetime, n: int, price: float = 100.0) -> None:
+    for i in range(n):
+        p = price + 0.01 * i
+        sim.on_bars([Bar("AAA", start + timedelta(minutes=i), p, p, p, p, 10_000)])
+
+
+def test_a_twap_parent_is_worked_by_children_that_sum_to_it_and_rebuild_from_the_log() -> None:
+    sim = _parent_sim()
+    t0 = datetime(2024, 3, 4, 15, 0, tzinfo=UTC)  # 10:00 New York
+    _minute_bars(sim, t0, 1)
+    status = sim.submit({"symbol": "AAA", "side": "buy", "quantity": 1000, "client_order_id": "P1",
+                         "exec_algorithm": {"name": "twap", "params": {"slices": 10}}, "horizon_s": 600})
+    assert status == "partially_filled" and "P1" in sim.core.parents  # the first slice went at once
+    assert sim.core.open_quantities() == {"AAA": 900.0}
+    _minute_bars(sim, t0 + timedelta(minutes=1), 4)
+    parent = sim.core.book.get("P1")
+    kids = [m for m in sim.core.book.orders.values() if m.parent_id == "P1"]
+    # slices at minutes 0..9 of the horizon: by minute 4, 5 slices of 100 sent and filled
+    assert [m.client_order_id for m in kids] == [f"P1-c{i}" for i in range(1, 6)]
+    assert all(m.status is OrderStatus.FILLED and m.order.quantity == 100 for m in kids)
+    assert (parent.status, parent.filled_quantity) == (OrderStatus.PARTIALLY_FILLED, 500)
+    assert sim.core.open_quantities() == {"AAA": 500.0} and sim.core.portfolio.quantity("AAA") == 500
+    # a restart: a core rebuilt from the log asks for the next child with the next id
+    again = TradingCore(sim.instruments, limits=NO_LIMITS)
+    for e in sim.log.events:
+        assert again.apply(e)
+    again.on_time(t0 + timedelta(minutes=5))
+    (req, who), = again.child_requests()
+    assert (req["client_order_id"], req["quantity"], who) == ("P1-c6", 100.0, "sim")
+    _minute_bars(sim, t0 + timedelta(minutes=5), 10)
+    assert parent.status is OrderStatus.FILLED and parent.filled_quantity == 1000
+    assert parent.avg_fill_price == pytest.approx(sum(m.filled_quantity * m.avg_fill_price for m in sim.core.book.orders.values()
+                                                      if m.parent_id == "P1") / 1000)
+    assert sum(m.order.quantity for m in sim.core.book.orders.values() if m.parent_id == "P1") == 1000
+    assert sim.core.open_quantities() == {} and not sim.core.parents
+
+
+def test_cancelling_a_parent_cancels_its_children_and_bad_parents_are_refused() -> None:
+    sim = _parent_sim()
+    sim.broker.config = sim.broker.config.model_copy(update={"participation_rate": 0.001})  # children rest
+    t0 = datetime(2024, 3, 4, 15, 0, tzinfo=UTC)
+    _minute_bars(sim, t0, 1)
+    sim.submit({"symbol": "AAA", "side": "sell", "quantity": 300, "client_order_id": "P2",
+                "exec_algorithm": {"name": "almgren_chriss", "params": {"slices": 3}}, "urgency": 0.9, "horizon_s": 180})
+    _minute_bars(sim, t0 + timedelta(minutes=1), 2)
+    open_kids = sim.core.children_of("P2")
+    assert open_kids and all(sim.core.book.get(c).is_open for c in open_kids)
+    sim.cancel("P2")
+    assert sim.core.book.get("P2").status is OrderStatus.CANCELLED and sim.core.children_of("P2") == []
+    assert all(sim.core.book.get(c).status is OrderStatus.CANCELLED for c in open_kids)
+    _minute_bars(sim, t0 + timedelta(minutes=3), 2)
+    assert sim.core.child_requests() == [] and sim.core.open_quantities() == {}
+    for extra, why in (({"exec_algorithm": {"name": "iceberg"}}, "unknown algorithm"),
+                       ({"exec_algorithm": {"name": "twap", "params": {"slices": 0}}}, "slices"),
+                       ({"exec_algorithm": {"name": "twap"}, "horizon_s": -5}, "horizon_s"),
+                       ({"exec_algorithm": {"name": "twap"}, "order_type": "limit", "limit_price": 100.0}, "market order"),
+                       ({"parent_id": "nobody"}, "not a working parent")):
+        v = sim.core.submit("bad", {"symbol": "AAA", "side": "buy", "quantity": 10, **extra}, "sim")
+        assert v.code is RejectReason.INVALID_ORDER and why in v.detail, v.detail
