@@ -113,6 +113,10 @@ class Portfolio:
         self.marks: dict[str, float] = {}
         self.day: date | None = None
         self.day_start_equity = self.cash
+        # net exposure, cached until a mark or a fill changes it (a decision reads equity several
+        # times; a replay many times a bar). Every change of marks or positions goes through here.
+        self._version = 0
+        self._net: tuple[int, float] = (-1, 0.0)
 
     def deposit(self, amount: float) -> None:
         """Add (or, negative, withdraw) cash; it does not count as P&L of the day."""
@@ -122,6 +126,7 @@ class Portfolio:
 
     def apply_fill(self, fill: Fill) -> float:
         """Apply ``fill``; return the P&L it realised (commission included)."""
+        self._version += 1
         pos = self.positions.get(fill.symbol) or Position(fill.symbol)
         new = pos.apply(fill)
         self.positions[fill.symbol] = new
@@ -131,11 +136,13 @@ class Portfolio:
 
     def mark(self, symbol: str, price: float) -> None:
         self.marks[symbol] = checks.positive(price, f"mark of {symbol}")
+        self._version += 1
 
     def mark_checked(self, marks: dict[str, float]) -> None:
         """Many marks at once, already checked finite and > 0 by the caller (a replay checks its
         whole price array once)."""
         self.marks.update(marks)
+        self._version += 1
 
     def roll_day(self, day: date) -> None:
         """Start a new day: the current equity becomes the day's starting equity."""
@@ -156,8 +163,12 @@ class Portfolio:
 
     @property
     def net_exposure(self) -> float:
+        if self._net[0] == self._version:
+            return self._net[1]
         m = self.marks
-        return sum(p.quantity * m[s] for s, p in self.positions.items() if p.quantity)
+        net = sum(p.quantity * m[s] for s, p in self.positions.items() if p.quantity)
+        self._net = (self._version, net)
+        return net
 
     @property
     def gross_exposure(self) -> float:
@@ -197,6 +208,7 @@ class Portfolio:
         p.day_start_equity = state["day_start_equity"]
         p.marks = {s: float(m) for s, m in state["marks"].items()}
         p.positions = {s: Position(s, q, c, r) for s, (q, c, r) in state["positions"].items()}
+        p._version += 1
         return p
 
     def summary(self) -> dict[str, Any]:
