@@ -544,7 +544,8 @@ class OrderManager(ActorBase):
                 if m.order.strategy == strategy:
                     with contextlib.suppress(OrderStateError):
                         await self.cancel(m.client_order_id, principal)
-        return (await self.strategy_status())[strategy]
+        # the runner (a new process, maybe still starting) is not waited for: the status shows it
+        return (await self.strategy_status(runners=False))[strategy]
 
     def _ensure_runner(self, strategy: str) -> Any:
         """The strategy's runner actor, created (detached, restartable) when it does not exist."""
@@ -588,10 +589,11 @@ class OrderManager(ActorBase):
         await self._commit_apply([self.core.strategy_params_event(strategy, merged, principal, reason)])
         if self.core.strategies.get(strategy):
             with contextlib.suppress(Exception):  # the runner reads them from the log when it restarts
-                await self._ensure_runner(strategy).update_params.remote(merged)
+                await asyncio.wait_for(self._ensure_runner(strategy).update_params.remote(merged),
+                                       self.config.call_timeout_s / 2)
         return (await self.strategy_status())[strategy]
 
-    async def strategy_status(self) -> dict[str, dict[str, Any]]:
+    async def strategy_status(self, runners: bool = True) -> dict[str, dict[str, Any]]:
         """Every strategy that was started, stopped or sent an order: running, its orders
         (accepted, still open, refused), its positions and P&L from its own fills (currency, at
         the latest marks: cash flow + positions x marks), and for one with a runner, the runner's
@@ -605,12 +607,13 @@ class OrderManager(ActorBase):
             row["pnl"] = (b.cash_flow + sum(q * marks.get(s, 0.0) for s, q in b.positions.items())) if b else 0.0
             if name in self.core.strategy_specs:
                 row["spec"] = self.core.strategy_specs[name]
-                handle = self._runners.get(name)
+                handle = self._runners.get(name) if runners else None
                 if handle is not None:
-                    try:
-                        row["runner"] = await asyncio.wait_for(handle.status.remote(), self.config.call_timeout_s)
+                    try:  # a runner that is (re)starting must not hold the answer up to the caller's timeout
+                        row["runner"] = await asyncio.wait_for(handle.status.remote(), self.config.call_timeout_s / 2)
                     except Exception as exc:  # a restarting runner: say so, do not fail the status
-                        row["runner"] = {"error": f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"}
+                        cause = getattr(exc, "cause", None) or exc  # a remote error: its own message, no traceback
+                        row["runner"] = {"error": f"{type(cause).__name__}: {str(cause).splitlines()[0][:200]}"}
         return out
 
     async def strategy_specs(self) -> dict[str, dict[str, Any]]:

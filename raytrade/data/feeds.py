@@ -38,16 +38,6 @@ class BarFeed(Protocol):
 
     def history(self, symbols: list[str], n: int) -> dict[str, list[tuple[str, float]]]:
         """The last ``n`` moments handed out, per symbol: (ISO time, close), oldest first."""
-        lo = max(0, self._i - n)
-        cols = [self.symbols.index(s) for s in symbols if s in self.symbols]
-        out: dict[str, list[tuple[str, float]]] = {self.symbols[j]: [] for j in cols}
-        for i in range(lo, self._i):
-            t = self._stamps[i].isoformat()
-            for j in cols:
-                p = float(self._values[i, j])
-                if p == p:
-                    out[self.symbols[j]].append((t, p))
-        return out
 
     def next_bars(self) -> list[Bar]:
         """The bars of the next moment ([] once the data is exhausted)."""
@@ -110,6 +100,19 @@ class CloseReplay:
 
     def seek(self, after: datetime | None) -> None:
         self._i = 0 if after is None else int(pd.DatetimeIndex(self._stamps).searchsorted(after, side="right"))
+
+    def history(self, symbols: list[str], n: int) -> dict[str, list[tuple[str, float]]]:
+        """The last ``n`` moments handed out, per symbol: (ISO time, close), oldest first (a
+        symbol's missing closes left out)."""
+        cols = [self.symbols.index(s) for s in symbols if s in self.symbols]
+        out: dict[str, list[tuple[str, float]]] = {self.symbols[j]: [] for j in cols}
+        for i in range(max(0, self._i - n), self._i):
+            t = self._stamps[i].isoformat()
+            for j in cols:
+                p = float(self._values[i, j])
+                if p == p:
+                    out[self.symbols[j]].append((t, p))
+        return out
 
     def next_bars(self) -> list[Bar]:
         if self._i >= len(self._stamps):

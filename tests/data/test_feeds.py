@@ -67,3 +67,15 @@ def test_the_crypto_feed_replays_5_minute_bars_around_the_clock() -> None:
     assert all((b - a).total_seconds() == 300 for a, b in itertools.pairwise(times))
     with pytest.raises(ConfigError, match="'BTC-USD' is not in the crypto data"):
         open_feed(FeedConfig(source="crypto", symbols=("BTC-USD",)), ["ETH-BTC"])
+
+
+def test_history_gives_the_last_moments_handed_out() -> None:
+    closes = pd.DataFrame({"KO": [50.0, 51.0, np.nan, 52.0], "PEP": [100.0, 101.0, 102.0, 103.0]},
+                          index=pd.DatetimeIndex(["2024-03-04", "2024-03-05", "2024-03-06", "2024-03-07"], tz="UTC"))
+    feed = CloseReplay(closes)
+    assert feed.history(["KO"], 5) == {"KO": []}
+    for _ in range(3):
+        feed.next_bars()
+    h = feed.history(["KO", "PEP", "XOM"], 2)
+    assert h == {"KO": [("2024-03-05T20:59:00+00:00", 51.0)],
+                 "PEP": [("2024-03-05T20:59:00+00:00", 101.0), ("2024-03-06T20:59:00+00:00", 102.0)]}

@@ -117,10 +117,15 @@ def test_raytrade_serve_behind_haproxy_answers_rest_and_websocket(tmp_path: Path
                                      env={**env, "ADMIN_TOKEN": admin_token}, capture_output=True, text=True, timeout=60)
                 answers.append(json.loads(run.stdout))
             started, changed, status = answers
+            assert "running" in started, answers
+            deadline = time.monotonic() + 60
+            while "params" not in status["strategies"]["ma-ko"].get("runner", {}) and time.monotonic() < deadline:
+                time.sleep(0.5)  # the runner is a new process: its status shows once it has started
+                status = client.get("/api/strategies/status", headers={"Authorization": f"Bearer {admin_token}"}).json()
             assert started["running"] and started["spec"]["params"] == {"fast": 5, "slow": 20}, started
             assert changed["spec"]["params"] == {"fast": 10, "slow": 20}, changed
             row = status["strategies"]["ma-ko"]
-            assert row["running"] and row["runner"]["params"] == {"fast": 10, "slow": 20}, row
+            assert row["running"] and row.get("runner", {}).get("params") == {"fast": 10, "slow": 20}, row
             assert row["runner"]["resumed_from"] == "market data history", row  # warmed on the feed's recent closes
             signals = client.post("/api/signals", json={"symbols": ["KO"], "as_of": "2014-06-30"})
             assert signals.status_code == 200, signals.text

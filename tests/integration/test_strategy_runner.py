@@ -78,6 +78,7 @@ def test_a_runner_trades_like_the_in_process_core_and_survives_sigkills(engine_f
     row = ray.get(eng.orders.set_strategy.remote("ma", True, "admin", "go", SPEC))
     assert row["running"] and row["spec"]["params"] == {"fast": 5, "slow": 20}
     runner = runner_of(eng, "ma")
+    ray.get(runner.ready.remote(), timeout=120)
     frame = closes(160)
     feed(eng, frame, runner, 0, 70)
     pid = ray.get(runner.ready.remote())["pid"]
@@ -109,6 +110,7 @@ def test_parameters_change_through_the_log_and_stopping_cancels_the_open_orders(
     eng = engine_factory(equities=("KO", "JPM"), broker={"participation_rate": None},
                          risk={"max_orders_per_second": 100_000, "max_symbol_weight": 1.0, "max_sector_weight": 1.0})
     ray.get(eng.orders.set_strategy.remote("ma", True, "admin", "go", SPEC))
+    ray.get(runner_of(eng, "ma").ready.remote(), timeout=120)  # a new process: started, then asked
     with pytest.raises(ray.exceptions.RayTaskError, match="params"):
         ray.get(eng.orders.update_strategy_params.remote("ma", {"fast": 30}, "admin", "bad"))  # fast < slow
     row = ray.get(eng.orders.update_strategy_params.remote("ma", {"fast": 3}, "admin", "faster"))

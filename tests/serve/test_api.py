@@ -248,8 +248,13 @@ def test_a_strategy_runs_in_the_engine_through_the_api(api: Api) -> None:
     r = api("POST", "/api/parameters/update", Role.ADMIN,
             json={"component": "strategy", "strategy": "ghost", "values": {"fast": 2}})
     assert r.status_code == 422 and "no runner" in r.json()["detail"]
-    status = api("GET", "/api/strategies/status", Role.VIEWER).json()["strategies"]["ma-api"]
-    assert status["running"] and status["runner"]["params"] == {"fast": 2, "slow": 8}
+    deadline = time.monotonic() + 60
+    while True:  # the runner is a new process: its status shows once it has started
+        status = api("GET", "/api/strategies/status", Role.VIEWER).json()["strategies"]["ma-api"]
+        if "params" in status.get("runner", {}) or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert status["running"] and status["runner"]["params"] == {"fast": 2, "slow": 8}, status
     assert status["runner"]["symbols"] == ["KO"] and status["pnl"] == 0.0
     r = api("POST", "/api/strategies/stop", Role.ADMIN, json={"reason": "done", "strategy": "ma-api"})
     assert r.status_code == 200 and r.json()["running"] is False
