@@ -588,10 +588,10 @@ class OrderManager(ActorBase):
         merged = dict(parse_runner_spec({**spec, "params": {**spec["params"], **params}}).params)
         await self._commit_apply([self.core.strategy_params_event(strategy, merged, principal, reason)])
         if self.core.strategies.get(strategy):
-            with contextlib.suppress(Exception):  # the runner reads them from the log when it restarts
-                await asyncio.wait_for(self._ensure_runner(strategy).update_params.remote(merged),
-                                       self.config.call_timeout_s / 2)
-        return (await self.strategy_status())[strategy]
+            # not waited for (a starting runner must not hold the answer up); a runner that misses it
+            # reads the parameters from the log when it (re)starts
+            self._ensure_runner(strategy).update_params.remote(merged)
+        return (await self.strategy_status(runners=False))[strategy]
 
     async def strategy_status(self, runners: bool = True) -> dict[str, dict[str, Any]]:
         """Every strategy that was started, stopped or sent an order: running, its orders
@@ -610,7 +610,7 @@ class OrderManager(ActorBase):
                 handle = self._runners.get(name) if runners else None
                 if handle is not None:
                     try:  # a runner that is (re)starting must not hold the answer up to the caller's timeout
-                        row["runner"] = await asyncio.wait_for(handle.status.remote(), self.config.call_timeout_s / 2)
+                        row["runner"] = await asyncio.wait_for(handle.status.remote(), min(1.0, self.config.call_timeout_s / 4))
                     except Exception as exc:  # a restarting runner: say so, do not fail the status
                         cause = getattr(exc, "cause", None) or exc  # a remote error: its own message, no traceback
                         row["runner"] = {"error": f"{type(cause).__name__}: {str(cause).splitlines()[0][:200]}"}

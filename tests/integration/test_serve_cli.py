@@ -119,7 +119,8 @@ def test_raytrade_serve_behind_haproxy_answers_rest_and_websocket(tmp_path: Path
             started, changed, status = answers
             assert "running" in started, answers
             deadline = time.monotonic() + 60
-            while "params" not in status["strategies"]["ma-ko"].get("runner", {}) and time.monotonic() < deadline:
+            while ("params" not in status.get("strategies", {}).get("ma-ko", {}).get("runner", {})
+                   and time.monotonic() < deadline):
                 time.sleep(0.5)  # the runner is a new process: its status shows once it has started
                 status = client.get("/api/strategies/status", headers={"Authorization": f"Bearer {admin_token}"}).json()
             assert started["running"] and started["spec"]["params"] == {"fast": 5, "slow": 20}, started

@@ -114,7 +114,11 @@ def test_parameters_change_through_the_log_and_stopping_cancels_the_open_orders(
     with pytest.raises(ray.exceptions.RayTaskError, match="params"):
         ray.get(eng.orders.update_strategy_params.remote("ma", {"fast": 30}, "admin", "bad"))  # fast < slow
     row = ray.get(eng.orders.update_strategy_params.remote("ma", {"fast": 3}, "admin", "faster"))
-    assert row["spec"]["params"] == {"fast": 3, "slow": 20} and row["runner"]["params"] == {"fast": 3, "slow": 20}
+    assert row["spec"]["params"] == {"fast": 3, "slow": 20}
+    deadline = time.monotonic() + 30
+    while ray.get(runner_of(eng, "ma").status.remote())["params"] != {"fast": 3, "slow": 20}:
+        assert time.monotonic() < deadline, "the runner did not take the new parameters"
+        time.sleep(0.1)
     log, _ = read_log(eng.config)
     changed = [r.event.payload for r in log if r.event.type is EventType.PARAMETER_CHANGED]
     assert changed == [{"component": "strategy", "strategy": "ma", "params": {"fast": 3, "slow": 20}}]
