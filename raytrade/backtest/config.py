@@ -50,6 +50,30 @@ class DataSpec(BaseModel):
 
     def load(self) -> tuple[pd.DataFrame, pd.DataFrame | None]:
         """(close, open or None), both (T, symbols), sliced to [start, end]."""
+        frame, kind, default_symbol = self._frame()
+        if kind is TableKind.OHLCV:
+            name = self.symbol or default_symbol
+            return frame[["close"]].set_axis([name], axis=1), frame[["open"]].set_axis([name], axis=1)
+        if kind is TableKind.RETURNS:
+            raise ConfigError(f"data: dataset {self.dataset!r} holds returns, not prices")
+        if self.symbols is not None:
+            unknown = [s for s in self.symbols if s not in frame.columns]
+            if unknown:
+                raise ConfigError(f"data.symbols: unknown symbol {unknown[0]!r} "
+                                  f"(available: {', '.join(map(str, frame.columns))})")
+            frame = frame[self.symbols]
+        return frame, None
+
+    def load_volume(self) -> pd.DataFrame:
+        """The volumes (T, 1) of an OHLCV table, on the dates of :meth:`load` (what a
+        size-dependent cost needs); a ConfigError for a table without volumes."""
+        frame, kind, default_symbol = self._frame()
+        if kind is not TableKind.OHLCV:
+            raise ConfigError("costs.impact needs volumes: data must be an OHLCV table "
+                              f"(kind: ohlcv), not {kind.value}")
+        return frame[["volume"]].set_axis([self.symbol or default_symbol], axis=1)
+
+    def _frame(self) -> tuple[pd.DataFrame, TableKind, str]:
         if self.dataset is not None:
             frame = load_dataset(self.dataset)
             kind = DATASETS[self.dataset].kind
@@ -64,18 +88,7 @@ class DataSpec(BaseModel):
         frame = frame.loc[lo:hi]
         if len(frame) < 2:
             raise ConfigError(f"data: fewer than 2 bars between start {self.start} and end {self.end}")
-        if kind is TableKind.OHLCV:
-            name = self.symbol or default_symbol
-            return frame[["close"]].set_axis([name], axis=1), frame[["open"]].set_axis([name], axis=1)
-        if kind is TableKind.RETURNS:
-            raise ConfigError(f"data: dataset {self.dataset!r} holds returns, not prices")
-        if self.symbols is not None:
-            unknown = [s for s in self.symbols if s not in frame.columns]
-            if unknown:
-                raise ConfigError(f"data.symbols: unknown symbol {unknown[0]!r} "
-                                  f"(available: {', '.join(map(str, frame.columns))})")
-            frame = frame[self.symbols]
-        return frame, None
+        return frame, kind, default_symbol
 
 
 class StrategySpec(BaseModel):

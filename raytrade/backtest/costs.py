@@ -7,6 +7,8 @@ from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from raytrade.execution.impact import ImpactModel
+
 
 class CostModel(BaseModel):
     """Per-fill costs.
@@ -14,7 +16,12 @@ class CostModel(BaseModel):
     - ``half_spread_bps`` and ``slippage_bps``: the fill price is worse than the reference price by
       their sum, in basis points of the reference price (buys pay more, sells receive less);
     - ``commission_bps``: commission in basis points of the filled notional (fill price x shares);
-    - ``commission_per_share``: commission in currency per share (or coin) filled.
+    - ``commission_per_share``: commission in currency per share (or coin) filled;
+    - ``impact`` (optional, :class:`~raytrade.execution.impact.ImpactModel`): a size-dependent
+      cost on top, per share a fraction of the reference price
+      (:func:`raytrade.execution.formulas.impact_cost` of the fill's size against the average
+      volume and volatility of the ``impact.lookback`` bars before it): large trades pay more.
+      Needs volumes (an OHLCV table).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -23,6 +30,7 @@ class CostModel(BaseModel):
     commission_per_share: float = Field(0.0, ge=0)
     half_spread_bps: float = Field(0.0, ge=0, le=1000)
     slippage_bps: float = Field(0.0, ge=0, le=1000)
+    impact: ImpactModel | None = None
 
     @property
     def price_impact_bps(self) -> float:

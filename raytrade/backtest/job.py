@@ -29,10 +29,11 @@ def run_backtest_job(config: BacktestConfig) -> BacktestRun:
     ``equity_drawdown.png``.
     """
     close, open_ = config.data.load()
+    volume = config.data.load_volume() if config.costs.impact is not None else None
     strategy = config.strategy.build()
     result = backtest(strategy, config.strategy.params, close, open_=open_, costs=config.costs,
                       sizing=config.sizing, initial_capital=config.initial_capital,
-                      risk_free=config.risk_free)
+                      risk_free=config.risk_free, volume=volume)
     folder = new_run_folder(config.output_dir, config.name)
     write_yaml(folder / "config.yaml", config.model_dump(mode="json"))
     write_json(folder / "manifest.json", {

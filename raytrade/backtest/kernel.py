@@ -21,6 +21,12 @@ bar, and the tests hold the two equal):
    unit = fill x (1 + commission bps / 1e4) + commission per share on the target's side, so that
    shares x fill + commission fit |w| x E; with whole shares it is floored to the lot.
 5. Fill price = ref x (1 + side x (half_spread_bps + slippage_bps) / 1e4), side = +1 buy, -1 sell.
+   With a size-dependent impact (``CostModel.impact``) the fill price is worse by a further
+   fraction :func:`~raytrade.execution.formulas.impact_cost` (|q|, adv, sigma) of ref, adv and
+   sigma the average volume and return volatility of the ``lookback`` bars up to the bar the
+   target was set at (:func:`~raytrade.execution.impact.impact_inputs`): the count of rule 4 is
+   sized without it, so a large trade's impact comes out of cash (it may leave cash slightly
+   below zero: a short-lived overdraft, not margin).
    Commission = |q| x fill x commission_bps / 1e4 + |q| x commission_per_share.
    Cash -= q x fill + commission. No financing, borrow cost or margin is charged.
 6. Marking. equity[t] = cash + shares x close[t], after bar t's execution.
@@ -39,14 +45,17 @@ import numpy as np
 
 from raytrade.backtest.costs import CostModel, Rebalance, Sizing, SizingMode
 from raytrade.core.calendars import periods_per_year
-from raytrade.core.errors import BacktestError
+from raytrade.core.errors import BacktestError, ConfigError
 from raytrade.execution.formulas import (
+    NO_IMPACT,
     commission,
     fill_price,
+    impact_cost,
     rebalance_due,
     sized_after,
     target_shares,
 )
+from raytrade.execution.impact import impact_inputs
 
 TRADING_DAYS = int(periods_per_year("XNYS"))  # daily bars: the sqrt(252) of vol-target sizing
 
@@ -60,6 +69,7 @@ STAT_FIELDS: tuple[str, ...] = (
     "turnover",         # sum over fills of |q| x fill / equity at execution
     "exposure_bars",    # bars ending with a non-zero position
     "costs",            # commissions + |q| x |fill - ref|: total paid to the market (currency)
+    "impact_costs",     # |q| x ref x the size-dependent impact: the part of costs due to size (currency)
 )
 N_STATS = len(STAT_FIELDS)
 
@@ -79,7 +89,8 @@ class KernelOutput:
 
 @nb.njit(cache=True, nogil=True, fastmath=False)
 def _kernel(exec_price, close, scale, signal, col_asset, initial_capital, impact, comm_bps,
-            comm_share, whole, lot, every_bar, equity_out, accumulate, shares_out, record_shares, stats):
+            comm_share, whole, lot, every_bar, equity_out, accumulate, shares_out, record_shares, stats,
+            imp_kind, imp_adv, imp_sigma, imp_eta, imp_beta, imp_gamma, imp_y):
     n_bars, n_cols = signal.shape
     cash = np.full(n_cols, initial_capital)
     pos = np.zeros(n_cols)
@@ -100,7 +111,11 @@ def _kernel(exec_price, close, scale, signal, col_asset, initial_capital, impact
                 target = target_shares(w, cash[k], p0, ref, impact, comm_bps, comm_share, whole, lot)
                 q = target - p0
                 if q != 0.0:
-                    fill = fill_price(ref, 1.0 if q > 0 else -1.0, impact)
+                    extra = 0.0
+                    if imp_kind != NO_IMPACT:
+                        extra = impact_cost(q, imp_adv[t - 1, a], imp_sigma[t - 1, a], imp_kind, imp_eta,
+                                            imp_beta, imp_gamma, imp_y)
+                    fill = fill_price(ref, 1.0 if q > 0 else -1.0, impact + extra)
                     aq = abs(q)
                     comm = commission(q, fill, comm_bps, comm_share)
                     flow = -q * fill - comm
@@ -111,6 +126,7 @@ def _kernel(exec_price, close, scale, signal, col_asset, initial_capital, impact
                     if eq > 0.0:
                         s[5] += aq * fill / eq
                     s[7] += comm + aq * abs(fill - ref)
+                    s[8] += aq * ref * extra
                     closes = p0 != 0.0 and (target == 0.0 or (target > 0.0) != (p0 > 0.0))
                     if closes:
                         frac = abs(p0) / aq
@@ -171,6 +187,7 @@ def run_kernel(
     record_shares: bool = True,
     scale: np.ndarray | None = None,
     equity_into: np.ndarray | None = None,
+    volume: np.ndarray | None = None,
 ) -> KernelOutput:
     """Run K backtests at once (rules in the module docstring).
 
@@ -221,10 +238,25 @@ def run_kernel(
         equity = equity_into
     shares = np.empty((n_bars, n_cols)) if record_shares else np.empty((1, 1))
     stats = np.zeros((n_cols, N_STATS))
+    imp = costs.impact
+    if imp is None:
+        adv = sig = np.zeros((1, 1))
+    else:
+        if volume is None:
+            raise BacktestError("costs.impact needs volumes: use an OHLCV table (data.kind: ohlcv)")
+        vol = _as_2d(volume, "volume")
+        if vol.shape != close.shape:
+            raise BacktestError(f"volume shape {vol.shape} differs from close shape {close.shape}")
+        try:
+            adv, sig = impact_inputs(close, vol, imp.lookback)
+        except ConfigError as e:
+            raise BacktestError(str(e)) from None
     _kernel(exec_price, close, np.ascontiguousarray(scale, dtype=np.float64), np.ascontiguousarray(signal),
             col_asset, float(initial_capital), costs.price_impact_bps / 1e4, costs.commission_bps / 1e4,
             costs.commission_per_share, sizing.whole_shares, sizing.lot_size,
-            sizing.rebalance is Rebalance.EVERY_BAR, equity, equity_into is not None, shares, record_shares, stats)
+            sizing.rebalance is Rebalance.EVERY_BAR, equity, equity_into is not None, shares, record_shares, stats,
+            NO_IMPACT if imp is None else imp.code, adv, sig, *(0.0, 0.0, 0.0, 0.0) if imp is None else
+            (imp.eta, imp.beta, imp.gamma, imp.y))
     return KernelOutput(equity, shares if record_shares else None, stats)
 
 

@@ -21,6 +21,7 @@ from raytrade.analytics.metrics import (
 )
 from raytrade.backtest.costs import CostModel, Sizing
 from raytrade.backtest.kernel import STAT_FIELDS, KernelOutput, run_kernel, sizing_scale
+from raytrade.execution.impact import impact_inputs
 from raytrade.core.errors import BacktestError
 from raytrade.strategies.base import Strategy
 from raytrade.strategies.space import ParamBlock
@@ -49,6 +50,7 @@ def kernel_metrics(out: KernelOutput, *, periods_per_year: int = PERIODS_PER_YEA
         exposure_bars=tallies["exposure_bars"], n_bars=out.equity.shape[0], periods_per_year=periods_per_year,
     ))
     metrics["costs_paid"] = tallies["costs"]
+    metrics["impact_costs_paid"] = tallies["impact_costs"]
     if tail:
         metrics.update(tail_risk(returns_from_equity(out.equity)))
     return metrics
@@ -74,6 +76,7 @@ def run_grid(
     chunk_size: int | None = None,
     risk_free: float = 0.0,
     tail: bool = False,
+    volume: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Every parameter set of ``block`` on every symbol of ``close``: one row per (symbol, set).
 
@@ -89,12 +92,13 @@ def run_grid(
     for j, symbol in enumerate(close.columns):
         c = close.iloc[:, j].to_numpy(dtype=np.float64)
         o = None if open_ is None else open_.iloc[:, j].to_numpy(dtype=np.float64)
+        v = None if volume is None else volume.iloc[:, j].to_numpy(dtype=np.float64)
         scale = sizing_scale(c[:, None], sizing or Sizing())
         prepared = strategy.prepare(c, block)
         parts: dict[str, list[np.ndarray]] = {}
         for _, chunk in block.chunks(size):
             out = run_kernel(strategy.signals(prepared, chunk), c, open_=o, costs=costs, sizing=sizing,
-                             initial_capital=initial_capital, record_shares=False, scale=scale)
+                             initial_capital=initial_capital, record_shares=False, scale=scale, volume=v)
             for name, values in kernel_metrics(out, risk_free=risk_free, tail=tail).items():
                 parts.setdefault(name, []).append(values)
         table = {"symbol": np.full(len(block), symbol, dtype=object), "param_id": np.arange(len(block))}
@@ -133,8 +137,10 @@ def backtest(
     sizing: Sizing | None = None,
     initial_capital: float = 100_000.0,
     risk_free: float = 0.0,
+    volume: pd.DataFrame | None = None,
 ) -> BacktestResult:
-    """Run one parameter set on each symbol of ``close`` and collect curves, fills and metrics."""
+    """Run one parameter set on each symbol of ``close`` and collect curves, fills and metrics
+    (``volume``, same shape as ``close``: for a size-dependent ``costs.impact``)."""
     _check_prices(close, open_)
     block = strategy.space.block(params, "strategy.params")
     costs = costs or CostModel()
@@ -146,7 +152,8 @@ def backtest(
     ])
     c = close.to_numpy(np.float64)
     o = None if open_ is None else open_.to_numpy(np.float64)
-    out = run_kernel(sig, c, open_=o, costs=costs, sizing=sizing, initial_capital=capital)
+    v = None if volume is None else volume.to_numpy(np.float64)
+    out = run_kernel(sig, c, open_=o, costs=costs, sizing=sizing, initial_capital=capital, volume=v)
     metrics = pd.DataFrame(kernel_metrics(out, risk_free=risk_free, tail=True), index=close.columns)
     book = combine_sleeves(out)
     total = book.equity[:, 0]
@@ -155,7 +162,7 @@ def backtest(
     equity = pd.DataFrame(out.equity, index=close.index, columns=close.columns)
     equity["PORTFOLIO"] = total
     shares = pd.DataFrame(out.shares, index=close.index, columns=close.columns)
-    trades = fills_from_shares(shares, close if open_ is None else open_, costs)
+    trades = fills_from_shares(shares, close if open_ is None else open_, costs, close=close, volume=volume)
     return BacktestResult(block.row(0), equity, shares,
                           pd.DataFrame(sig, index=close.index, columns=close.columns), trades, metrics)
 
@@ -213,10 +220,13 @@ def evaluate_sleeves(
     return KernelOutput(equity, None, portfolio_stats(np.stack(stats))[0])
 
 
-def fills_from_shares(shares: pd.DataFrame, exec_price: pd.DataFrame, costs: CostModel) -> pd.DataFrame:
+def fills_from_shares(shares: pd.DataFrame, exec_price: pd.DataFrame, costs: CostModel, *,
+                      close: pd.DataFrame | None = None, volume: pd.DataFrame | None = None) -> pd.DataFrame:
     """The fills implied by a shares path: one row per (bar, symbol) where the count changed.
 
-    Prices follow the kernel's rule: reference price x (1 +/- (half-spread + slippage) bps).
+    Prices follow the kernel's rule: reference price x (1 +/- (half-spread + slippage) bps), and
+    with ``costs.impact`` (``close`` and ``volume`` given) the size-dependent impact on top, from
+    the same function and inputs as the kernel's.
     """
     delta = shares.diff()
     delta.iloc[0] = shares.iloc[0]
@@ -228,7 +238,13 @@ def fills_from_shares(shares: pd.DataFrame, exec_price: pd.DataFrame, costs: Cos
     sym = stacked.index.get_level_values(1)
     q = stacked.to_numpy()
     ref = exec_price.stack().reindex(stacked.index).to_numpy()
-    price = ref * (1 + np.sign(q) * costs.price_impact_bps / 1e4)
+    impact = np.full(len(q), costs.price_impact_bps / 1e4)
+    if costs.impact is not None and close is not None and volume is not None:
+        adv, sigma = impact_inputs(close.to_numpy(np.float64), volume.to_numpy(np.float64), costs.impact.lookback)
+        rows = shares.index.get_indexer(ts) - 1  # the bar the target was set at
+        cols = shares.columns.get_indexer(sym)
+        impact += np.array([costs.impact.period_cost(x, adv[r, k], sigma[r, k]) for x, r, k in zip(q, rows, cols)])
+    price = ref * (1 + np.sign(q) * impact)
     commission = np.abs(q) * price * costs.commission_bps / 1e4 + np.abs(q) * costs.commission_per_share
     return pd.DataFrame({"timestamp": ts, "symbol": sym, "side": np.where(q > 0, "buy", "sell"),
                          "quantity": np.abs(q), "price": price, "commission": commission})

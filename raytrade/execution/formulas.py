@@ -82,3 +82,32 @@ def sized_after(signal: float, scale: float) -> bool:
     """Whether a target set with ``signal`` and ``scale`` is final (not waiting for a scale)."""
     return scale > 0.0 or signal == 0.0
 
+
+
+# Impact model kinds for the compiled callers (:class:`raytrade.execution.impact.ImpactModel`).
+NO_IMPACT = -1
+POWER_LAW = 0
+SQUARE_ROOT = 1
+
+
+@register_jitable
+def impact_cost(quantity: float, adv: float, sigma: float, kind: int, eta: float, beta: float, gamma: float,
+                y: float) -> float:
+    """The size-dependent cost per share, a fraction of the price (>= 0), of ``|quantity|`` shares
+    traded within one period whose average volume is ``adv`` and return volatility ``sigma`` (both
+    per the same period: per day for daily bars, per bar otherwise), p = |quantity| / adv:
+
+    - ``POWER_LAW`` (Almgren et al. 2005): eta sigma p^beta (temporary) + gamma sigma p / 2 (half
+      the permanent move the trade makes, paid on average by the trade itself);
+    - ``SQUARE_ROOT``: y sigma sqrt(p);
+    - ``NO_IMPACT``: 0.
+
+    Where ``adv`` is not > 0 (nothing traded over the window) p is taken as 1: a trade where
+    nothing trades pays at least the cost of a whole period's volume.
+    """
+    if kind == NO_IMPACT or quantity == 0.0 or not sigma > 0.0:
+        return 0.0
+    p = abs(quantity) / adv if adv > 0.0 else 1.0
+    if kind == SQUARE_ROOT:
+        return y * sigma * math.sqrt(p)
+    return eta * sigma * p**beta + gamma * sigma * p / 2.0

@@ -35,9 +35,11 @@ import math
 from typing import Literal
 
 import numpy as np
+import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from raytrade.core.errors import ConfigError
+from raytrade.execution.formulas import POWER_LAW, SQUARE_ROOT, impact_cost
 
 
 class ImpactModel(BaseModel):
@@ -50,6 +52,21 @@ class ImpactModel(BaseModel):
     beta: float = Field(0.6, gt=0, le=2, description="temporary impact exponent (power law)")
     gamma: float = Field(0.314, ge=0, description="permanent impact coefficient (power law)")
     y: float = Field(1.0, ge=0, description="square-root law coefficient")
+    lookback: int = Field(20, ge=2, le=2520, description="bars over which a simulation estimates the "
+                          "average volume and the volatility (see impact_inputs)")
+
+    @property
+    def code(self) -> int:
+        """The kind as the compiled formulas' constant."""
+        return POWER_LAW if self.kind == "power_law" else SQUARE_ROOT
+
+    def period_cost(self, quantity: float, adv: float, sigma: float) -> float:
+        """The cost per share (fraction of price) of ``quantity`` traded within one period of
+        average volume ``adv`` and volatility ``sigma``:
+        :func:`raytrade.execution.formulas.impact_cost`, the function the backtest kernel and the
+        paper broker call."""
+        return float(impact_cost(float(quantity), float(adv), float(sigma), self.code, self.eta, self.beta,
+                                 self.gamma, self.y))
 
     def temporary(self, participation: float | np.ndarray, sigma: float | np.ndarray) -> float | np.ndarray:
         """Temporary impact (fraction of price) of trading at ``participation`` of the market's
@@ -71,9 +88,33 @@ class ImpactModel(BaseModel):
         ``days``: J + I / 2 (power law), or Y sigma sqrt(Q / adv) (square root)."""
         if adv <= 0 or days <= 0:
             raise ConfigError(f"adv and days must be > 0, got adv={adv!r}, days={days!r}")
+        if days == 1.0:
+            return self.period_cost(quantity, adv, sigma)
         if self.kind == "square_root":
             return float(self.y * sigma * math.sqrt(abs(quantity) / adv))
         return float(self.temporary(abs(quantity) / (adv * days), sigma)) + float(self.permanent(quantity / adv, sigma)) / 2
+
+
+def impact_inputs(close: np.ndarray, volume: np.ndarray, lookback: int) -> tuple[np.ndarray, np.ndarray]:
+    """(adv, sigma), each shaped like ``close`` (T, N): at bar t, the mean volume of bars
+    t - lookback + 1 .. t (fewer at the start) and the standard deviation (ddof=1) of the last
+    ``lookback`` simple close-to-close returns up to and including bar t (fewer at the start; 0
+    until two exist). Both are per bar: per day on daily bars. What a simulation knows at bar
+    t's close, for a trade decided then."""
+    c = np.asarray(close, dtype=np.float64)
+    v = np.asarray(volume, dtype=np.float64)
+    if c.ndim == 1:
+        c, v = c[:, None], v[:, None]
+    if v.shape != c.shape:
+        raise ConfigError(f"volume shape {v.shape} differs from close shape {c.shape}")
+    if not (np.isfinite(v) & (v >= 0)).all():
+        t, a = np.argwhere(~(np.isfinite(v) & (v >= 0)))[0]
+        raise ConfigError(f"volume at bar {t}, asset {a} is {v[t, a]}: volumes must be finite and >= 0")
+    adv = pd.DataFrame(v).rolling(lookback, min_periods=1).mean().to_numpy()
+    r = np.full(c.shape, np.nan)
+    r[1:] = c[1:] / c[:-1] - 1.0
+    sigma = pd.DataFrame(r).rolling(lookback, min_periods=2).std(ddof=1).to_numpy()
+    return np.ascontiguousarray(adv), np.ascontiguousarray(np.nan_to_num(sigma, nan=0.0))
 
 
 def square_root_impact(quantity: float, adv: float, sigma: float, y: float = 1.0) -> float:

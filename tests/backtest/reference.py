@@ -8,6 +8,7 @@ as lists of fills.
 from __future__ import annotations
 
 import math
+import statistics
 from dataclasses import dataclass, field
 
 
@@ -42,7 +43,15 @@ def reference_backtest(
     whole_shares: bool = False,
     lot_size: float = 1.0,
     every_bar: bool = False,
+    volume: list[float] | None = None,
+    impact: dict | None = None,
 ) -> RefColumn:
+    """``impact`` (with ``volume``): {kind: power_law | square_root, eta, beta, gamma, y, lookback}:
+    a fill of q shares executed at bar t also pays, per share, a fraction of ref equal to
+    eta s p^beta + gamma s p / 2 (power law) or y s sqrt(p) (square root), p = |q| / A (1 if A is
+    0), where A is the mean volume of the `lookback` bars ending at t - 1 (fewer at the start) and
+    s the sample standard deviation of the last `lookback` close-to-close returns ending at t - 1
+    (0 with fewer than two); the share count is sized without it."""
     col = RefColumn()
     cash = initial_capital
     shares = 0.0
@@ -50,7 +59,7 @@ def reference_backtest(
     last_signal = 0.0
     last_sized = True
     trip_fills: list[tuple[float, float]] = []  # (quantity, cash flow) of the open trip
-    impact = (half_spread_bps + slippage_bps) / 1e4
+    impact_f = (half_spread_bps + slippage_bps) / 1e4
     for t in range(len(close)):
         if order is not None:
             ref = open_[t] if open_ is not None else close[t]
@@ -60,12 +69,12 @@ def reference_backtest(
             budget = equity_now
             if shares != 0 and w != 0 and (shares > 0) != (w > 0):
                 # a reversal: flatten first, then size from the cash that is left
-                exit_px = ref * (1 - impact) if shares > 0 else ref * (1 + impact)
+                exit_px = ref * (1 - impact_f) if shares > 0 else ref * (1 + impact_f)
                 budget = cash + shares * exit_px - abs(shares) * (exit_px * commission_bps / 1e4 + commission_per_share)
             if equity_now <= 0 or w == 0 or budget <= 0:
                 target = 0.0
             else:
-                entry_px = ref * (1 + impact) if w > 0 else ref * (1 - impact)
+                entry_px = ref * (1 + impact_f) if w > 0 else ref * (1 - impact_f)
                 # one share and its commission must fit |w| of the budget
                 per_share = entry_px + entry_px * commission_bps / 1e4 + commission_per_share
                 count = abs(w) * budget / per_share
@@ -74,7 +83,10 @@ def reference_backtest(
                 target = math.copysign(count, w)
             q = target - shares
             if q != 0:
-                price = ref * (1 + impact) if q > 0 else ref * (1 - impact)
+                extra = 0.0
+                if impact is not None:
+                    extra = _size_impact(abs(q), t - 1, close, volume, impact)
+                price = ref * (1 + impact_f + extra) if q > 0 else ref * (1 - impact_f - extra)
                 commission = abs(q) * price * commission_bps / 1e4 + abs(q) * commission_per_share
                 flow = -q * price - commission
                 col.fills.append(RefFill(t, q, ref, price, commission))
@@ -97,3 +109,18 @@ def reference_backtest(
             last_sized = scale[t] > 0 or s == 0
         last_signal = s
     return col
+
+
+def _size_impact(q: float, t: int, close: list[float], volume: list[float] | None, model: dict) -> float:
+    assert volume is not None
+    n = model["lookback"]
+    vols = volume[max(0, t - n + 1): t + 1]
+    adv = sum(vols) / len(vols)
+    rets = [close[i] / close[i - 1] - 1 for i in range(max(1, t - n + 1), t + 1)]
+    s = statistics.stdev(rets) if len(rets) >= 2 else 0.0
+    if s <= 0:
+        return 0.0
+    p = q / adv if adv > 0 else 1.0
+    if model["kind"] == "square_root":
+        return model["y"] * s * math.sqrt(p)
+    return model["eta"] * s * p ** model["beta"] + model["gamma"] * s * p / 2

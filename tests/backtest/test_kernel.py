@@ -220,3 +220,73 @@ def _read_only(a: np.ndarray) -> np.ndarray:
 def test_equity_into_of_the_wrong_kind_is_refused(book):
     with pytest.raises(BacktestError, match="equity_into must be"):
         run_kernel(np.ones((80, 4)), np.full(80, 10.0), equity_into=book)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_size_dependent_impact_equals_the_reference_loop(seed):
+    """The kernel's size-dependent cost (CostModel.impact) against the per-bar loop written from
+    the rule's statement: equity, shares and the costs paid."""
+    from raytrade.execution.impact import ImpactModel
+
+    rng = np.random.default_rng(100 + seed)
+    close, open_, signal, col_asset = _random_case(rng, 90, 4, seed % 2 == 0)
+    # volumes small enough that the impact is tens of bps, with a zero-volume stretch (p = 1)
+    volume = rng.uniform(50, 400, size=close.shape)
+    volume[30:36, 0] = 0.0
+    kind = "square_root" if seed % 3 == 2 else "power_law"
+    model = ImpactModel(kind=kind, eta=rng.uniform(0.05, 0.3), beta=rng.uniform(0.4, 1.0),
+                        gamma=rng.uniform(0.1, 0.5), y=rng.uniform(0.5, 1.5), lookback=int(rng.integers(3, 12)))
+    costs = CostModel(commission_bps=2.0, half_spread_bps=1.0, impact=model)
+    sizing = Sizing(fraction=0.8, whole_shares=seed % 2 == 1)
+    out = run_kernel(signal, close, open_=open_, col_asset=col_asset, costs=costs, sizing=sizing,
+                     initial_capital=10_000.0, volume=volume)
+    plain = run_kernel(signal, close, open_=open_, col_asset=col_asset, costs=costs.model_copy(update={"impact": None}),
+                       sizing=sizing, initial_capital=10_000.0)
+    scale = sizing_scale(close, sizing)
+    for k in range(signal.shape[1]):
+        a = col_asset[k]
+        ref = reference_backtest(
+            list(signal[:, k]), list(close[:, a]), None if open_ is None else list(open_[:, a]), list(scale[:, a]),
+            initial_capital=10_000.0, commission_bps=2.0, half_spread_bps=1.0, whole_shares=sizing.whole_shares,
+            volume=list(volume[:, a]), impact=model.model_dump())
+        np.testing.assert_allclose(out.equity[:, k], ref.equity, rtol=1e-12, atol=1e-8)
+        np.testing.assert_allclose(out.shares[:, k], ref.shares, rtol=1e-12, atol=1e-9)
+        paid = sum(f.commission + abs(f.quantity) * abs(f.price - f.ref) for f in ref.fills)
+        assert out.stat("costs")[k] == pytest.approx(paid, abs=1e-8)
+        size_part = sum(abs(f.quantity) * abs(f.price - f.ref) - abs(f.quantity) * f.ref * 1e-4 for f in ref.fills)
+        assert out.stat("impact_costs")[k] == pytest.approx(size_part, rel=1e-9, abs=1e-8)
+    assert (out.stat("impact_costs") > 0).all()
+    assert (out.stat("costs") > plain.stat("costs")).all()
+
+
+def test_size_dependent_impact_by_hand():
+    """A buy of all equity set at bar 2 and filled at bar 3's close: adv and sigma are those known
+    at bar 2 (lookback 3): the mean volume of bars 0-2 and the sample deviation of the returns
+    into bars 1 and 2."""
+    from raytrade.execution.impact import ImpactModel
+
+    close = np.array([100.0, 102.0, 99.0, 100.0, 100.0])
+    volume = np.array([800.0, 1200.0, 1000.0, 1000.0, 1000.0])
+    signal = np.array([[0.0], [0.0], [1.0], [1.0], [1.0]])
+    model = ImpactModel(eta=0.1, beta=0.5, gamma=0.2, lookback=3)
+    out = run_kernel(signal, close, costs=CostModel(impact=model), initial_capital=10_000.0, volume=volume)
+    q = 10_000.0 / 100.0  # sized without the impact, at bar 3's close 100
+    adv = (800 + 1200 + 1000) / 3
+    r = [102 / 100 - 1, 99 / 102 - 1]
+    mean = sum(r) / 2
+    sigma = (sum((x - mean) ** 2 for x in r) / 1) ** 0.5
+    p = q / adv
+    extra = 0.1 * sigma * p**0.5 + 0.2 * sigma * p / 2
+    assert out.shares[3, 0] == pytest.approx(q)
+    assert out.equity[3, 0] == pytest.approx(10_000.0 - q * 100.0 * (1 + extra) + q * 100.0)
+    assert out.stat("impact_costs")[0] == pytest.approx(q * 100.0 * extra)
+
+
+def test_size_dependent_impact_needs_volumes():
+    from raytrade.execution.impact import ImpactModel
+
+    with pytest.raises(BacktestError, match="costs.impact needs volumes"):
+        run_kernel(np.ones((5, 1)), np.full(5, 10.0), costs=CostModel(impact=ImpactModel()))
+    with pytest.raises(BacktestError, match="volume at bar 2, asset 0 is nan"):
+        run_kernel(np.ones((5, 1)), np.full(5, 10.0), costs=CostModel(impact=ImpactModel()),
+                   volume=np.array([1.0, 1.0, np.nan, 1.0, 1.0]))
