@@ -13,6 +13,14 @@ Rules (the same :class:`~raytrade.backtest.costs.CostModel` as the backtest kern
   of a symbol is capped at rate x bar volume (rounded down to the lot size); the rest stays
   working (partially filled). A bar with zero volume fills nothing. ``None`` means no cap (data
   without volume). Quotes cap at the displayed size when it is > 0.
+- Market impact (``impact``: an :class:`~raytrade.execution.impact.ImpactModel`, off by
+  default). A fill of q shares also pays the temporary impact eta sigma (q / adv)^beta (power
+  law; y sigma sqrt(q / adv) for the square-root law) as a fraction of the reference price, and
+  moves the symbol's simulated price by its permanent impact gamma sigma q / adv in the trade's
+  direction for every later fill (a parent's later children pay for its earlier ones; a sale
+  moves it back). adv and sigma are per bar: the mean volume and the sample deviation of the
+  close-to-close returns of the last ``impact.lookback`` bars the broker saw (no impact before
+  two returns; restarted empty after a restart of the order manager).
 - Commission = |q| x fill x commission_bps / 1e4 + |q| x commission_per_share.
 - IOC orders fill what they can at once and cancel the rest; FOK fill whole or are rejected.
 - ``latency_ms`` delays every submission's answer (simulated round trip).
@@ -30,6 +38,8 @@ from __future__ import annotations
 
 import asyncio
 import math
+import statistics
+from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -56,6 +66,7 @@ from raytrade.core.market import Bar, Quote
 from raytrade.core.orders import Fill, Order
 from raytrade.execution import formulas
 from raytrade.execution.formulas import fill_price
+from raytrade.execution.impact import ImpactModel
 
 
 class PaperBrokerConfig(BaseModel):
@@ -66,6 +77,7 @@ class PaperBrokerConfig(BaseModel):
     participation_rate: float | None = Field(0.1, gt=0, le=1)
     latency_ms: float = Field(0.0, ge=0, le=60_000)
     fill_at: Literal["last", "next_open"] = "last"
+    impact: ImpactModel | None = None
     positions: dict[str, float] = Field(default_factory=dict, description="signed quantities the paper "
                                         "account holds before the engine's log begins (reconciliation reports them)")
 
@@ -78,6 +90,23 @@ class _Market:
     ask: float | None = None
     capacity: float = math.inf
     open_next: float | None = None  # the open of the newest bar, for orders waiting for a new bar
+
+
+@dataclass(slots=True)
+class _History:
+    """The last bars' closes and volumes of a symbol, and its simulated permanent price move."""
+
+    closes: deque[float]
+    volumes: deque[float]
+    shift: float = 0.0  # cumulated permanent impact, a fraction of the price (+ = up)
+
+    def inputs(self) -> tuple[float, float]:
+        """(adv, sigma) per bar; sigma 0 before two returns."""
+        c = list(self.closes)
+        rets = [c[i] / c[i - 1] - 1.0 for i in range(1, len(c))]
+        sigma = statistics.stdev(rets) if len(rets) >= 2 else 0.0
+        adv = sum(self.volumes) / len(self.volumes) if self.volumes else 0.0
+        return adv, sigma
 
 
 @dataclass(slots=True)
@@ -100,6 +129,24 @@ class PaperBroker(Broker):
         self._fills: list[Fill] = []
         self._seen: dict[str, int] = {}  # client order id -> fills issued, for stable fill ids
         self._positions: dict[str, float] = dict(self.config.positions)
+        self._history: dict[str, _History] = {}
+        self._moved: dict[str, float] = {}  # client order id -> permanent impact its fills added (recent orders)
+
+    def _observe(self, symbol: str, close: float, volume: float) -> None:
+        imp = self.config.impact
+        if imp is None:
+            return
+        h = self._history.get(symbol)
+        if h is None:
+            h = self._history[symbol] = _History(deque(maxlen=imp.lookback + 1), deque(maxlen=imp.lookback))
+        h.closes.append(close)
+        h.volumes.append(volume)
+
+    def simulated_shift(self, symbol: str) -> float:
+        """The permanent impact the broker's own fills have added to ``symbol``'s price so far
+        (a fraction; + = up)."""
+        h = self._history.get(symbol)
+        return h.shift if h else 0.0
 
     async def reconcile(self) -> BrokerAccount:
         return BrokerAccount({cid: w.order.side.sign * w.remaining for cid, w in self._working.items()},
@@ -127,6 +174,7 @@ class PaperBroker(Broker):
         rate = self.config.participation_rate
         cap = math.inf if rate is None else rate * bar.volume
         self._market[bar.symbol] = _Market(bar.close, bar.timestamp, capacity=cap, open_next=bar.open)
+        self._observe(bar.symbol, bar.close, bar.volume)
         fills = self._sweep(bar.symbol, new_bar=True)
         self._fills.extend(fills)
         return fills
@@ -144,6 +192,8 @@ class PaperBroker(Broker):
                 markets[sym] = _Market(px, ts, capacity=cap, open_next=px)
             else:  # the same fields a new bar sets, in place (a replay sets thousands a second)
                 m.last, m.ts, m.capacity, m.open_next = px, ts, cap, px
+            if self.config.impact is not None:
+                self._observe(sym, px, (volumes or {}).get(sym, 0.0))
         if self._working:
             for sym in {w.order.symbol for w in self._working.values()} & prices.keys():
                 self._fills.extend(self._sweep(sym, new_bar=True))
@@ -230,6 +280,9 @@ class PaperBroker(Broker):
         quote they filled against (a newer bar has its own cap: nothing to give back there)."""
         self._working.pop(client_order_id, None)
         self._seen.pop(client_order_id, None)
+        moved = self._moved.pop(client_order_id, 0.0)
+        if fills and moved:
+            self._history[fills[0].symbol].shift -= moved
         for f in fills:
             self._positions[f.symbol] = self._positions.get(f.symbol, 0.0) - f.signed_quantity
             m = self._market.get(f.symbol)
@@ -273,12 +326,22 @@ class PaperBroker(Broker):
             ref, impact = (m.ask if side is Side.BUY else m.bid), costs.slippage_bps
         else:
             ref, impact = m.last, costs.price_impact_bps
-        price = fill_price(ref, float(side.sign), impact / 1e4)
-        if w.order.limit_price is not None and side.sign * (price - w.order.limit_price) > 1e-12:
-            return []
+        h = self._history.get(w.order.symbol) if self.config.impact is not None else None
+        temporary = permanent = 0.0
         qty = min(w.remaining, m.capacity)
         if w.lot > 0 and qty < w.remaining:
             qty = math.floor(qty / w.lot + 1e-9) * w.lot
+        if h is not None:
+            ref *= 1.0 + h.shift
+            adv, sigma = h.inputs()
+            if qty > 0 and sigma > 0:
+                p = qty / adv if adv > 0 else 1.0  # no volume seen: as much as a whole bar's
+                imp = self.config.impact
+                assert imp is not None
+                temporary, permanent = float(imp.temporary(p, sigma)), float(imp.permanent(p, sigma))
+        price = fill_price(ref, float(side.sign), impact / 1e4 + temporary)
+        if w.order.limit_price is not None and side.sign * (price - w.order.limit_price) > 1e-12:
+            return []
         if qty <= 0:
             return []
         if dry_run:
@@ -288,6 +351,12 @@ class PaperBroker(Broker):
         self._seen[w.order.client_order_id] = n
         m.capacity -= qty
         w.remaining -= qty
+        if h is not None and permanent:
+            h.shift += side.sign * permanent
+            moved = self._moved.pop(w.order.client_order_id, 0.0) + side.sign * permanent
+            self._moved[w.order.client_order_id] = moved
+            if len(self._moved) > 10_000:  # only a submission's own fills are ever withdrawn
+                del self._moved[next(iter(self._moved))]
         w.fills += 1
         fill = Fill(w.order.client_order_id, w.order.symbol, side, qty, price, commission, m.ts,
                     fill_id=f"{w.order.client_order_id}-{n}")

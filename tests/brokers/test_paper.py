@@ -168,3 +168,44 @@ def test_the_factory_picks_the_broker_by_kind_and_names_the_unknown() -> None:
 
     with pytest.raises(ConfigError, match="unknown broker 'ib' \\(known: paper\\)"):
         make_broker(Other())
+
+
+async def test_market_impact_temporary_paid_permanent_moves_later_fills() -> None:
+    """Power law with eta 0.1, beta 0.5, gamma 0.2 over the last 3 bars, by hand: each fill pays
+    eta sigma sqrt(q / adv) on the price, moved by the permanent gamma sigma q / adv of the fills
+    before it; a sale of the same size moves it back."""
+    import statistics
+
+    from raytrade.execution.impact import ImpactModel
+
+    cfg = PaperBrokerConfig(participation_rate=None, impact=ImpactModel(eta=0.1, beta=0.5, gamma=0.2, lookback=3))
+    b = PaperBroker(cfg)
+    for day, (c, v) in enumerate([(97.0, 5_000), (100.0, 1_000), (102.0, 1_200), (99.0, 1_000)]):
+        b.on_bar(bar(c, volume=v, day=day))
+    adv = (1_000 + 1_200 + 1_000) / 3  # the last 3 bars
+    sigma = statistics.stdev([100 / 97 - 1, 102 / 100 - 1, 99 / 102 - 1])  # the last 3 returns
+    p = 100 / adv
+    temp, perm = 0.1 * sigma * p**0.5, 0.2 * sigma * p
+    (f1,) = (await b.submit(Order("X", "buy", 100, client_order_id="a"), X)).fills
+    assert f1.price == pytest.approx(99.0 * (1 + temp), rel=1e-12)
+    (f2,) = (await b.submit(Order("X", "buy", 100, client_order_id="b"), X)).fills
+    assert f2.price == pytest.approx(99.0 * (1 + perm) * (1 + temp), rel=1e-12)
+    assert b.simulated_shift("X") == pytest.approx(2 * perm)
+    (f3,) = (await b.submit(Order("X", "sell", 200, client_order_id="c"), X)).fills
+    assert f3.price == pytest.approx(99.0 * (1 + 2 * perm) * (1 - 0.1 * sigma * (2 * p) ** 0.5), rel=1e-12)
+    assert b.simulated_shift("X") == pytest.approx(0.0, abs=1e-15)
+    # a withdrawn submission takes its price move back with it
+    r = await b.submit(Order("X", "buy", 100, client_order_id="d"), X)
+    b.withdraw("d", r.fills)
+    assert b.simulated_shift("X") == pytest.approx(0.0, abs=1e-15)
+
+
+async def test_no_impact_before_two_returns_and_none_by_default() -> None:
+    from raytrade.execution.impact import ImpactModel
+
+    b = PaperBroker(PaperBrokerConfig(participation_rate=None, impact=ImpactModel()))
+    b.on_bar(bar(100.0))
+    b.on_bar(bar(101.0, day=1))
+    (f,) = (await b.submit(Order("X", "buy", 500, client_order_id="a"), X)).fills
+    assert f.price == 101.0
+    assert PaperBrokerConfig().impact is None

@@ -73,3 +73,20 @@ def test_liquidity_score_and_the_participation_cap_it_sets() -> None:
     assert participation_cap(1.0) == pytest.approx(0.25) and participation_cap(0.0) == pytest.approx(0.05)
     with pytest.raises(ConfigError):
         liquidity_score(-0.1, 0.01)
+
+
+def test_the_kernels_cost_is_the_temporary_plus_half_the_permanent_the_broker_pays() -> None:
+    """One model, two callers: the backtest kernel's per-share cost (formulas.impact_cost) equals
+    the temporary impact the paper broker charges plus half the permanent move it makes."""
+    import numpy as np
+
+    from raytrade.execution.impact import ImpactModel
+
+    rng = np.random.default_rng(5)
+    for _ in range(200):
+        m = ImpactModel(kind=str(rng.choice(["power_law", "square_root"])), eta=rng.uniform(0, 1),
+                        beta=rng.uniform(0.2, 1.5), gamma=rng.uniform(0, 1), y=rng.uniform(0, 2))
+        q, adv, sigma = rng.uniform(1, 1e5), rng.uniform(1e3, 1e7), rng.uniform(1e-4, 0.05)
+        expected = float(m.temporary(q / adv, sigma)) + float(m.permanent(q / adv, sigma)) / 2
+        assert m.period_cost(q, adv, sigma) == pytest.approx(expected, rel=1e-12)
+        assert m.cost(q, adv, sigma) == pytest.approx(expected, rel=1e-12)
