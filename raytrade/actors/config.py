@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 import os
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator
 
 from raytrade.brokers.paper import PaperBrokerConfig
+from raytrade.brokers.routed import RoutedBrokerConfig
 from raytrade.compliance.rules import ComplianceRules
 from raytrade.core.enums import AssetClass
 from raytrade.core.instruments import Instrument
 from raytrade.data.feeds import FeedConfig
 from raytrade.risk.limits import RiskLimits
 from raytrade.storage import EventStore, store_from_url
+
+
+def _broker_kind(v: Any) -> str:
+    """The broker config's ``kind`` (``paper`` when left out, as configs written before there
+    was a choice)."""
+    return str(v.get("kind", "paper") if isinstance(v, dict) else getattr(v, "kind", "paper"))
 
 
 class InstrumentSpec(BaseModel):
@@ -51,7 +58,8 @@ class EngineConfig(BaseModel):
     calendar_venue: str = "XNYS"
     risk: RiskLimits = RiskLimits()
     compliance: ComplianceRules = ComplianceRules()
-    broker: PaperBrokerConfig = PaperBrokerConfig()
+    broker: Annotated[Annotated[PaperBrokerConfig, Tag("paper")] | Annotated[RoutedBrokerConfig, Tag("routed")],
+                      Discriminator(_broker_kind)] = PaperBrokerConfig()
     clock: Literal["wall", "market"] = "wall"
     store_url: str | None = None
     store_schema: str | None = None

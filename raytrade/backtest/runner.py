@@ -21,8 +21,8 @@ from raytrade.analytics.metrics import (
 )
 from raytrade.backtest.costs import CostModel, Sizing
 from raytrade.backtest.kernel import STAT_FIELDS, KernelOutput, run_kernel, sizing_scale
-from raytrade.execution.impact import impact_inputs
 from raytrade.core.errors import BacktestError
+from raytrade.execution.impact import impact_inputs
 from raytrade.strategies.base import Strategy
 from raytrade.strategies.space import ParamBlock
 
@@ -243,7 +243,7 @@ def fills_from_shares(shares: pd.DataFrame, exec_price: pd.DataFrame, costs: Cos
         adv, sigma = impact_inputs(close.to_numpy(np.float64), volume.to_numpy(np.float64), costs.impact.lookback)
         rows = shares.index.get_indexer(ts) - 1  # the bar the target was set at
         cols = shares.columns.get_indexer(sym)
-        impact += np.array([costs.impact.period_cost(x, adv[r, k], sigma[r, k]) for x, r, k in zip(q, rows, cols)])
+        impact += np.array([costs.impact.period_cost(x, adv[r, k], sigma[r, k]) for x, r, k in zip(q, rows, cols, strict=True)])
     price = ref * (1 + np.sign(q) * impact)
     commission = np.abs(q) * price * costs.commission_bps / 1e4 + np.abs(q) * costs.commission_per_share
     return pd.DataFrame({"timestamp": ts, "symbol": sym, "side": np.where(q > 0, "buy", "sell"),

@@ -14,10 +14,12 @@ from pydantic import BaseModel
 
 from raytrade.brokers.base import Broker
 from raytrade.brokers.paper import PaperBroker, PaperBrokerConfig
+from raytrade.brokers.routed import RoutedBroker, RoutedBrokerConfig
 from raytrade.core.errors import ConfigError
 
 BROKERS: dict[str, tuple[type[BaseModel], Callable[[BaseModel], Broker]]] = {
     "paper": (PaperBrokerConfig, lambda c: PaperBroker(c)),  # type: ignore[arg-type]
+    "routed": (RoutedBrokerConfig, lambda c: RoutedBroker(c)),  # type: ignore[arg-type]
 }
 
 
@@ -28,6 +30,6 @@ def make_broker(config: BaseModel) -> Broker:
         model, build = BROKERS[str(kind)]
     except KeyError:
         raise ConfigError(f"broker.kind: unknown broker {kind!r} (known: {', '.join(sorted(BROKERS))})") from None
-    if not isinstance(config, model):
+    if type(config) is not model:
         raise ConfigError(f"broker: a {kind} broker needs a {model.__name__}, got {type(config).__name__}")
     return build(config)

@@ -121,6 +121,7 @@ class _Working:
 class PaperBroker(Broker):
     name = "paper"
     in_process = True
+    venue_limits = False  # True: limits are checked per venue in _venues (the routed broker)
 
     def __init__(self, config: PaperBrokerConfig | None = None) -> None:
         self.config = config or PaperBrokerConfig()
@@ -340,15 +341,15 @@ class PaperBroker(Broker):
                 assert imp is not None
                 temporary, permanent = float(imp.temporary(p, sigma)), float(imp.permanent(p, sigma))
         price = fill_price(ref, float(side.sign), impact / 1e4 + temporary)
-        if w.order.limit_price is not None and side.sign * (price - w.order.limit_price) > 1e-12:
+        if w.order.limit_price is not None and not self.venue_limits and side.sign * (price - w.order.limit_price) > 1e-12:
             return []
         if qty <= 0:
             return []
         if dry_run:
             return [Fill(w.order.client_order_id, w.order.symbol, side, qty, price, 0.0, m.ts)]
-        commission = formulas.commission(qty, price, costs.commission_bps / 1e4, costs.commission_per_share)
-        n = self._seen.get(w.order.client_order_id, 0) + 1
-        self._seen[w.order.client_order_id] = n
+        parts = self._venues(w, qty, price, m, temporary)
+        if not parts:
+            return []
         m.capacity -= qty
         w.remaining -= qty
         if h is not None and permanent:
@@ -357,9 +358,23 @@ class PaperBroker(Broker):
             self._moved[w.order.client_order_id] = moved
             if len(self._moved) > 10_000:  # only a submission's own fills are ever withdrawn
                 del self._moved[next(iter(self._moved))]
-        w.fills += 1
-        fill = Fill(w.order.client_order_id, w.order.symbol, side, qty, price, commission, m.ts,
-                    fill_id=f"{w.order.client_order_id}-{n}")
-        self._positions[fill.symbol] = self._positions.get(fill.symbol, 0.0) + fill.signed_quantity
-        self.emit((Filled if w.remaining <= 1e-12 else PartiallyFilled)(fill.client_order_id, m.ts, fill))
-        return [fill]
+        out = []
+        for i, (q, px, venue) in enumerate(parts):
+            commission = formulas.commission(q, px, costs.commission_bps / 1e4, costs.commission_per_share)
+            n = self._seen.get(w.order.client_order_id, 0) + 1
+            self._seen[w.order.client_order_id] = n
+            w.fills += 1
+            fill = Fill(w.order.client_order_id, w.order.symbol, side, q, px, commission, m.ts,
+                        fill_id=f"{w.order.client_order_id}-{n}", venue=venue)
+            self._positions[fill.symbol] = self._positions.get(fill.symbol, 0.0) + fill.signed_quantity
+            last = i == len(parts) - 1 and w.remaining <= 1e-12
+            self.emit((Filled if last else PartiallyFilled)(fill.client_order_id, m.ts, fill))
+            out.append(fill)
+        return out
+
+    def _venues(self, w: _Working, qty: float, price: float, m: _Market,
+                temporary: float) -> list[tuple[float, float, str | None]]:
+        """How a fill of ``qty`` at ``price`` is executed: [(quantity, price, venue)] summing to
+        ``qty`` (one venue, unnamed, here; the routed broker splits it), or [] when it cannot
+        execute now (nothing is then filled)."""
+        return [(qty, price, None)]

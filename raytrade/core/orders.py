@@ -98,9 +98,12 @@ class Fill:
     commission: float = 0.0
     timestamp: datetime = field(default_factory=utc_now)
     fill_id: str = field(default_factory=new_client_order_id)
+    venue: str | None = None  # where it executed, when the broker routes (None: the broker's own)
 
     def __post_init__(self) -> None:
         checks.identifier(self.client_order_id, "client_order_id")
+        if self.venue is not None:
+            checks.identifier(self.venue, "venue")
         checks.identifier(self.symbol, "symbol")
         object.__setattr__(self, "side", checks.member(Side, self.side, "side"))
         object.__setattr__(self, "quantity", checks.positive(self.quantity, "fill quantity"))
@@ -118,14 +121,17 @@ class Fill:
         return -self.signed_quantity * self.price - self.commission
 
     def to_dict(self) -> dict[str, Any]:
-        return {"client_order_id": self.client_order_id, "symbol": self.symbol, "side": self.side.value,
-                "quantity": self.quantity, "price": self.price, "commission": self.commission,
-                "timestamp": self.timestamp.isoformat(), "fill_id": self.fill_id}
+        out = {"client_order_id": self.client_order_id, "symbol": self.symbol, "side": self.side.value,
+               "quantity": self.quantity, "price": self.price, "commission": self.commission,
+               "timestamp": self.timestamp.isoformat(), "fill_id": self.fill_id}
+        if self.venue is not None:  # absent, not null: fills written before venues hash as they did
+            out["venue"] = self.venue
+        return out
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Fill:
         return cls(d["client_order_id"], d["symbol"], d["side"], d["quantity"], d["price"], d["commission"],
-                   _parse_time(d["timestamp"]), d["fill_id"])
+                   _parse_time(d["timestamp"]), d["fill_id"], d.get("venue"))
 
 
 def _parse_time(text: str) -> datetime:

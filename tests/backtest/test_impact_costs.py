@@ -57,5 +57,5 @@ def _close(path: Path) -> pd.Series:
 def test_impact_on_a_table_without_volumes_is_a_config_error(tmp_path: Path) -> None:
     path = tmp_path / "closes.csv"
     pd.read_csv(_eth_btc_csv(tmp_path), index_col=0)[["close"]].rename(columns={"close": "ETHBTC"}).to_csv(path)
-    with pytest.raises(ConfigError, match="costs.impact needs volumes: data must be an OHLCV table"):
+    with pytest.raises(ConfigError, match=r"costs\.impact needs volumes: data must be an OHLCV table"):
         run_backtest_job(_config(path, tmp_path, {"kind": "square_root"}, kind="prices"))

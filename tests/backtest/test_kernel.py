@@ -285,7 +285,7 @@ def test_size_dependent_impact_by_hand():
 def test_size_dependent_impact_needs_volumes():
     from raytrade.execution.impact import ImpactModel
 
-    with pytest.raises(BacktestError, match="costs.impact needs volumes"):
+    with pytest.raises(BacktestError, match=r"costs\.impact needs volumes"):
         run_kernel(np.ones((5, 1)), np.full(5, 10.0), costs=CostModel(impact=ImpactModel()))
     with pytest.raises(BacktestError, match="volume at bar 2, asset 0 is nan"):
         run_kernel(np.ones((5, 1)), np.full(5, 10.0), costs=CostModel(impact=ImpactModel()),

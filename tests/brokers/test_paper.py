@@ -166,7 +166,7 @@ def test_the_factory_picks_the_broker_by_kind_and_names_the_unknown() -> None:
     class Other(PaperBrokerConfig):
         kind: str = "ib"  # type: ignore[assignment]
 
-    with pytest.raises(ConfigError, match="unknown broker 'ib' \\(known: paper\\)"):
+    with pytest.raises(ConfigError, match="unknown broker 'ib' \\(known: paper, routed\\)"):
         make_broker(Other())
 
 

@@ -50,3 +50,32 @@ def test_a_twap_parent_survives_a_sigkill_and_finishes_without_a_duplicate_child
     assert done["status"] == "cancelled" and done["filled_quantity"] == 100
     ray.get(om.on_bars.remote([bar("KO", 50.2, T0 + timedelta(minutes=13))], True))
     assert ray.get(om.get_order.remote("Q"))["filled_quantity"] == 100  # no child after the cancel
+
+
+def test_a_parent_on_the_routed_broker_records_every_fills_venue(engine_factory: Any) -> None:  # noqa: F811
+    """Children of a VWAP parent routed over two lit venues and a dark pool, with market impact on:
+    every fill in the log names its venue, the parent fills in full, and on a bar the dark pool's
+    midpoint fills beat the lit ones."""
+    venues = [{"name": "PRIMARY", "fee_bps": 0.3, "share": 0.5}, {"name": "SECONDARY", "fee_bps": -0.2, "share": 0.3},
+              {"name": "DARK", "kind": "dark", "fee_bps": 0.1, "share": 0.4, "fill_prob": 0.5, "min_size": 10}]
+    eng = engine_factory(equities=("KO",), risk={"max_orders_per_second": 100_000, "max_symbol_weight": 1.0,
+                                                  "max_sector_weight": 1.0},
+                         broker={"kind": "routed", "venues": venues, "seed": 3, "participation_rate": None,
+                                 "costs": {"half_spread_bps": 2.0}, "impact": {"lookback": 5}})
+    om = eng.orders
+    for i in range(6):  # history for the impact estimates
+        ray.get(om.on_bars.remote([bar("KO", 50.0 + 0.05 * (i % 2), T0 - timedelta(minutes=6 - i), 50_000)], True))
+    eng.submit({"symbol": "KO", "side": "buy", "quantity": 2000, "client_order_id": "V",
+                "exec_algorithm": {"name": "vwap", "params": {"slices": 8}}, "horizon_s": 480})
+    for i in range(1, 10):
+        ray.get(om.on_bars.remote([bar("KO", 50.0, T0 + timedelta(minutes=i), 50_000)], True))
+    assert ray.get(om.get_order.remote("V"))["filled_quantity"] == 2000
+    log, ok = read_log(eng.config)
+    fills = [r.event.payload["fill"] for r in log if r.event.type is EventType.FILL]
+    assert ok and sum(f["quantity"] for f in fills) == 2000
+    venues_seen = Counter(f["venue"] for f in fills)
+    assert set(venues_seen) == {"PRIMARY", "SECONDARY", "DARK"}, venues_seen
+    for ts in {f["timestamp"] for f in fills if f["venue"] == "DARK"}:  # on the same bar
+        dark = [f["price"] for f in fills if f["venue"] == "DARK" and f["timestamp"] == ts]
+        lit = [f["price"] for f in fills if f["venue"] != "DARK" and f["timestamp"] == ts]
+        assert max(dark) < min(lit, default=float("inf"))
