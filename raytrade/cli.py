@@ -40,6 +40,8 @@ keys_app = typer.Typer(help="API keys of the REST API: create, list, revoke.", n
 app.add_typer(keys_app, name="keys")
 audit_app = typer.Typer(help="The hash-chained audit trail: verify it, export it.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
+tca_app = typer.Typer(help="Transaction-cost analysis of the engine's parent orders.", no_args_is_help=True)
+app.add_typer(tca_app, name="tca")
 
 # Off a terminal (pipes, CI logs) rich would assume 80 columns and squeeze the tables.
 out = Console(width=None if sys.stdout.isatty() else 160)
@@ -527,6 +529,40 @@ def audit_export(
     with open(output, "w") as fh:
         n = asyncio.run(run(fh))
     err.print(f"{n:,} records written to {output}")
+
+
+@tca_app.command("report")
+@user_errors
+def tca_report(
+    output: Annotated[Path, typer.Option("--output", "-o", help="Folder for tca.html and tca_parents.csv.")]
+    = Path("runs/tca"),
+    start: Annotated[str | None, typer.Option("--from", help="Parents accepted from (YYYY-MM-DD or ISO, UTC).")] = None,
+    end: Annotated[str | None, typer.Option("--to", help="Parents accepted before (YYYY-MM-DD or ISO, UTC).")] = None,
+    market: Annotated[Path | None, typer.Option(
+        "--market", help="CSV of timestamp, symbol, price, volume (bars or trade prints) for the interval VWAP, "
+                         "participation and reversion; without it those are left empty.")] = None,
+    database_url: DatabaseOption = None, schema: SchemaOption = None,
+) -> None:
+    """Read the parent orders (orders with an execution algorithm) from the engine's log and write
+    an HTML report of their costs: slippage to arrival and to interval VWAP, implementation
+    shortfall, fill rate, participation, reversion, per algorithm and per venue."""
+    from raytrade.analytics.tca import (
+        TCA_TYPES,
+        parents_from_events,
+        read_market_file,
+        write_tca_report,
+    )
+
+    since, until = _time_arg(start, "--from"), _time_arg(end, "--to")
+    frames = read_market_file(market) if market is not None else None
+
+    async def work(store: Any) -> list[Any]:
+        return [r.event for r in await store.read(types=TCA_TYPES)]
+
+    parents = [p for p in parents_from_events(_run_store(database_url, schema, work))
+               if (since is None or p.start >= since) and (until is None or p.start < until)]
+    path = write_tca_report(output, parents, frames)
+    out.print(f"{len(parents)} parent orders analysed: {path}")
 
 
 def _run_store(database_url: str | None, schema: str | None, work: Callable[[Any], Any]) -> Any:

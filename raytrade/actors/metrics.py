@@ -33,6 +33,10 @@ class Metrics:
         self.order_slippage_bps = Histogram("order_slippage_bps", "|fill price / mark - 1| in bps; direction "
                                             "adverse = worse than the mark", boundaries=BPS_BOUNDS,
                                             tag_keys=(*e, "direction"))
+        self.execution_shortfall_bps = Histogram("execution_shortfall_bps", "|average price / arrival price - 1| "
+                                                 "in bps of each parent order when its children have filled it, "
+                                                 "by execution algorithm; direction adverse = paid more",
+                                                 boundaries=BPS_BOUNDS, tag_keys=(*e, "algorithm", "direction"))
         self.portfolio_equity = Gauge("portfolio_equity", "cash + market value of positions", tag_keys=e)
         self.portfolio_pnl = Gauge("portfolio_pnl", "realised + unrealised P&L", tag_keys=e)
         self.portfolio_daily_pnl = Gauge("portfolio_daily_pnl", "equity minus the session's starting equity",

@@ -42,14 +42,17 @@ import contextlib
 import os
 import sys
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, NoReturn
 
+import pandas as pd
+
 from raytrade.actors.base import MARKS_SNAPSHOT, MIRROR_TYPES, ActorBase, CallBatcher, Note, note
 from raytrade.actors.config import EngineConfig
 from raytrade.actors.metrics import Tally, metrics, tags
+from raytrade.analytics.tca import TCA_TYPES, parents_from_events, tca_document
 from raytrade.brokers import make_broker
 from raytrade.core import checks
 from raytrade.core.broker_events import FILL_EVENTS, Rejected
@@ -64,6 +67,7 @@ from raytrade.execution.runner import parse_runner_spec
 from raytrade.storage import AuditRecord, GroupCommitter
 
 MARKS_SAVE_S = 0.25
+TAPE_BARS = 20_000  # bars kept per symbol for the cost analysis's market benchmarks (about 3 MB each)
 GATE_METHODS = {"risk": {"status", "halt", "resume", "update_limits", "ping", "ready"},
                 "compliance": {"list_violations", "ping", "ready"}}
 UNKNOWN_OUTCOME_EXIT = 75  # the process's exit code when it restarts to settle an unknown commit
@@ -78,6 +82,7 @@ class OrderManager(ActorBase):
         self.committer: GroupCommitter | None = None
         self._inflight: dict[str, tuple[asyncio.Future[dict[str, Any]], str]] = {}  # cid -> (answer, principal)
         self._bar_meta: dict[str, tuple[str, float]] = {}  # symbol -> (time, volume) of its last bar
+        self._tape: dict[str, deque[tuple[datetime, float, float]]] = {}  # symbol -> recent (time, close, volume)
         self._last_committed: tuple[int, str] | None = None  # (sequence, hash) of this process's newest commit
         self._checkpoints: asyncio.Task[None] | None = None
         self._pump: asyncio.Task[None] | None = None
@@ -412,6 +417,9 @@ class OrderManager(ActorBase):
                     bps = (1.0 if f["side"] == "buy" else -1.0) * (f["price"] / mark - 1.0) * 1e4
                     m.order_slippage_bps.observe(abs(bps), tags(self.config.name, direction="adverse" if bps > 0
                                                                 else "favourable"))
+                self.core.apply(r.event)
+                self._observe_parent(f["client_order_id"])
+                continue
             self.core.apply(r.event)
         if marks:
             self.core.mark(marks)
@@ -419,6 +427,37 @@ class OrderManager(ActorBase):
         if not (mirrored or marks):
             return None
         return self._notify(marks or {}, mirrored)
+
+    def _observe_parent(self, child_id: str) -> None:
+        """When ``child_id``'s fill completed its parent: the parent's slippage against its
+        arrival price (bps, + = paid more; commissions aside) into the shortfall histogram."""
+        child = self.core.book.orders.get(child_id)
+        parent = self.core.book.orders.get(child.parent_id) if child is not None and child.parent_id else None
+        if parent is None or parent.status is not OrderStatus.FILLED or not parent.exec_spec:
+            return
+        arrival, avg = parent.exec_spec.get("arrival"), parent.avg_fill_price
+        if arrival and avg:
+            bps = parent.order.side.sign * (avg / arrival - 1.0) * 1e4
+            metrics().execution_shortfall_bps.observe(abs(bps), tags(
+                self.config.name, algorithm=parent.exec_spec["name"], direction="adverse" if bps > 0 else "favourable"))
+
+    async def tca(self, start: str | None = None, end: str | None = None) -> dict[str, Any]:
+        """Transaction-cost analysis of the parent orders accepted in [start, end] (ISO times;
+        open when None), from the log, against the bars this process has seen (the last
+        ``TAPE_BARS`` per symbol since it started: the interval VWAP, participation and reversion
+        of older parents are null): per parent, per algorithm and per venue
+        (:mod:`raytrade.analytics.tca`)."""
+        await self.ensure_ready()
+        assert self.store is not None
+        lo = datetime.fromisoformat(start) if start else None
+        hi = datetime.fromisoformat(end) if end else None
+        records = await self.store.read(types=TCA_TYPES)
+        parents = [p for p in parents_from_events(r.event for r in records)
+                   if (lo is None or p.start >= lo) and (hi is None or p.start <= hi)]
+        market = {sym: pd.DataFrame([(p, v) for _, p, v in tape], columns=["price", "volume"],
+                                    index=pd.DatetimeIndex([t for t, _, _ in tape]))
+                  for sym, tape in self._tape.items() if tape}
+        return tca_document(parents, market)
 
     def _notify(self, marks: dict[str, float], notes: list[Note]) -> asyncio.Future[Any]:
         """Send committed events and marks to the portfolio actor (batched, in order); the future
@@ -446,6 +485,10 @@ class OrderManager(ActorBase):
         for bar in parsed:
             self.broker.on_bar(bar)
             self._bar_meta[bar.symbol] = (bar.timestamp.isoformat(), bar.volume)
+            tape = self._tape.get(bar.symbol)
+            if tape is None:
+                tape = self._tape[bar.symbol] = deque(maxlen=TAPE_BARS)
+            tape.append((bar.timestamp, bar.close, bar.volume))
         # The bars' fills; reports of submissions in flight are theirs to take.
         reports = self.broker.take_events(skip=self._inflight) if self.broker.in_process else []
         events = first + self.core.from_broker(reports)

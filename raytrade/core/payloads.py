@@ -89,7 +89,9 @@ class Payload:
 class OrderAccepted(Payload):
     """``order_accepted`` (and ``order_submitted``: the order as sent to an external broker).
     ``parent``: the parent order a child order belongs to; ``exec``: a parent's execution
-    algorithm ({name, params, urgency, start, end}); both absent for a plain order."""
+    algorithm ({name, params, urgency, start, end, and arrival: the symbol's mark when it was
+    accepted, the benchmark of its cost analysis, absent when there was none}); both absent for a
+    plain order."""
 
     TYPES = (EventType.ORDER_ACCEPTED, EventType.ORDER_SUBMITTED)
     order: Order
@@ -106,7 +108,7 @@ class OrderAccepted(Payload):
         parent = None if p.get("parent") is None else _text(p, "parent", where, ident=True)
         ex = None if p.get("exec") is None else _object(p, "exec", where)
         if ex is not None:
-            _keys(ex, f"{where}.exec", ("name", "params", "urgency", "start", "end"))
+            _keys(ex, f"{where}.exec", ("name", "params", "urgency", "start", "end"), ("arrival",))
         return cls(order, parent, ex)
 
     def to_payload(self) -> dict[str, Any]:

@@ -249,6 +249,9 @@ class TradingCore:
             return f"horizon_s must be in (0, {MAX_HORIZON_S:g}], got {horizon:g}"
         spec = {"name": ea["name"], "params": dict(ea.get("params") or {}), "urgency": urgency,
                 "start": now.isoformat(), "end": (now + timedelta(seconds=horizon)).isoformat()}
+        arrival = self.portfolio.marks.get(order.symbol)
+        if arrival:  # the benchmark of the parent's cost analysis (raytrade.analytics.tca)
+            spec["arrival"] = arrival
         try:
             self._algorithm(order, spec)
         except (ConfigError, DomainError) as exc:

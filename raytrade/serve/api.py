@@ -224,6 +224,64 @@ class ApiError(Exception):
         self.status, self.error, self.detail, self.extra = status, error, detail, extra
 
 
+class TcaParent(BaseModel):
+    """One parent order's cost analysis (raytrade.analytics.tca): prices in currency per share,
+    costs in account currency (positive = hurt the trader), bps of the price named; null where a
+    figure needs what is missing (an arrival price, a fill, market bars)."""
+
+    parent: str
+    symbol: str
+    side: Literal["buy", "sell"]
+    algorithm: str
+    urgency: float
+    quantity: float
+    status: str
+    children: int
+    start: str
+    end: str
+    arrival_price: float | None = None
+    filled: float | None = None
+    fill_rate: float | None = None
+    avg_price: float | None = None
+    slippage_vs_arrival_bps: float | None = None
+    interval_vwap: float | None = None
+    slippage_vs_vwap_bps: float | None = None
+    participation: float | None = None
+    delay_cost: float | None = None
+    trading_cost: float | None = None
+    opportunity_cost: float | None = None
+    fees: float | None = None
+    shortfall: float | None = None
+    shortfall_bps: float | None = None
+    reversion_bps: float | None = None
+
+
+class TcaAlgorithm(BaseModel):
+    algorithm: str
+    parents: int
+    fill_rate: float | None
+    shortfall_bps_mean: float | None
+    shortfall_bps_median: float | None
+    shortfall_bps_p95: float | None
+    shortfall_bps_std: float | None
+    slippage_vs_arrival_bps: float | None
+    slippage_vs_vwap_bps: float | None
+
+
+class TcaVenue(BaseModel):
+    venue: str
+    fills: int
+    quantity: float
+    share: float
+    slippage_vs_arrival_bps: float | None
+
+
+class TcaReport(BaseModel):
+    parents: list[TcaParent]
+    algorithms: list[TcaAlgorithm]
+    venues: list[TcaVenue]
+
+
 class ErrorBody(BaseModel):
     """Every error response: a stable code, a sentence, and context fields (``field``, ``order``)."""
 
@@ -791,6 +849,33 @@ class ApiGateway:
                                                        self.call("orders", "strategy_status"))
         return {"running": stats["running"], "halted": risk["halted"], "halt_detail": risk["halt_detail"],
                 "strategies": strategies}
+
+    # --- execution ---------------------------------------------------------------------------
+
+    @app.get("/api/tca", tags=["execution"], response_model=TcaReport)
+    async def tca(self, token: str | None = Depends(_bearer),
+                  start: str | None = Query(None, description="ISO 8601 time: parents accepted from"),
+                  end: str | None = Query(None, description="ISO 8601 time: parents accepted until")) -> dict[str, Any]:
+        """Transaction-cost analysis of the parent orders (orders with an execution algorithm):
+        per parent its arrival price, average price, slippage to arrival and to the interval VWAP
+        (bps), implementation shortfall split into delay, trading and opportunity cost (account
+        currency) and in bps of the arrival notional, fill rate, participation and post-trade
+        reversion; per algorithm and per venue summaries. Market benchmarks come from the bars
+        the order manager has seen since it started (null for older parents)."""
+        await self.authenticate(token, Role.VIEWER)
+        from datetime import datetime
+
+        for name, value in (("start", start), ("end", end)):
+            if value is not None:
+                try:
+                    t = datetime.fromisoformat(value)
+                except ValueError:
+                    raise ApiError(422, "INVALID_REQUEST", f"{name} must be an ISO 8601 time, got {value!r}",
+                                   field=name) from None
+                if t.tzinfo is None:
+                    raise ApiError(422, "INVALID_REQUEST", f"{name} must carry a time zone (e.g. Z), got {value!r}",
+                                   field=name)
+        return await self.call("orders", "tca", start, end)
 
     # --- WebSocket ---------------------------------------------------------------------------
 

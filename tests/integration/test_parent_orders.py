@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -52,7 +53,7 @@ def test_a_twap_parent_survives_a_sigkill_and_finishes_without_a_duplicate_child
     assert ray.get(om.get_order.remote("Q"))["filled_quantity"] == 100  # no child after the cancel
 
 
-def test_a_parent_on_the_routed_broker_records_every_fills_venue(engine_factory: Any) -> None:  # noqa: F811
+def test_a_parent_on_the_routed_broker_records_every_fills_venue(engine_factory: Any, tmp_path: Path) -> None:  # noqa: F811
     """Children of a VWAP parent routed over two lit venues and a dark pool, with market impact on:
     every fill in the log names its venue, the parent fills in full, and on a bar the dark pool's
     midpoint fills beat the lit ones."""
@@ -79,3 +80,32 @@ def test_a_parent_on_the_routed_broker_records_every_fills_venue(engine_factory:
         dark = [f["price"] for f in fills if f["venue"] == "DARK" and f["timestamp"] == ts]
         lit = [f["price"] for f in fills if f["venue"] != "DARK" and f["timestamp"] == ts]
         assert max(dark) < min(lit, default=float("inf"))
+    # its cost analysis from the log and the bars the order manager saw
+    tca = ray.get(om.tca.remote())
+    (row,) = tca["parents"]
+    assert row["parent"] == "V" and row["status"] == "filled" and row["fill_rate"] == 1.0
+    assert row["arrival_price"] == pytest.approx(50.05)  # the last mark before it (bar 5 of the history)
+    assert row["interval_vwap"] is not None and 0 < row["participation"] < 1
+    assert {v["venue"] for v in tca["venues"]} == {"PRIMARY", "SECONDARY", "DARK"}
+    assert sum(v["share"] for v in tca["venues"]) == pytest.approx(1.0)
+    assert tca["algorithms"][0]["algorithm"] == "vwap" and tca["algorithms"][0]["parents"] == 1
+    # the report from the command line: the same figures, with the market from a file
+    import pandas as pd
+    from typer.testing import CliRunner
+
+    from raytrade.cli import app
+
+    bars = [(T0 + timedelta(minutes=i), 50.0, 50_000.0) for i in range(1, 10)]
+    pd.DataFrame([{"timestamp": t.isoformat(), "symbol": "KO", "price": p, "volume": v} for t, p, v in bars]).to_csv(
+        tmp_path / "market.csv", index=False)
+    res = CliRunner().invoke(app, ["tca", "report", "-o", str(tmp_path / "tca"), "--market", str(tmp_path / "market.csv"),
+                                   "--database-url", eng.config.store_url or ""])
+    assert res.exit_code == 0, res.output
+    assert "1 parent orders analysed" in res.output
+    page = (tmp_path / "tca" / "tca.html").read_text()
+    assert "By venue" in page and "DARK" in page and "data:image/png;base64" in page
+    rows = pd.read_csv(tmp_path / "tca" / "tca_parents.csv")
+    assert rows["parent"].tolist() == ["V"] and rows["avg_price"].iloc[0] == pytest.approx(row["avg_price"])
+    bad = CliRunner().invoke(app, ["tca", "report", "-o", str(tmp_path / "x"), "--market", str(tmp_path / "nope.csv"),
+                                   "--database-url", eng.config.store_url or ""])
+    assert bad.exit_code == 2 and "cannot read the market file" in bad.output and "Traceback" not in bad.output

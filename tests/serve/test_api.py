@@ -258,3 +258,27 @@ def test_a_strategy_runs_in_the_engine_through_the_api(api: Api) -> None:
     assert status["runner"]["symbols"] == ["KO"] and status["pnl"] == 0.0
     r = api("POST", "/api/strategies/stop", Role.ADMIN, json={"reason": "done", "strategy": "ma-api"})
     assert r.status_code == 200 and r.json()["running"] is False
+
+
+def test_tca_answers_typed_per_parent_algorithm_and_venue(api: Api) -> None:
+    r = api("POST", "/api/orders", Role.TRADER, json={"symbol": "JPM", "side": "buy", "quantity": 100,
+                                                      "client_order_id": "tca-1", "horizon_s": 600,
+                                                      "exec_algorithm": {"name": "twap", "params": {"slices": 4}}})
+    assert r.status_code == 201, r.text
+    body = api("GET", "/api/tca", Role.VIEWER).json()
+    (row,) = [p for p in body["parents"] if p["parent"] == "tca-1"]
+    # the first of 4 slices filled at once at the mark (80, no costs): no slippage yet, a quarter filled
+    assert (row["algorithm"], row["arrival_price"], row["fill_rate"], row["slippage_vs_arrival_bps"]) == (
+        "twap", 80.0, 0.25, 0.0)
+    assert row["opportunity_cost"] == 0.0 and row["status"] == "working"
+    assert any(a["algorithm"] == "twap" for a in body["algorithms"])
+    assert body["venues"] and body["venues"][0]["venue"] == "-"
+    spec = api("GET", "/openapi.json").json()
+    assert "TcaReport" in spec["components"]["schemas"]
+    later = api("GET", "/api/tca", Role.VIEWER, params={"start": "2100-01-01T00:00:00+00:00"}).json()
+    assert later["parents"] == []
+    bad = api("GET", "/api/tca", Role.VIEWER, params={"start": "yesterday"})
+    assert bad.status_code == 422 and bad.json()["field"] == "start"
+    naive = api("GET", "/api/tca", Role.VIEWER, params={"end": "2024-03-04T15:00:00"})
+    assert naive.status_code == 422 and "time zone" in naive.json()["detail"]
+    assert api("GET", "/api/tca").status_code == 401
