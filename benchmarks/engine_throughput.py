@@ -11,9 +11,11 @@ group commit saves).
 Submitters each send one order at a time and wait for its acknowledgement, either with one Ray call
 per order or through an OrderClient, which coalesces what concurrent submitters send while earlier
 calls are in flight into one ``submit_batch`` call (what an API replica does). The last rows of
-each backend run the 16-submitter OrderClient flow again with 2,000 limit orders resting in the
-book (every decision counts the open orders' pending exposure): against the same row without them,
-what a full book costs each order.
+each backend run the 16-submitter OrderClient flow again: with a bar of every symbol every 0.25 s
+(a market minute each), then with those bars and 8 VWAP parent orders working (a child per parent
+at every bar: what execution algorithms cost the order flow, against the bars-only row), and with
+2,000 limit orders resting in the book (every decision counts the open orders' pending exposure):
+against the same row without them, what a full book costs each order.
 
 Targets on the 2-core machine, PostgreSQL: >= 1,000 orders/s sustained with p99 <= 20 ms from
 submission to acknowledgement; verify >= 100,000 records/s.
@@ -27,7 +29,7 @@ import os
 import tempfile
 import time
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -44,9 +46,11 @@ from raytrade.storage.postgres import PostgresEventStore
 
 SYMBOLS = ("AAPL", "MSFT", "KO", "JPM", "XOM", "PFE", "WMT", "INTC")
 NOW = datetime(2024, 3, 4, 15, 0, tzinfo=UTC)
-RISK = {"max_orders_per_second": 1e9, "max_symbol_weight": 1.0, "max_sector_weight": 1.0}
+RISK = {"max_orders_per_second": 1e9, "max_symbol_weight": 1.0, "max_sector_weight": 1.0, "max_order_notional": 1e9}
 LISTED = 100_000  # orders in the book for the listing row
 RESTING = 2000  # limit buys 5% below the market, left working before the "resting" rows
+BAR_EVERY_S = 0.25  # the "bars" and "vwap" rows: a bar of every symbol this often, a market minute each
+VWAP_PARENTS = 8  # the "vwap" row: one VWAP parent per symbol working (a child per symbol at every bar)
 
 
 def request(i: int) -> dict[str, Any]:
@@ -58,10 +62,12 @@ def pct(values: list[float], q: float) -> float:
     return float(np.percentile(values, q)) * 1000 if values else float("nan")
 
 
-async def drive_engine(eng: TradingEngine, seconds: float, concurrency: int, mode: str = "client") -> dict[str, Any]:
+async def drive_engine(eng: TradingEngine, seconds: float, concurrency: int, mode: str = "client",
+                       bars: Any = None) -> dict[str, Any]:
     """``concurrency`` submitters, each submitting one order at a time for ``seconds``: through an
     :class:`OrderClient` (``client``: concurrent submissions coalesced into batch calls) or with
-    one Ray call per order (``call``); latency per order from submission to acknowledgement."""
+    one Ray call per order (``call``); latency per order from submission to acknowledgement.
+    ``bars``: a callable giving the next bars, sent every ``BAR_EVERY_S`` during the run."""
     latencies: list[float] = []
     statuses: dict[str, int] = {}
     counter = iter(range(10**9))
@@ -78,8 +84,13 @@ async def drive_engine(eng: TradingEngine, seconds: float, concurrency: int, mod
             latencies.append(time.perf_counter() - t)
             statuses[view["status"]] = statuses.get(view["status"], 0) + 1
 
+    async def feed() -> None:
+        while time.perf_counter() < deadline:
+            await eng.orders.on_bars.remote(bars())
+            await asyncio.sleep(BAR_EVERY_S)
+
     start = time.perf_counter()
-    await asyncio.gather(*[worker() for _ in range(concurrency)])
+    await asyncio.gather(*[worker() for _ in range(concurrency)], *([feed()] if bars else []))
     wall = time.perf_counter() - start
     return {"orders": len(latencies), "orders_s": len(latencies) / wall, "p50_ms": pct(latencies, 50),
             "p99_ms": pct(latencies, 99), "statuses": statuses,
@@ -96,6 +107,17 @@ async def place_resting(eng: TradingEngine, n: int) -> None:
     assert {v["status"] for v in views} == {"accepted"}, {v["status"] for v in views}
 
 
+def place_parents(eng: TradingEngine) -> None:
+    """One VWAP parent per symbol (100,000 shares over 6.5 hours, 390 slices: a child at every bar)."""
+    import ray
+
+    for i, sym in enumerate(SYMBOLS[:VWAP_PARENTS]):
+        view = ray.get(eng.orders.submit.remote({
+            "symbol": sym, "side": "buy", "quantity": 100_000, "client_order_id": f"vwap-{i}-{uuid.uuid4().hex[:6]}",
+            "exec_algorithm": {"name": "vwap", "params": {"slices": 390}}, "horizon_s": 23_400}, "bench"))
+        assert view["status"] in ("accepted", "partially_filled"), view
+
+
 def engine_run(store_url: str, schema: str | None, seconds: float,
                shapes: list[tuple[str, int]]) -> list[tuple[str, int, dict[str, Any]]]:
     """One engine; for each (mode, submitters) a timed run."""
@@ -110,12 +132,21 @@ def engine_run(store_url: str, schema: str | None, seconds: float,
                  "close": 100.0, "volume": 1e9} for s in SYMBOLS]
         ray.get(eng.orders.on_bars.remote(bars, True))
         asyncio.run(drive_engine(eng, 1.0, 8))  # warm-up
+        minute = iter(range(1, 10**9))
+
+        def next_bars() -> list[dict[str, Any]]:
+            ts = (NOW + timedelta(minutes=next(minute))).isoformat()
+            return [{**b, "timestamp": ts} for b in bars]
+
         out = []
         for mode, submitters in shapes:
             if mode == "resting" and not ray.get(eng.orders.stats.remote())["open_orders"]:
                 asyncio.run(place_resting(eng, RESTING))
+            if mode == "vwap":
+                place_parents(eng)
             before = ray.get(eng.orders.stats.remote())
-            result = asyncio.run(drive_engine(eng, seconds, submitters, "client" if mode == "resting" else mode))
+            result = asyncio.run(drive_engine(eng, seconds, submitters, "call" if mode == "call" else "client",
+                                              next_bars if mode in ("bars", "vwap") else None))
             after = ray.get(eng.orders.stats.remote())
             result["commits"] = after["commits"] - before["commits"]
             out.append((mode, submitters, result))
@@ -260,7 +291,7 @@ def main() -> None:
     backends = {"sqlite": (f"sqlite:///{tmp / 'bench.sqlite'}", None),
                 "postgresql": (args.pg, f"rt_bench_{uuid.uuid4().hex[:8]}")}
     shapes = [("call", 8), ("call", 32), ("client", 8), ("client", 12), ("client", 16), ("client", 32),
-              ("resting", 16)]
+              ("bars", 16), ("vwap", 16), ("resting", 16)]
     rows = []
     base = asyncio.run(in_process_baseline(args.seconds))
     rows.append(("in-process domain objects, no store (baseline)", base))
@@ -270,6 +301,8 @@ def main() -> None:
         try:
             for mode, submitters, result in engine_run(url, schema, args.seconds, shapes):
                 how = {"call": "a Ray call per order", "client": "OrderClient",
+                       "bars": f"OrderClient, bars every {BAR_EVERY_S:g} s",
+                       "vwap": f"OrderClient, bars, {VWAP_PARENTS} VWAP parents",
                        "resting": f"OrderClient, {RESTING:,} resting orders"}[mode]
                 rows.append((f"actors, {name}, {submitters} submitters, {how}", result))
             store_rows.append((name, asyncio.run(store_appends(url, (schema or "") + "_s" if schema else None,

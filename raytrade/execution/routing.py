@@ -37,6 +37,7 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from raytrade.core.errors import ConfigError
@@ -103,11 +104,16 @@ class LitOnlyPolicy:
         return _lit(side, quantity, [q for q in quotes if q.kind == "lit" and q.venue not in exclude], lot)
 
 
-@dataclass(frozen=True, slots=True)
 class CostPolicy:
-    """Dark first where the expected saving is positive, then lit by all-in price (the module)."""
+    """Dark first where the expected saving is positive, then lit by all-in price (the module).
+    The ranking of a set of quotes is kept for the next child routed over the same quotes (a
+    parent's children usually are): routing a child is then a walk over two or three venues."""
 
-    delay_bps_per_ms: float = 0.01
+    def __init__(self, delay_bps_per_ms: float = 0.01) -> None:
+        if not (math.isfinite(delay_bps_per_ms) and delay_bps_per_ms >= 0):
+            raise ConfigError(f"routing.params.delay_bps_per_ms must be finite and >= 0, got {delay_bps_per_ms!r}")
+        self.delay_bps_per_ms = float(delay_bps_per_ms)
+        self._ranked: dict[Any, tuple[list[VenueQuote], list[VenueQuote]]] = {}
 
     @property
     def name(self) -> str:
@@ -118,45 +124,93 @@ class CostPolicy:
         miss = best_lit * self.delay_bps_per_ms * dark.latency_ms / 1e4
         return dark.fill_prob * side * (best_lit - dark.all_in(side)) - (1.0 - dark.fill_prob) * miss
 
-    def route(self, side: int, quantity: float, quotes: Sequence[VenueQuote], lot: float = 1.0,
-              exclude: Collection[str] = ()) -> list[RouteSlice]:
+    def _rank(self, side: int, quotes: Sequence[VenueQuote],
+              exclude: Collection[str]) -> tuple[list[VenueQuote], list[VenueQuote]]:
+        """(dark venues that pay, best saving first; lit venues, cheapest first)."""
+        key = (side, tuple(quotes), frozenset(exclude))
+        hit = self._ranked.get(key)
+        if hit is not None:
+            return hit
         usable = [q for q in quotes if q.venue not in exclude]
-        lit = [q for q in usable if q.kind == "lit"]
+        lit = sorted((q for q in usable if q.kind == "lit"), key=lambda q: (q.all_in(side) * side, q.latency_ms))
         if not lit:
             raise ConfigError("routing: no lit venue to route to")
-        best = min(q.all_in(side) * side for q in lit) * side
+        best = lit[0].all_in(side)
+        scored = [(self.dark_saving(side, q, best), q) for q in usable if q.kind == "dark"]
+        darks = [q for s, q in sorted(scored, key=lambda t: -t[0]) if s > 0]
+        if len(self._ranked) >= 4096:  # quotes change all the time live: keep the recent ones
+            self._ranked.clear()
+        self._ranked[key] = (darks, lit)
+        return darks, lit
+
+    def route(self, side: int, quantity: float, quotes: Sequence[VenueQuote], lot: float = 1.0,
+              exclude: Collection[str] = ()) -> list[RouteSlice]:
+        darks, lit = self._rank(side, quotes, exclude)
         out: list[RouteSlice] = []
         left = quantity
-        darks = sorted(((self.dark_saving(side, q, best), q) for q in usable if q.kind == "dark"),
-                       key=lambda t: -t[0])
-        for saving, q in darks:
-            if saving <= 0 or left < q.min_size or left <= 0:
+        for q in darks:
+            if left <= 0 or left < q.min_size:
                 continue
             take = _floor(min(left, q.size), lot)
             if take <= 0 or take < q.min_size:
                 continue
             out.append(RouteSlice(q.venue, "dark", take, q.all_in(side), q.fill_prob))
             left -= take
-        return out + _lit(side, left, lit, lot)
+        return out + _ranked_lit(side, left, lit, lot)
+
+
+    def allocate(self, side: int, quantities: Sequence[float] | np.ndarray, quotes: Sequence[VenueQuote],
+                 lot: float = 1.0, exclude: Collection[str] = ()) -> tuple[list[str], np.ndarray]:
+        """:meth:`route` for many children at once (a parent's schedule): (venue names, an
+        array of shape (children, venues) of the quantities planned on each), row by row what
+        :meth:`route` plans for that child, in one pass of array operations."""
+        darks, lit = self._rank(side, quotes, exclude)
+        venues = [q.venue for q in darks] + [q.venue for q in lit]
+        left = np.asarray(quantities, dtype=np.float64).copy()
+        out = np.zeros((len(left), len(venues)))
+        for j, q in enumerate(darks):
+            take = _floor_array(np.minimum(left, q.size), lot)
+            ok = (left > 0) & (left >= q.min_size) & (take > 0) & (take >= q.min_size)
+            out[:, j] = np.where(ok, take, 0.0)
+            left -= out[:, j]
+        for j, q in enumerate(lit, start=len(darks)):
+            take = np.maximum(_floor_array(np.minimum(left, q.size), lot), 0.0)
+            out[:, j] = take
+            left -= take
+        rest = left > 1e-12
+        out[rest, len(darks)] += left[rest]  # to the cheapest lit venue
+        return venues, out
+
+
+def _floor_array(q: np.ndarray, lot: float) -> np.ndarray:
+    return np.floor(q / lot + 1e-9) * lot if lot > 0 else q
 
 
 def _lit(side: int, quantity: float, lit: Sequence[VenueQuote], lot: float) -> list[RouteSlice]:
-    if quantity <= 0:
-        return []
     if not lit:
         raise ConfigError("routing: no lit venue to route to")
-    ranked = sorted(lit, key=lambda q: (q.all_in(side) * side, q.latency_ms))
-    out: dict[str, float] = {}
+    return _ranked_lit(side, quantity, sorted(lit, key=lambda q: (q.all_in(side) * side, q.latency_ms)), lot)
+
+
+def _ranked_lit(side: int, quantity: float, ranked: Sequence[VenueQuote], lot: float) -> list[RouteSlice]:
+    """Step 2 of the module over lit venues already ranked cheapest first."""
+    if quantity <= 0:
+        return []
+    takes = []
     left = quantity
     for q in ranked:
         take = _floor(min(left, q.size), lot)
         if take > 0:
-            out[q.venue] = take
+            takes.append([q, take])
             left -= take
     if left > 1e-12:
-        out[ranked[0].venue] = out.get(ranked[0].venue, 0.0) + left
-    by = {q.venue: q for q in ranked}
-    return [RouteSlice(v, "lit", n, by[v].all_in(side), 1.0) for v, n in out.items()]
+        for t in takes:
+            if t[0] is ranked[0]:
+                t[1] += left
+                break
+        else:
+            takes.insert(0, [ranked[0], left])
+    return [RouteSlice(q.venue, "lit", n, q.all_in(side), 1.0) for q, n in takes]
 
 
 class RoutingConfig(BaseModel):

@@ -165,3 +165,23 @@ def test_a_parent_that_is_not_whole_lots_or_a_backwards_horizon_is_refused() -> 
         ParentSpec(100, 1, T0, T0)
     with pytest.raises(ConfigError, match="urgency"):
         ParentSpec(100, 1, T0, T0 + timedelta(hours=1), urgency=1.5)
+
+
+def test_vwap_weights_equal_the_day_by_day_walk_of_the_profile() -> None:
+    """The vectorised cumulative profile mass equals summing the profile day by day between each
+    pair of slice times (the rule as written in VWAP._mass), over nights, weekends and both days."""
+    from datetime import UTC, datetime, timedelta
+
+    import numpy as np
+
+    from raytrade.execution.algorithms import ParentSpec, make_algorithm
+
+    rng = np.random.default_rng(1)
+    for i in range(300):
+        st = datetime(2024, 3, 1, tzinfo=UTC) + timedelta(minutes=float(rng.uniform(0, 60 * 24 * 10)))
+        en = st + timedelta(minutes=float(rng.uniform(5, 60 * 24 * 4)))
+        a = make_algorithm("vwap", ParentSpec(1e6, 1, st, en), {"slices": int(rng.integers(1, 50)),
+                                                                "day": ["xnys", "utc"][i % 2]})
+        walked = np.array([a._mass(x, y) for x, y in zip(a.times, [*a.times[1:], en], strict=True)])  # type: ignore[attr-defined]
+        if walked.sum() > 0:
+            np.testing.assert_allclose(a.weights, walked / walked.sum(), atol=1e-9)  # type: ignore[attr-defined]

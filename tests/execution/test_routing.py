@@ -76,3 +76,17 @@ def test_policies_come_from_a_registry_with_clear_errors() -> None:
         make_policy("cost", {"bogus": 1})
     with pytest.raises(ConfigError, match="no lit venue"):
         CostPolicy().route(1, 100, [DARK])
+
+
+def test_allocating_many_children_at_once_plans_what_routing_each_does() -> None:
+    rng = np.random.default_rng(4)
+    policy = CostPolicy()
+    for _ in range(50):
+        lot = float(rng.choice([1, 100]))
+        qty = rng.integers(0, 80, size=30).astype(float) * lot
+        side = int(rng.choice([1, -1]))
+        venues, alloc = policy.allocate(side, qty, [PRIMARY, SECONDARY, DARK], lot)
+        for i, q in enumerate(qty):
+            each = {s.venue: s.quantity for s in policy.route(side, q, [PRIMARY, SECONDARY, DARK], lot)} if q else {}
+            assert {v: alloc[i, j] for j, v in enumerate(venues) if alloc[i, j]} == pytest.approx(each)
+        np.testing.assert_allclose(alloc.sum(axis=1), qty)

@@ -79,16 +79,23 @@ class ExecutionAlgorithm(Protocol):
 
 def whole_lot_slices(cum_fractions: Sequence[float] | np.ndarray, total_lots: int) -> np.ndarray:
     """Slices (in lots, integers >= 0) whose running sums follow ``cum_fractions`` (non-decreasing,
-    ending at 1) as closely as whole lots allow: slice_i = round(total x F_i) - round(total x F_{i-1}).
-    They sum exactly to ``total_lots``."""
-    f = np.asarray(cum_fractions, dtype=np.float64)
-    if f.ndim != 1 or len(f) == 0:
+    ending at 1) as closely as whole lots allow: slice_i = round(total x F_i) - round(total x F_{i-1})
+    (round half to even). They sum exactly to ``total_lots``."""
+    # a loop over a Python list: schedules have tens of slices, where NumPy's per-call cost dominates
+    f = cum_fractions.tolist() if isinstance(cum_fractions, np.ndarray) else list(cum_fractions)
+    if not f or not all(isinstance(x, (int, float)) for x in f):
         raise ConfigError("cumulative fractions must be a non-empty 1-D sequence")
-    if not np.isfinite(f).all() or (np.diff(f) < -1e-12).any() or f[0] < -1e-12 or abs(f[-1] - 1.0) > 1e-9:
+    prev_f, prev_c, out = 0.0, 0, []
+    for x in f:
+        if not (math.isfinite(x) and x >= prev_f - 1e-12):
+            raise ConfigError("cumulative fractions must be finite, non-decreasing, from >= 0 to 1")
+        c = round(min(max(x, 0.0), 1.0) * total_lots)
+        out.append(c - prev_c)
+        prev_f, prev_c = x, c
+    if abs(f[-1] - 1.0) > 1e-9:
         raise ConfigError("cumulative fractions must be finite, non-decreasing, from >= 0 to 1")
-    cum = np.rint(np.clip(f, 0.0, 1.0) * total_lots).astype(np.int64)
-    cum[-1] = total_lots
-    return np.diff(np.concatenate([[0], cum]))
+    out[-1] += total_lots - prev_c
+    return np.array(out, dtype=np.int64)
 
 
 def cumulative_target(parent: ParentSpec, times: Sequence[datetime], slices_lots: np.ndarray, now: datetime) -> float:

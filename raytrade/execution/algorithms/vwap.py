@@ -17,7 +17,7 @@ proportion); a horizon over several days takes each day's profile in turn.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
 from typing import ClassVar, Literal
 from zoneinfo import ZoneInfo
@@ -43,6 +43,16 @@ def u_shape_profile(buckets: int = 78, depth: float = 2.0) -> np.ndarray:
     x = (np.arange(buckets) + 0.5) / buckets
     w = 1.0 + depth * (2.0 * x - 1.0) ** 2
     return w / w.sum()
+
+
+@cache
+def _default_profile(day: str) -> tuple[np.ndarray, np.ndarray]:
+    """(profile, its cumulative sum from 0) of ``day``'s default profile, computed once."""
+    prof = u_shape_profile() if day == "xnys" else crypto_volume_profile()
+    prof = prof / prof.sum()
+    cum = np.concatenate([[0.0], np.cumsum(prof)])
+    prof.flags.writeable = cum.flags.writeable = False
+    return prof, cum
 
 
 @cache
@@ -83,16 +93,17 @@ class VWAP(PlannedSchedule):
             raise ConfigError(f"vwap.slices must be an integer in [1, 10000], got {slices!r}")
         if day not in ("xnys", "utc"):
             raise ConfigError(f"vwap.day must be xnys or utc, got {day!r}")
-        prof = np.asarray(profile if profile is not None
-                          else (u_shape_profile() if day == "xnys" else crypto_volume_profile()), dtype=np.float64)
-        if prof.ndim != 1 or len(prof) == 0 or not np.isfinite(prof).all() or (prof < 0).any() or prof.sum() <= 0:
-            raise ConfigError("vwap.profile must be a non-empty list of finite weights >= 0, not all 0")
+        if profile is None:
+            self.profile, self._cum = _default_profile(day)
+        else:
+            prof = np.asarray(profile, dtype=np.float64)
+            if prof.ndim != 1 or len(prof) == 0 or not np.isfinite(prof).all() or (prof < 0).any() or prof.sum() <= 0:
+                raise ConfigError("vwap.profile must be a non-empty list of finite weights >= 0, not all 0")
+            self.profile = prof / prof.sum()
+            self._cum = np.concatenate([[0.0], np.cumsum(self.profile)])
         self.parent, self.day = parent, day
-        self.profile = prof / prof.sum()
-        self._cum = np.concatenate([[0.0], np.cumsum(self.profile)])
         self.times = slice_times(parent, slices)
-        ends = [*self.times[1:], parent.end]
-        weights = np.array([self._mass(a, b) for a, b in zip(self.times, ends, strict=True)])
+        weights = np.diff(self._cum_mass([*self.times, parent.end]))
         if weights.sum() <= 0:  # the horizon lies outside the trading day: equal slices
             weights = np.ones(slices)
         self.weights = weights / weights.sum()
@@ -111,6 +122,30 @@ class VWAP(PlannedSchedule):
         x = min(max((t - lo) / (hi - lo), 0.0), 1.0) * len(self.profile)
         k = int(min(x, len(self.profile) - 1e-12))
         return float(self._cum[k] + (x - k) * self.profile[k]) if x < len(self.profile) else 1.0
+
+    def _cum_mass(self, times: Sequence[datetime]) -> np.ndarray:
+        """The profile's volume from the start of the first time's day to each of ``times``
+        (non-decreasing), in days of volume: whole days before a time's own day count 1 each,
+        its own day the profile's mass up to it. ``_mass(a, b)`` is the difference at b and a."""
+        tz = UTC if self.day == "utc" else NEW_YORK
+        first, last = times[0].astimezone(tz).date(), times[-1].astimezone(tz).date()
+        n = len(self.profile)
+        if first == last:  # one day (most parents): one window for every time
+            lo, hi = self._day_window(times[0])
+            ts = np.array([t.timestamp() for t in times])
+            x = np.clip((ts - lo.timestamp()) / (hi - lo).total_seconds(), 0.0, 1.0) * n
+            return np.interp(x, np.arange(n + 1, dtype=np.float64), self._cum)
+        dates = [t.astimezone(tz).date() for t in times]
+        windows: dict[date, tuple[float, float]] = {}
+        for d in dict.fromkeys(dates):
+            lo, hi = self._day_window(datetime.combine(d, time(12), tzinfo=tz))
+            windows[d] = (lo.timestamp(), hi.timestamp())
+        off = np.array([(d - first).days for d in dates], dtype=np.float64)
+        lo_s = np.array([windows[d][0] for d in dates])
+        hi_s = np.array([windows[d][1] for d in dates])
+        ts = np.array([t.timestamp() for t in times])
+        x = np.clip((ts - lo_s) / (hi_s - lo_s), 0.0, 1.0) * n
+        return off + np.interp(x, np.arange(n + 1, dtype=np.float64), self._cum)
 
     def _mass(self, a: datetime, b: datetime) -> float:
         """The profile's volume between ``a`` and ``b``, summed over the days they span."""
