@@ -185,3 +185,23 @@ def test_vwap_weights_equal_the_day_by_day_walk_of_the_profile() -> None:
         walked = np.array([a._mass(x, y) for x, y in zip(a.times, [*a.times[1:], en], strict=True)])  # type: ignore[attr-defined]
         if walked.sum() > 0:
             np.testing.assert_allclose(a.weights, walked / walked.sum(), atol=1e-9)  # type: ignore[attr-defined]
+
+
+def test_pov_caps_its_rate_by_the_liquidity_score_by_default() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    import pytest
+
+    from raytrade.core.errors import ConfigError
+    from raytrade.execution.algorithms import ParentSpec, make_algorithm
+    from raytrade.execution.impact import liquidity_score
+
+    t0 = datetime(2024, 3, 4, 15, tzinfo=UTC)
+    spec = ParentSpec(10_000, 1, t0, t0 + timedelta(hours=1))
+    illiquid = liquidity_score(spread=0.01, sigma=0.04, adv_notional=2e6)  # 50 bp half spread + 283 bp impact for $1M: ~0.03
+    assert make_algorithm("pov", spec, {"rate": 0.3, "liquidity": illiquid}).rate == pytest.approx(0.05 + 0.2 * illiquid)
+    assert make_algorithm("pov", spec, {"rate": 0.3, "liquidity": 1.0}).rate == pytest.approx(0.25)
+    assert make_algorithm("pov", spec, {"rate": 0.3}).rate == 0.25
+    assert make_algorithm("pov", spec, {"rate": 0.3, "max_rate": 0.5, "liquidity": 0.0}).rate == 0.3
+    with pytest.raises(ConfigError, match=r"pov\.liquidity must be a score in \[0, 1\]"):
+        make_algorithm("pov", spec, {"liquidity": 2})

@@ -2,8 +2,9 @@
 
 Done by now = min(parent, rate x the market volume traded since the start), in whole lots (rounded
 down: never above the share); what is left at ``end`` is sent then when ``finish`` (the parent
-completes), else left undone (the fill rate says so). ``rate`` is capped by ``max_rate`` (the
-liquidity score's default cap, :func:`raytrade.execution.impact.participation_cap`).
+completes), else left undone (the fill rate says so). ``rate`` is capped by ``max_rate``; left out, the cap is
+:func:`raytrade.execution.impact.participation_cap` of the name's ``liquidity`` score when one is
+given (5% for an illiquid name to 25%), else 25%.
 """
 
 from __future__ import annotations
@@ -14,14 +15,19 @@ from typing import ClassVar
 
 from raytrade.core.errors import ConfigError
 from raytrade.execution.algorithms.base import ParentSpec, register, slice_times
+from raytrade.execution.impact import participation_cap
 
 
 @register
 class POV:
     name: ClassVar[str] = "pov"
 
-    def __init__(self, parent: ParentSpec, rate: float = 0.1, max_rate: float = 0.25, finish: bool = True,
-                 expected_volume: float | None = None) -> None:
+    def __init__(self, parent: ParentSpec, rate: float = 0.1, max_rate: float | None = None, finish: bool = True,
+                 expected_volume: float | None = None, liquidity: float | None = None) -> None:
+        if liquidity is not None and not (isinstance(liquidity, (int, float)) and 0.0 <= liquidity <= 1.0):
+            raise ConfigError(f"pov.liquidity must be a score in [0, 1], got {liquidity!r}")
+        if max_rate is None:
+            max_rate = participation_cap(liquidity) if liquidity is not None else 0.25
         if not 0.0 < rate <= 1.0 or not 0.0 < max_rate <= 1.0:
             raise ConfigError(f"pov.rate and pov.max_rate must be in (0, 1], got {rate!r}, {max_rate!r}")
         self.parent = parent
