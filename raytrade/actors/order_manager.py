@@ -273,9 +273,13 @@ class OrderManager(ActorBase):
         """Send the children the working parents' algorithms ask for now, through the normal
         submission (idempotent: a child id asked for twice is one order)."""
         async with self._parents_lock:
-            for request, principal in self.core.child_requests():
-                with contextlib.suppress(StoreError):  # asked again at the next bar
-                    await self.submit(request, principal)
+            # one child per parent at most, each its own id: submitted together, they share a commit
+            answers = await asyncio.gather(*[self.submit(request, principal)
+                                             for request, principal in self.core.child_requests()],
+                                           return_exceptions=True)
+            for a in answers:  # a store outage: asked again at the next bar; anything else is a bug
+                if isinstance(a, BaseException) and not isinstance(a, StoreError):
+                    raise a
 
     async def _route_in_process(self, order: Order, principal: str, raw: dict[str, Any],
                                 first: list[Event | None]) -> dict[str, Any]:

@@ -157,6 +157,7 @@ class TradingCore:
         self.market_now: datetime | None = None
         self.parents: dict[str, ExecutionAlgorithm] = {}  # working parent orders' algorithms, by client order id
         self.children: dict[str, int] = {}  # children decided per parent (accepted or refused): the next id
+        self.kids: dict[str, list[str]] = {}  # a parent's accepted children's ids, in order
         self.volume: dict[str, float] = {}  # market volume seen per symbol (what POV follows)
         self._reserved: defaultdict[str, float] = defaultdict(float)
 
@@ -565,6 +566,7 @@ class TradingCore:
                 self.children.setdefault(data.order.client_order_id, 0)
             elif data.parent is not None:
                 self.children[data.parent] = self.children.get(data.parent, 0) + 1
+                self.kids.setdefault(data.parent, []).append(data.order.client_order_id)
         elif isinstance(data, payloads.OrderRejected):
             parent = data.request.get("parent_id")
             if isinstance(parent, str) and parent in self.children and data.client_order_id not in self.book.orders:
@@ -588,7 +590,7 @@ class TradingCore:
             if parent is None or not parent.is_open or parent.status is OrderStatus.PENDING_CANCEL:
                 del self.parents[pid]
                 continue
-            kids = [m for m in self.book.orders.values() if m.parent_id == pid]
+            kids = [self.book.orders[c] for c in self.kids.get(pid, ())]
             held = sum(m.order.quantity if m.is_open or m.status is OrderStatus.FILLED else m.filled_quantity
                        for m in kids)
             lot = self.instruments[parent.order.symbol].lot_size
@@ -606,7 +608,7 @@ class TradingCore:
 
     def children_of(self, parent_id: str) -> list[str]:
         """The open children of a parent (what a cancel of the parent cancels first)."""
-        return [m.client_order_id for m in self.book.open_orders() if m.parent_id == parent_id]
+        return [c for c in self.kids.get(parent_id, ()) if self.book.orders[c].is_open]
 
     # --- views -------------------------------------------------------------------------------
 

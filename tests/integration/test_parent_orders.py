@@ -53,7 +53,8 @@ def test_a_twap_parent_survives_a_sigkill_and_finishes_without_a_duplicate_child
     assert ray.get(om.get_order.remote("Q"))["filled_quantity"] == 100  # no child after the cancel
 
 
-def test_a_parent_on_the_routed_broker_records_every_fills_venue(engine_factory: Any, tmp_path: Path) -> None:  # noqa: F811
+def test_a_parent_on_the_routed_broker_records_every_fills_venue(engine_factory: Any, tmp_path: Path,  # noqa: F811
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     """Children of a VWAP parent routed over two lit venues and a dark pool, with market impact on:
     every fill in the log names its venue, the parent fills in full, and on a bar the dark pool's
     midpoint fills beat the lit ones."""
@@ -94,17 +95,19 @@ def test_a_parent_on_the_routed_broker_records_every_fills_venue(engine_factory:
     from typer.testing import CliRunner
 
     from raytrade.cli import app
+    from tests.execution.test_readme_execution import tca_command
 
     bars = [(T0 + timedelta(minutes=i), 50.0, 50_000.0) for i in range(1, 10)]
     pd.DataFrame([{"timestamp": t.isoformat(), "symbol": "KO", "price": p, "volume": v} for t, p, v in bars]).to_csv(
         tmp_path / "market.csv", index=False)
-    res = CliRunner().invoke(app, ["tca", "report", "-o", str(tmp_path / "tca"), "--market", str(tmp_path / "market.csv"),
-                                   "--database-url", eng.config.store_url or ""])
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("RAYTRADE_DATABASE_URL", eng.config.store_url or "")
+    res = CliRunner().invoke(app, tca_command())  # README.md's command as written
     assert res.exit_code == 0, res.output
     assert "1 parent orders analysed" in res.output
-    page = (tmp_path / "tca" / "tca.html").read_text()
+    page = (tmp_path / "runs" / "tca" / "tca.html").read_text()
     assert "By venue" in page and "DARK" in page and "data:image/png;base64" in page
-    rows = pd.read_csv(tmp_path / "tca" / "tca_parents.csv")
+    rows = pd.read_csv(tmp_path / "runs" / "tca" / "tca_parents.csv")
     assert rows["parent"].tolist() == ["V"] and rows["avg_price"].iloc[0] == pytest.approx(row["avg_price"])
     bad = CliRunner().invoke(app, ["tca", "report", "-o", str(tmp_path / "x"), "--market", str(tmp_path / "nope.csv"),
                                    "--database-url", eng.config.store_url or ""])
