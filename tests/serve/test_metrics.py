@@ -36,11 +36,17 @@ def test_engine_and_api_metrics_reach_prometheus(api: Api) -> None:
     api("POST", "/api/orders", Role.TRADER, json={"symbol": "JPM", "side": "buy", "quantity": 2})
     api("POST", "/api/orders", Role.TRADER, json={"symbol": "JPM", "side": "buy", "quantity": 10**6})
     api("GET", "/api/portfolio", Role.VIEWER)
+    # a one-slice TWAP parent: its child fills it at once, and its shortfall is observed
+    parent = api("POST", "/api/orders", Role.TRADER, json={"symbol": "JPM", "side": "buy", "quantity": 3,
+                                                           "exec_algorithm": {"name": "twap", "params": {"slices": 1}},
+                                                           "horizon_s": 60})
+    assert parent.status_code == 201 and parent.json()["status"] == "filled", parent.text
     wanted = {
         "ray_orders_submitted_total": {"engine": engine},
         "ray_orders_rejected_total": {"engine": engine},
         "ray_trades_total": {"engine": engine, "symbol": "JPM"},
         "ray_order_slippage_bps_count": {"engine": engine},
+        "ray_execution_shortfall_bps_count": {"engine": engine, "algorithm": "twap"},
         "ray_portfolio_equity": {"engine": engine},
         "ray_api_latency_ms_count": {"route": "/api/portfolio", "method": "GET", "status": "200"},
     }
