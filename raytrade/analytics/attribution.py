@@ -18,8 +18,8 @@ benchmark weights b_i and returns s_i, benchmark total S = sum b_i s_i:
 and sum_i (A_i + S_i + I_i) = sum w_i r_i - S, the active return, exactly. Over many periods the
 effects of each period are summed (arithmetic: their sum is the sum of the periods' active
 returns, not the compounded active return; the difference is stated as ``residual``). A sector the
-portfolio (or the benchmark) does not hold in a period has weight 0 and, where its return is
-undefined, the other side's return (so only allocation counts for it).
+portfolio (or the benchmark) does not hold in a period has weight 0 and, on that side, the
+equal-weighted return of its assets (so its selection is measured against that).
 """
 
 from __future__ import annotations
@@ -75,32 +75,32 @@ def sector_attribution(weights: pd.DataFrame, returns: pd.DataFrame, sectors: Ma
         bw = np.nan_to_num(benchmark_weights.reindex(index=returns.index, columns=returns.columns).to_numpy(np.float64))
     r0 = np.where(has, rets, 0.0)
     names = sorted(set(sectors[a] for a in returns.columns))
-    cols = {n: [j for j, a in enumerate(returns.columns) if sectors[a] == n] for n in names}
-    acc = np.zeros((len(names), 3))
-    port = np.zeros(len(names))
-    bench = np.zeros(len(names))
-    active, p_total, b_total = [], [], []
-    for t in range(len(returns)):
-        w = np.array([wts[t, c].sum() for c in cols.values()])
-        b = np.array([bw[t, c].sum() for c in cols.values()])
-        eq = [has[t, c].astype(float) / max(has[t, c].sum(), 1) for c in cols.values()]
-        r = np.array([(wts[t, c] @ r0[t, c]) / w_i if w_i else e @ r0[t, c]
-                      for c, w_i, e in zip(cols.values(), w, eq, strict=True)])
-        s_ = np.array([(bw[t, c] @ r0[t, c]) / b_i if b_i else e @ r0[t, c]
-                       for c, b_i, e in zip(cols.values(), b, eq, strict=True)])
-        eff = brinson_fachler(w, r, b, s_)
-        acc += eff[["allocation", "selection", "interaction"]].to_numpy()
-        port += w * r
-        bench += b * s_
-        p_total.append(float(w @ r))
-        b_total.append(float(b @ s_))
-        active.append(p_total[-1] - b_total[-1])
+    member = np.array([[sectors[a] == n for n in names] for a in returns.columns], dtype=np.float64)  # (N, S)
+    count = has @ member  # assets with a return per sector and period
+    equal = np.divide((has * r0) @ member, count, out=np.zeros_like(count), where=count > 0)
+
+    def sector_returns(wt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        w_s = wt @ member
+        r_s = np.divide((wt * r0) @ member, w_s, out=equal.copy(), where=w_s != 0)
+        return w_s, r_s
+
+    w, r = sector_returns(wts)
+    b, s_ = sector_returns(bw)
+    b_total = (b * s_).sum(axis=1, keepdims=True)
+    alloc = (w - b) * (s_ - b_total)
+    sel = b * (r - s_)
+    inter = (w - b) * (r - s_)
+    acc = np.column_stack([alloc.sum(axis=0), sel.sum(axis=0), inter.sum(axis=0)])
+    port = (w * r).sum(axis=0)
+    bench = (b * s_).sum(axis=0)
+    p_total = (w * r).sum(axis=1)
+    b_total_1 = b_total[:, 0]
     out = pd.DataFrame(acc, index=names, columns=["allocation", "selection", "interaction"])
     out["total"] = out.sum(axis=1)
     out["portfolio_contribution"] = port
     out["benchmark_contribution"] = bench
     total = out.sum(axis=0)
-    compounded = float(np.prod(1 + np.array(p_total)) - np.prod(1 + np.array(b_total)))
+    compounded = float(np.prod(1 + p_total) - np.prod(1 + b_total_1))
     out.loc["TOTAL"] = total
     out["residual"] = np.nan
     out.loc["TOTAL", "residual"] = compounded - float(total["total"])

@@ -24,6 +24,7 @@ Because adjusted lots are lots like any other, a later loss sale of them washes 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
@@ -58,18 +59,57 @@ def _one_year_later(t: datetime) -> datetime:
         return t.replace(year=t.year + 1, day=28)
 
 
-class LotLedger:
-    """The lots and the closed pieces of one account (see the module)."""
+@dataclass(slots=True)
+class _PendingLoss:
+    """The part of a loss sale not yet replaced: a later purchase within the window may wash it."""
 
-    def __init__(self, method: Method = "fifo") -> None:
+    row: dict[str, object]
+    held_for: timedelta
+    sold_at: datetime
+    quantity: float          # shares of the sale still unreplaced
+    loss_per_share: float
+
+
+@dataclass(slots=True)
+class _Book:
+    """One symbol's lots in the order bought, the index of the first one possibly open (FIFO
+    skips the closed ones), and its pending losses in the order sold."""
+
+    lots: list[Lot] = field(default_factory=list)
+    first_open: int = 0
+    open_quantity: float = 0.0
+    pending: list[_PendingLoss] = field(default_factory=list)
+    splits: dict[str, int] = field(default_factory=dict)
+
+
+class LotLedger:
+    """The lots and the closed pieces of one account (see the module).
+
+    Fills are taken in time order (:meth:`add`; :meth:`from_fills` sorts them, buys before sells
+    at the same time). A loss sale is washed at once by the replacement shares bought up to 30
+    days before it and still held; what they do not cover waits, and a purchase within 30 days
+    after the sale washes it then (the sale's row is updated). Taken in time order this is the
+    rule of the module: the replacement shares of a sale are taken in the order they were bought
+    and each replaces at most one sold share. ``allow_short``: a sale of more than is held closes
+    what is held and leaves the rest (a short sale) outside the ledger, instead of an error (the
+    engine's book may go short; the ledger keeps long lots only)."""
+
+    def __init__(self, method: Method = "fifo", *, allow_short: bool = False) -> None:
         if method not in ("fifo", "lifo", "hifo", "specific"):
             raise DataError(f"method must be fifo, lifo, hifo or specific, got {method!r}", source="tax")
         self.method = method
-        self.lots: list[Lot] = []
+        self.allow_short = allow_short
+        self.books: dict[str, _Book] = {}
         self.rows: list[dict[str, object]] = []
+        self._n = 0
+        self._last: datetime | None = None
+
+    @property
+    def lots(self) -> list[Lot]:
+        return [lot for b in self.books.values() for lot in b.lots]
 
     @classmethod
-    def from_fills(cls, fills: pd.DataFrame, method: Method = "fifo") -> LotLedger:
+    def from_fills(cls, fills: pd.DataFrame, method: Method = "fifo", *, allow_short: bool = False) -> LotLedger:
         """The ledger of ``fills`` (columns time, symbol, side buy/sell, quantity > 0, price > 0,
         commission >= 0; for ``specific`` also ``lots``), processed in time order (buys before
         sells at the same time)."""
@@ -87,40 +127,65 @@ class LotLedger:
                             source="tax", row=i)
         f["_order"] = (f["side"] == "sell").astype(int)
         f = f.sort_values(["time", "_order"], kind="stable")
-        ledger = cls(method)
-        rows = list(f.itertuples(index=False))
-        # Every purchase is a lot from the start (a sale may be washed by a purchase after it);
-        # a sale matches only lots bought by its time.
-        for i, row in enumerate(rows):
-            if row.side == "buy":
-                t = row.time.to_pydatetime()
-                basis = row.quantity * row.price + row.commission
-                ledger.lots.append(Lot(f"{row.symbol}-{i}", row.symbol, t, t, float(row.quantity), float(basis),
-                                       float(row.quantity), float(row.quantity)))
-        for row in rows:
-            if row.side == "sell":
-                ledger._sell(row.symbol, row.time.to_pydatetime(), float(row.quantity), float(row.price),
-                             float(row.commission), getattr(row, "lots", None))
+        ledger = cls(method, allow_short=allow_short)
+        named = f["lots"].tolist() if "lots" in f.columns else [None] * len(f)
+        for t, sym, side, q, px, c, lots in zip(f["time"].dt.to_pydatetime(), f["symbol"].tolist(),
+                                                f["side"].tolist(), f["quantity"].tolist(), f["price"].tolist(),
+                                                f["commission"].tolist(), named, strict=True):
+            ledger.add(t, sym, side, float(q), float(px), float(c), lots)
         return ledger
 
-    def _sell(self, symbol: str, t: datetime, qty: float, price: float, commission: float, named: object) -> None:
-        held = [lot for lot in self.lots if lot.symbol == symbol and lot.open_quantity > 1e-12 and lot.bought <= t]
-        if sum(lot.open_quantity for lot in held) < qty - 1e-9:
-            raise DataError(f"sale of {qty:g} {symbol} at {t.isoformat()} exceeds the {sum(x.open_quantity for x in held):g} "
-                            "held (short sales are not kept in this ledger)", source="tax")
-        if self.method == "fifo":
-            held.sort(key=lambda x: x.bought)
-        elif self.method == "lifo":
-            held.sort(key=lambda x: x.bought, reverse=True)
-        elif self.method == "hifo":
-            held.sort(key=lambda x: x.per_share(), reverse=True)
+    def add(self, t: datetime, symbol: str, side: str, quantity: float, price: float, commission: float = 0.0,
+            lots: object = None) -> None:
+        """One fill, in time order (a fill older than the last one is an error)."""
+        if self._last is not None and t < self._last:
+            raise DataError(f"fill at {t.isoformat()} is older than the last one ({self._last.isoformat()})",
+                            source="tax")
+        self._last = t
+        book = self.books.get(symbol)
+        if book is None:
+            book = self.books[symbol] = _Book()
+        if side == "buy":
+            lot = Lot(f"{symbol}-{self._n}", symbol, t, t, quantity, quantity * price + commission, quantity, quantity)
+            self._n += 1
+            book.lots.append(lot)
+            book.open_quantity += quantity
+            self._wash_pending(book, lot, t)
         else:
-            ids = list(named) if isinstance(named, list | tuple) else []
-            by_id = {x.lot_id: x for x in held}
-            if not ids or any(i not in by_id for i in ids):
-                raise DataError(f"specific identification: the sale of {symbol} at {t.isoformat()} must name open lots "
-                                f"(open: {', '.join(by_id)})", source="tax")
-            held = [by_id[i] for i in ids]
+            self._n += 1
+            self._sell(book, symbol, t, quantity, price, commission, lots)
+
+    def _sell(self, book: _Book, symbol: str, t: datetime, qty: float, price: float, commission: float,
+              named: object) -> None:
+        have = book.open_quantity
+        if have < qty - 1e-9:
+            if not self.allow_short:
+                raise DataError(f"sale of {qty:g} {symbol} at {t.isoformat()} exceeds the {have:g} "
+                                "held (short sales are not kept in this ledger)", source="tax")
+            if have <= 1e-12:
+                return
+            commission *= have / qty
+            qty = have
+        held: Iterable[Lot]
+        if self.method == "fifo":  # walk from the oldest open lot: no list of every open lot per sale
+            while book.first_open < len(book.lots) and book.lots[book.first_open].open_quantity <= 1e-12:
+                book.first_open += 1
+            held = (book.lots[i] for i in range(book.first_open, len(book.lots)) if book.lots[i].open_quantity > 1e-12)
+        elif self.method == "lifo":
+            held = (book.lots[i] for i in range(len(book.lots) - 1, book.first_open - 1, -1)
+                    if book.lots[i].open_quantity > 1e-12)
+        else:
+            open_lots = [lot for lot in book.lots[book.first_open:] if lot.open_quantity > 1e-12]
+            if self.method == "hifo":
+                held = sorted(open_lots, key=lambda x: x.per_share(), reverse=True)
+            else:
+                ids = list(named) if isinstance(named, list | tuple) else []
+                by_id = {x.lot_id: x for x in open_lots}
+                if not ids or any(i not in by_id for i in ids):
+                    raise DataError(f"specific identification: the sale of {symbol} at {t.isoformat()} must name "
+                                    f"open lots (open: {', '.join(by_id)})", source="tax")
+                held = [by_id[i] for i in ids]
+        book.open_quantity -= qty
         left = qty
         pieces: list[tuple[Lot, float]] = []
         for lot in held:
@@ -136,46 +201,70 @@ class LotLedger:
             basis = lot.per_share() * take
             proceeds = take * price - commission * take / qty
             gain = proceeds - basis
-            term = "long" if t > _one_year_later(lot.acquired) else "short"
-            disallowed = 0.0
+            row: dict[str, object] = {
+                "symbol": symbol, "lot_id": lot.lot_id, "acquired": lot.acquired, "sold": t, "quantity": take,
+                "proceeds": proceeds, "basis": basis, "gain": gain,
+                "term": "long" if t > _one_year_later(lot.acquired) else "short",
+                "wash_disallowed": 0.0, "recognized_gain": gain}
+            self.rows.append(row)
             if gain < 0:
-                disallowed = self._wash(lot, take, -gain, t)
-            self.rows.append({"symbol": symbol, "lot_id": lot.lot_id, "acquired": lot.acquired, "sold": t,
-                              "quantity": take, "proceeds": proceeds, "basis": basis, "gain": gain, "term": term,
-                              "wash_disallowed": disallowed, "recognized_gain": gain + disallowed})
+                loss = _PendingLoss(row, t - lot.acquired, t, take, -gain / take)
+                self._wash_before(book, lot, loss, t)
+                if loss.quantity > 1e-12:
+                    book.pending.append(loss)
 
-    def _wash(self, sold: Lot, qty: float, loss: float, t: datetime) -> float:
-        """Disallow the part of ``loss`` on ``qty`` shares of ``sold`` that replacement shares
-        cover; adjust the replacements; return the disallowed amount."""
-        held_for = t - sold.acquired
-        candidates = sorted((x for x in self.lots if x.symbol == sold.symbol and x is not sold
-                             and t - WINDOW <= x.bought <= t + WINDOW and x.replaceable > 1e-12),
-                            key=lambda x: x.bought)
-        need, disallowed = qty, 0.0
-        for lot in candidates:
-            if need <= 1e-12:
+    def _wash_before(self, book: _Book, sold: Lot, loss: _PendingLoss, t: datetime) -> None:
+        """Replacements bought up to 30 days before the sale, still held, in the order bought."""
+        k = len(book.lots)
+        while k > 0 and book.lots[k - 1].bought >= t - WINDOW:
+            k -= 1
+        for lot in list(book.lots[k:]):
+            if loss.quantity <= 1e-12:
                 break
-            use = min(need, lot.replaceable)
-            if abs(lot.quantity - use) > 1e-12:  # the adjustment belongs to exactly the replacing shares
-                lot = self._split(lot, use)
-            part = loss * use / qty
-            lot.basis += part
-            lot.acquired = lot.acquired - held_for
-            lot.replaceable -= use
-            disallowed += part
-            need -= use
-        return disallowed
+            if lot is sold or lot.replaceable <= 1e-12 or lot.bought > t:
+                continue
+            self._replace(book, lot, loss)
 
-    def _split(self, lot: Lot, q: float) -> Lot:
+    def _wash_pending(self, book: _Book, lot: Lot, t: datetime) -> None:
+        """A purchase washes the pending losses sold within the 30 days before it, oldest first."""
+        book.pending = [p for p in book.pending if t - p.sold_at <= WINDOW and p.quantity > 1e-12]
+        for loss in book.pending:
+            if lot.replaceable <= 1e-12:
+                break
+            lot = self._replace(book, lot, loss)
+        book.pending = [p for p in book.pending if p.quantity > 1e-12]
+
+    def _replace(self, book: _Book, lot: Lot, loss: _PendingLoss) -> Lot:
+        """``lot``'s replaceable shares wash what they can of ``loss``; returns the part of
+        ``lot`` still replaceable (the lot itself, or its unused rest after a split)."""
+        use = min(loss.quantity, lot.replaceable)
+        rest = lot
+        if abs(lot.quantity - use) > 1e-12:  # the adjustment belongs to exactly the replacing shares
+            used = self._split(book, lot, use)
+            rest, lot = lot, used
+        part = loss.loss_per_share * use
+        lot.basis += part
+        lot.acquired = lot.acquired - loss.held_for
+        lot.replaceable -= use
+        loss.quantity -= use
+        loss.row["wash_disallowed"] = float(loss.row["wash_disallowed"]) + part  # type: ignore[arg-type]
+        loss.row["recognized_gain"] = float(loss.row["recognized_gain"]) + part  # type: ignore[arg-type]
+        return rest
+
+    def _split(self, book: _Book, lot: Lot, q: float) -> Lot:
         """Split ``q`` shares (open and replaceable) off ``lot`` into a new lot; return the new one."""
         share = q / lot.quantity
-        new = Lot(f"{lot.lot_id}.{sum(1 for x in self.lots if x.lot_id.startswith(lot.lot_id + '.')) + 1}",
-                  lot.symbol, lot.bought, lot.acquired, q, lot.basis * share, min(q, lot.open_quantity), q)
+        n = book.splits[lot.lot_id] = book.splits.get(lot.lot_id, 0) + 1
+        new = Lot(f"{lot.lot_id}.{n}", lot.symbol, lot.bought, lot.acquired, q, lot.basis * share,
+                  min(q, lot.open_quantity), q)
         lot.quantity -= q
         lot.basis -= new.basis
         lot.open_quantity -= new.open_quantity
         lot.replaceable -= q
-        self.lots.insert(self.lots.index(lot) + 1, new)
+        i = len(book.lots) - 1
+        while book.lots[i] is not lot:  # replacements are recent lots: look from the newest
+            i -= 1
+        book.lots.insert(i + 1, new)
         return new
 
     def realized(self) -> pd.DataFrame:

@@ -120,3 +120,45 @@ def test_recognised_plus_unrealised_gains_equal_the_accounts_pnl(trades: list) -
     r = led.realized()
     assert float(r["recognized_gain"].sum()) + led.unrealized(marks) == pytest.approx(cash + value, abs=1e-6)
     assert (r["wash_disallowed"] >= -1e-12).all()
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 90), st.sampled_from(["A", "B"]), st.booleans(), st.integers(1, 40),
+                          st.floats(5, 20)), min_size=1, max_size=50),
+       st.sampled_from(["fifo", "lifo", "hifo"]))
+def test_the_incremental_ledger_agrees_with_the_batch_formulation(trades: list, method: str) -> None:
+    """Fills taken one at a time (losses washed by later purchases when they come) give the same
+    realised rows and open lots as the first, batch formulation of the same rules."""
+    from tests.analytics.batch_ledger import LotLedger as BatchLedger
+
+    rows, held = [], {"A": 0, "B": 0}
+    for day, sym, sell, q, px in sorted(trades, key=lambda x: x[0]):
+        if sell and held[sym] > 0:
+            q = min(q, held[sym])
+            held[sym] -= q
+        elif sell:
+            continue
+        else:
+            held[sym] += q
+        rows.append({"time": D0 + timedelta(days=day), "symbol": sym, "side": "sell" if sell else "buy",
+                     "quantity": q, "price": round(px, 2), "commission": 0.25})
+    if not rows:
+        return
+    f = pd.DataFrame(rows)
+    new, old = LotLedger.from_fills(f, method), BatchLedger.from_fills(f, method)  # type: ignore[arg-type]
+    key = ["sold", "symbol", "lot_id"]
+    a = new.realized().sort_values(key, kind="stable").reset_index(drop=True)
+    b = old.realized().sort_values(key, kind="stable").reset_index(drop=True)
+    pd.testing.assert_frame_equal(a, b, check_exact=False, atol=1e-9)
+    pd.testing.assert_frame_equal(new.open_lots().sort_values("lot_id").reset_index(drop=True),
+                                  old.open_lots().sort_values("lot_id").reset_index(drop=True),
+                                  check_exact=False, atol=1e-9)
+
+
+def test_short_sales_stay_outside_a_ledger_that_allows_them() -> None:
+    f = fills((0, "buy", 10, 10.0), (5, "sell", 25, 12.0))
+    with pytest.raises(DataError, match="exceeds the 10 held"):
+        LotLedger.from_fills(f)
+    led = LotLedger.from_fills(f, allow_short=True)
+    (row,) = led.realized().to_dict("records")
+    assert row["quantity"] == 10 and row["gain"] == pytest.approx(20.0) and led.open_lots().empty
