@@ -171,9 +171,9 @@ class LotLedger:
             while book.first_open < len(book.lots) and book.lots[book.first_open].open_quantity <= 1e-12:
                 book.first_open += 1
             held = (book.lots[i] for i in range(book.first_open, len(book.lots)) if book.lots[i].open_quantity > 1e-12)
-        elif self.method == "lifo":
-            held = (book.lots[i] for i in range(len(book.lots) - 1, book.first_open - 1, -1)
-                    if book.lots[i].open_quantity > 1e-12)
+        elif self.method == "lifo":  # newest first; lots bought at the same time in the order bought
+            held = sorted((lot for lot in book.lots[book.first_open:] if lot.open_quantity > 1e-12),
+                          key=lambda x: x.bought, reverse=True)
         else:
             open_lots = [lot for lot in book.lots[book.first_open:] if lot.open_quantity > 1e-12]
             if self.method == "hifo":
