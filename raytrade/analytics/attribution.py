@@ -42,12 +42,16 @@ def brinson_fachler(w: np.ndarray, r: np.ndarray, b: np.ndarray, s: np.ndarray) 
     w, r, b, s = (np.asarray(x, dtype=np.float64) for x in (w, r, b, s))
     if not (w.shape == r.shape == b.shape == s.shape) or w.ndim != 1:
         raise DataError("brinson_fachler needs four 1-D arrays of the same length", source="attribution")
-    total_b = float(b @ s)
-    alloc = (w - b) * (s - total_b)
-    sel = b * (r - s)
-    inter = (w - b) * (r - s)
+    alloc, sel, inter = _effects(w, r, b, s)
     return pd.DataFrame({"allocation": alloc, "selection": sel, "interaction": inter,
                          "total": alloc + sel + inter})
+
+
+def _effects(w: np.ndarray, r: np.ndarray, b: np.ndarray, s: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(allocation, selection, interaction) of the module, sectors along the last axis (one
+    period per row when 2-D)."""
+    total_b = (b * s).sum(axis=-1, keepdims=True)
+    return (w - b) * (s - total_b), b * (r - s), (w - b) * (r - s)
 
 
 def sector_attribution(weights: pd.DataFrame, returns: pd.DataFrame, sectors: Mapping[str, str],
@@ -86,15 +90,12 @@ def sector_attribution(weights: pd.DataFrame, returns: pd.DataFrame, sectors: Ma
 
     w, r = sector_returns(wts)
     b, s_ = sector_returns(bw)
-    b_total = (b * s_).sum(axis=1, keepdims=True)
-    alloc = (w - b) * (s_ - b_total)
-    sel = b * (r - s_)
-    inter = (w - b) * (r - s_)
+    alloc, sel, inter = _effects(w, r, b, s_)
     acc = np.column_stack([alloc.sum(axis=0), sel.sum(axis=0), inter.sum(axis=0)])
     port = (w * r).sum(axis=0)
     bench = (b * s_).sum(axis=0)
     p_total = (w * r).sum(axis=1)
-    b_total_1 = b_total[:, 0]
+    b_total_1 = (b * s_).sum(axis=1)
     out = pd.DataFrame(acc, index=names, columns=["allocation", "selection", "interaction"])
     out["total"] = out.sum(axis=1)
     out["portfolio_contribution"] = port
