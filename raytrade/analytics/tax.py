@@ -136,8 +136,10 @@ class LotLedger:
         return ledger
 
     def add(self, t: datetime, symbol: str, side: str, quantity: float, price: float, commission: float = 0.0,
-            lots: object = None) -> None:
-        """One fill, in time order (a fill older than the last one is an error)."""
+            lots: object = None) -> list[dict[str, object]]:
+        """One fill, in time order (a fill older than the last one is an error). Returns the rows
+        a sale closed (their ``wash_disallowed`` grows if a later purchase washes them); none for
+        a buy."""
         if self._last is not None and t < self._last:
             raise DataError(f"fill at {t.isoformat()} is older than the last one ({self._last.isoformat()})",
                             source="tax")
@@ -151,9 +153,16 @@ class LotLedger:
             book.lots.append(lot)
             book.open_quantity += quantity
             self._wash_pending(book, lot, t)
-        else:
-            self._n += 1
-            self._sell(book, symbol, t, quantity, price, commission, lots)
+            return []
+        self._n += 1
+        n0 = len(self.rows)
+        self._sell(book, symbol, t, quantity, price, commission, lots)
+        return self.rows[n0:]
+
+    @property
+    def last_time(self) -> datetime | None:
+        """The time of the last fill taken."""
+        return self._last
 
     def _sell(self, book: _Book, symbol: str, t: datetime, qty: float, price: float, commission: float,
               named: object) -> None:
@@ -166,6 +175,30 @@ class LotLedger:
                 return
             commission *= have / qty
             qty = have
+        pieces = self._pick(book, symbol, t, qty, named)
+        book.open_quantity -= qty
+        for lot, take in pieces:  # the shares sold are gone before replacements are looked for
+            lot.open_quantity -= take
+            lot.replaceable = min(lot.replaceable, lot.open_quantity)
+        for lot, take in pieces:
+            basis = lot.per_share() * take
+            proceeds = take * price - commission * take / qty
+            gain = proceeds - basis
+            row: dict[str, object] = {
+                "symbol": symbol, "lot_id": lot.lot_id, "acquired": lot.acquired, "sold": t, "quantity": take,
+                "proceeds": proceeds, "basis": basis, "gain": gain,
+                "term": "long" if t > _one_year_later(lot.acquired) else "short",
+                "wash_disallowed": 0.0, "recognized_gain": gain}
+            self.rows.append(row)
+            if gain < 0:
+                loss = _PendingLoss(row, t - lot.acquired, t, take, -gain / take)
+                self._wash_before(book, lot, loss, t)
+                if loss.quantity > 1e-12:
+                    book.pending.append(loss)
+
+    def _pick(self, book: _Book, symbol: str, t: datetime, qty: float, named: object) -> list[tuple[Lot, float]]:
+        """The open lots a sale of ``qty`` closes, by the method, and how much of each (no change
+        to the lots)."""
         held: Iterable[Lot]
         if self.method == "fifo":  # walk from the oldest open lot: no list of every open lot per sale
             while book.first_open < len(book.lots) and book.lots[book.first_open].open_quantity <= 1e-12:
@@ -185,7 +218,6 @@ class LotLedger:
                     raise DataError(f"specific identification: the sale of {symbol} at {t.isoformat()} must name "
                                     f"open lots (open: {', '.join(by_id)})", source="tax")
                 held = [by_id[i] for i in ids]
-        book.open_quantity -= qty
         left = qty
         pieces: list[tuple[Lot, float]] = []
         for lot in held:
@@ -194,24 +226,7 @@ class LotLedger:
             take = min(left, lot.open_quantity)
             pieces.append((lot, take))
             left -= take
-        for lot, take in pieces:  # the shares sold are gone before replacements are looked for
-            lot.open_quantity -= take
-            lot.replaceable = min(lot.replaceable, lot.open_quantity)
-        for lot, take in pieces:
-            basis = lot.per_share() * take
-            proceeds = take * price - commission * take / qty
-            gain = proceeds - basis
-            row: dict[str, object] = {
-                "symbol": symbol, "lot_id": lot.lot_id, "acquired": lot.acquired, "sold": t, "quantity": take,
-                "proceeds": proceeds, "basis": basis, "gain": gain,
-                "term": "long" if t > _one_year_later(lot.acquired) else "short",
-                "wash_disallowed": 0.0, "recognized_gain": gain}
-            self.rows.append(row)
-            if gain < 0:
-                loss = _PendingLoss(row, t - lot.acquired, t, take, -gain / take)
-                self._wash_before(book, lot, loss, t)
-                if loss.quantity > 1e-12:
-                    book.pending.append(loss)
+        return pieces
 
     def _wash_before(self, book: _Book, sold: Lot, loss: _PendingLoss, t: datetime) -> None:
         """Replacements bought up to 30 days before the sale, still held, in the order bought."""
@@ -292,3 +307,40 @@ class LotLedger:
                     raise DataError(f"no price for {x.symbol}", source="tax")
                 out += x.open_quantity * (prices[x.symbol] - x.per_share())
         return out
+
+    def pending_losses(self, symbol: str, at: datetime) -> list[tuple[datetime, float, float]]:
+        """The loss sales of ``symbol`` in the 30 days up to ``at`` that a purchase at ``at`` would
+        wash (the part of each not yet replaced): (sold, shares, loss per share), oldest first."""
+        book = self.books.get(symbol)
+        if book is None:
+            return []
+        return [(p.sold_at, p.quantity, p.loss_per_share) for p in book.pending
+                if timedelta(0) <= at - p.sold_at <= WINDOW and p.quantity > 1e-12]
+
+    def wash_preview(self, symbol: str, quantity: float, price: float, at: datetime, commission: float = 0.0,
+                     lots: object = None) -> tuple[float, float]:
+        """``(loss, disallowed)``: the loss (>= 0) a sale of ``quantity`` at ``price`` at ``at``
+        would realise on the lots the method picks, and the part of it the shares bought in the
+        30 days before ``at`` (still held, in lots the sale does not touch) would disallow at once.
+        Nothing changes; a purchase in the 30 days after the sale may disallow more
+        (:meth:`pending_losses` then tells)."""
+        book = self.books.get(symbol)
+        if book is None or book.open_quantity <= 1e-12 or not quantity > 0:
+            return 0.0, 0.0
+        qty = min(quantity, book.open_quantity)
+        pieces = self._pick(book, symbol, at, qty, lots)
+        sold = {id(lot) for lot, _ in pieces}
+        k = len(book.lots)
+        while k > 0 and book.lots[k - 1].bought >= at - WINDOW:
+            k -= 1
+        repl = sum(min(x.replaceable, x.open_quantity) for x in book.lots[k:] if id(x) not in sold and x.bought <= at)
+        net = price - commission / qty
+        loss = disallowed = 0.0
+        for lot, take in pieces:
+            per = lot.per_share() - net
+            if per > 0:
+                use = min(take, repl)
+                repl -= use
+                loss += per * take
+                disallowed += per * use
+        return loss, disallowed

@@ -200,7 +200,7 @@ class TradingCore:
                 return self._refuse(v, cid, principal, RejectReason.INVALID_ORDER, spec)
             exec_spec = spec
         try:
-            c = self.compliance.check(order, self.instruments[order.symbol], now)
+            c = self.compliance.check(order, self.instruments[order.symbol], now, self.portfolio.price(order.symbol))
         except Exception as exc:  # fail closed, whatever went wrong
             return self._refuse(v, cid, principal, RejectReason.COMPLIANCE_UNAVAILABLE,
                                 f"compliance check failed: {type(exc).__name__}: {exc}")
@@ -521,8 +521,9 @@ class TradingCore:
             if ok and t in (EventType.ORDER_ACCEPTED, EventType.ORDER_REJECTED):
                 self._note_parent(event)
             if ok and fill is not None:
-                self.compliance.on_fill(fill, self.portfolio.apply_fill(fill))
+                self.portfolio.apply_fill(fill)
                 tag = self.book.get(fill.client_order_id).order.strategy
+                self.compliance.on_fill(fill, tag)
                 if tag is not None:
                     self.strategy_books.setdefault(tag, StrategyBook()).apply(fill)
             return ok

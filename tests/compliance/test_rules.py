@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -63,13 +63,73 @@ def test_restricted_and_closed_market_are_critical_rejections() -> None:
         order(), AAPL, datetime(2024, 3, 2, 15, 0, tzinfo=UTC)).ok
 
 
+def fill(side: str, qty: float, price: float, at: datetime, sym: str = "AAPL") -> Fill:
+    return Fill(f"f-{side}-{at:%m%d}-{sym}", sym, side, qty, price, 0.0, at)  # type: ignore[arg-type]
+
+
 def test_wash_sale_flags_a_buy_within_30_days_of_a_loss_sale() -> None:
     c = ComplianceChecker(ComplianceRules())
+    bought = datetime(2024, 1, 2, 15, 0, tzinfo=UTC)
     sold = datetime(2024, 3, 4, 15, 0, tzinfo=UTC)
-    c.on_fill(Fill("s", "AAPL", "sell", 10, 90.0, 0.0, sold), realized_pnl=-100.0)
-    c.on_fill(Fill("s2", "MSFT", "sell", 10, 90.0, 0.0, sold), realized_pnl=+100.0)
+    for f in (fill("buy", 10, 100.0, bought), fill("buy", 10, 80.0, bought, "MSFT"),
+              fill("sell", 10, 90.0, sold), fill("sell", 10, 90.0, sold, "MSFT")):
+        c.on_fill(f)   # AAPL sold at a loss of 100, MSFT at a gain
     d = c.check(order(), AAPL, datetime(2024, 4, 3, 15, 0, tzinfo=UTC))   # 30 days later
     assert d.ok and d.violations[0].rule == "wash_sale" and d.violations[0].severity is Severity.WARNING
+    assert "100.00 of the loss" in d.violations[0].detail
     assert not c.check(order(), AAPL, datetime(2024, 4, 4, 15, 0, tzinfo=UTC)).violations   # 31 days
     assert not c.check(order(sym="MSFT"), equity("MSFT"), datetime(2024, 3, 5, 15, 0, tzinfo=UTC)).violations
     assert not c.check(order("sell"), AAPL, datetime(2024, 3, 5, 15, 0, tzinfo=UTC)).violations
+    # once a purchase has washed the loss, a second purchase washes nothing more and is not flagged
+    c.on_fill(fill("buy", 10, 91.0, datetime(2024, 3, 6, 15, 0, tzinfo=UTC)))
+    assert not c.check(order(), AAPL, datetime(2024, 3, 7, 15, 0, tzinfo=UTC)).violations
+    assert c.ledger.realized()["wash_disallowed"].tolist() == [100.0, 0.0]  # the one ledger holds the wash
+
+
+def test_wash_sale_flags_a_loss_sale_within_30_days_after_a_buy() -> None:
+    """The other direction: shares bought in the 30 days before a loss sale wash it. The sale is
+    valued at its limit price, else at the mark; a sale at a gain or without a price is not flagged."""
+    c = ComplianceChecker(ComplianceRules())
+    c.on_fill(fill("buy", 10, 100.0, datetime(2024, 1, 2, 15, 0, tzinfo=UTC)))
+    c.on_fill(fill("buy", 10, 95.0, datetime(2024, 2, 20, 15, 0, tzinfo=UTC)))
+    at = datetime(2024, 3, 4, 15, 0, tzinfo=UTC)     # 13 days after the second buy
+    d = c.check(order("sell"), AAPL, at, mark=90.0)  # FIFO sells the first lot at a loss of 100
+    assert d.ok and d.violations[0].rule == "wash_sale"
+    assert "loss of 100.00" in d.violations[0].detail and "100.00 of the loss disallowed" in d.violations[0].detail
+    assert not c.check(order("sell"), AAPL, at, mark=101.0).violations      # a gain
+    assert not c.check(order("sell"), AAPL, at).violations                  # no price to judge by
+    lim = Order("AAPL", "sell", 10, "limit", limit_price=99.0, client_order_id="l1")  # type: ignore[arg-type]
+    assert "loss of 10.00" in c.check(lim, AAPL, at, mark=120.0).violations[0].detail
+    later = datetime(2024, 3, 22, 15, 0, tzinfo=UTC)  # 31 days after the second buy: no replacement in the window
+    assert not c.check(order("sell"), AAPL, later, mark=90.0).violations
+
+
+def test_the_harvest_lock_rejects_buying_back_for_31_days() -> None:
+    c = ComplianceChecker(ComplianceRules())
+    c.on_fill(fill("buy", 10, 100.0, datetime(2024, 1, 2, 15, 0, tzinfo=UTC)))
+    c.on_fill(fill("buy", 10, 100.0, datetime(2024, 1, 2, 15, 0, tzinfo=UTC), "MSFT"))
+    sold = datetime(2024, 3, 4, 15, 0, tzinfo=UTC)
+    c.on_fill(fill("sell", 10, 90.0, sold), strategy="tax_harvest")
+    c.on_fill(fill("sell", 10, 110.0, sold, "MSFT"), strategy="tax_harvest")   # a gain: no lock
+    d = c.check(order(), AAPL, sold + timedelta(days=30, hours=23))
+    assert (d.ok, d.code, d.violations[0].rule) == (False, RejectReason.WASH_SALE_LOCK, "wash_sale_lock")
+    assert c.check(order(), AAPL, sold + timedelta(days=31)).ok
+    assert c.check(order(sym="MSFT"), equity("MSFT"), sold + timedelta(days=1)).ok
+    assert c.check(order("sell"), AAPL, sold + timedelta(days=1)).ok   # the lock is on buying only
+    off = ComplianceChecker(ComplianceRules(harvest_lock_days=0))
+    off.on_fill(fill("buy", 10, 100.0, datetime(2024, 1, 2, 15, 0, tzinfo=UTC)))
+    off.on_fill(fill("sell", 10, 90.0, sold), strategy="tax_harvest")
+    assert off.check(order(), AAPL, sold + timedelta(days=1)).ok
+
+
+def test_fills_out_of_order_and_short_sales_do_not_break_the_checker() -> None:
+    """The broker may stamp a fill a moment before the last one, and the book may go short: the
+    checker takes both (the ledger keeps long lots only) instead of failing the trading path."""
+    c = ComplianceChecker(ComplianceRules())
+    at = datetime(2024, 3, 4, 15, 0, tzinfo=UTC)
+    c.on_fill(fill("sell", 5, 90.0, at))
+    c.on_fill(fill("buy", 10, 100.0, at + timedelta(seconds=2)))
+    c.on_fill(fill("sell", 4, 99.0, at + timedelta(seconds=1)))
+    assert c.ledger.open_lots()["quantity"].tolist() == [6.0]
+
+
