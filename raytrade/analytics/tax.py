@@ -77,6 +77,7 @@ class _Book:
 
     lots: list[Lot] = field(default_factory=list)
     first_open: int = 0
+    first_replaceable: int = 0   # lots before it can replace no later sale (used up, or bought too long ago)
     open_quantity: float = 0.0
     pending: list[_PendingLoss] = field(default_factory=list)
     splits: dict[str, int] = field(default_factory=dict)
@@ -229,16 +230,20 @@ class LotLedger:
         return pieces
 
     def _wash_before(self, book: _Book, sold: Lot, loss: _PendingLoss, t: datetime) -> None:
-        """Replacements bought up to 30 days before the sale, still held, in the order bought."""
-        k = len(book.lots)
-        while k > 0 and book.lots[k - 1].bought >= t - WINDOW:
-            k -= 1
-        for lot in list(book.lots[k:]):
-            if loss.quantity <= 1e-12:
+        """Replacements bought up to 30 days before the sale, still held, in the order bought.
+        Sales come in time order, so lots used up or bought before the window are passed once."""
+        lots = book.lots
+        i = book.first_replaceable
+        while i < len(lots) and (lots[i].replaceable <= 1e-12 or lots[i].bought < t - WINDOW):
+            i += 1
+        book.first_replaceable = i
+        while i < len(lots) and loss.quantity > 1e-12:
+            lot = lots[i]
+            if lot.bought > t:
                 break
-            if lot is sold or lot.replaceable <= 1e-12 or lot.bought > t:
-                continue
-            self._replace(book, lot, loss)
+            if lot is not sold and lot.replaceable > 1e-12 and lot.bought >= t - WINDOW:
+                self._replace(book, lot, loss, i)  # a split inserts the used part at i + 1, not replaceable
+            i += 1
 
     def _wash_pending(self, book: _Book, lot: Lot, t: datetime) -> None:
         """A purchase washes the pending losses sold within the 30 days before it, oldest first."""
@@ -249,13 +254,14 @@ class LotLedger:
             lot = self._replace(book, lot, loss)
         book.pending = [p for p in book.pending if p.quantity > 1e-12]
 
-    def _replace(self, book: _Book, lot: Lot, loss: _PendingLoss) -> Lot:
+    def _replace(self, book: _Book, lot: Lot, loss: _PendingLoss, index: int | None = None) -> Lot:
         """``lot``'s replaceable shares wash what they can of ``loss``; returns the part of
-        ``lot`` still replaceable (the lot itself, or its unused rest after a split)."""
+        ``lot`` still replaceable (the lot itself, or its unused rest after a split).
+        ``index``: the lot's place in its book, when known."""
         use = min(loss.quantity, lot.replaceable)
         rest = lot
         if abs(lot.quantity - use) > 1e-12:  # the adjustment belongs to exactly the replacing shares
-            used = self._split(book, lot, use)
+            used = self._split(book, lot, use, index)
             rest, lot = lot, used
         part = loss.loss_per_share * use
         lot.basis += part
@@ -266,7 +272,7 @@ class LotLedger:
         loss.row["recognized_gain"] = float(loss.row["recognized_gain"]) + part  # type: ignore[arg-type]
         return rest
 
-    def _split(self, book: _Book, lot: Lot, q: float) -> Lot:
+    def _split(self, book: _Book, lot: Lot, q: float, index: int | None = None) -> Lot:
         """Split ``q`` shares (open and replaceable) off ``lot`` into a new lot; return the new one."""
         share = q / lot.quantity
         n = book.splits[lot.lot_id] = book.splits.get(lot.lot_id, 0) + 1
@@ -276,7 +282,7 @@ class LotLedger:
         lot.basis -= new.basis
         lot.open_quantity -= new.open_quantity
         lot.replaceable -= q
-        i = len(book.lots) - 1
+        i = len(book.lots) - 1 if index is None else index
         while book.lots[i] is not lot:  # replacements are recent lots: look from the newest
             i -= 1
         book.lots.insert(i + 1, new)
@@ -330,10 +336,8 @@ class LotLedger:
         qty = min(quantity, book.open_quantity)
         pieces = self._pick(book, symbol, at, qty, lots)
         sold = {id(lot) for lot, _ in pieces}
-        k = len(book.lots)
-        while k > 0 and book.lots[k - 1].bought >= at - WINDOW:
-            k -= 1
-        repl = sum(min(x.replaceable, x.open_quantity) for x in book.lots[k:] if id(x) not in sold and x.bought <= at)
+        repl = sum(min(x.replaceable, x.open_quantity) for x in book.lots[book.first_replaceable:]
+                   if id(x) not in sold and at - WINDOW <= x.bought <= at)
         net = price - commission / qty
         loss = disallowed = 0.0
         for lot, take in pieces:
