@@ -52,6 +52,15 @@ import pandas as pd
 from raytrade.actors.base import MARKS_SNAPSHOT, MIRROR_TYPES, ActorBase, CallBatcher, Note, note
 from raytrade.actors.config import EngineConfig
 from raytrade.actors.metrics import Tally, metrics, tags
+from raytrade.analytics.book import (
+    BOOK_TYPES,
+    BookHistory,
+    attribution_document,
+    book_history,
+    drawdown_document,
+    tax_lots_document,
+)
+from raytrade.analytics.harvest import HarvestConfig, harvest_proposals
 from raytrade.analytics.tca import TCA_TYPES, parents_from_events, tca_document
 from raytrade.brokers import make_broker
 from raytrade.core import checks
@@ -462,6 +471,51 @@ class OrderManager(ActorBase):
                                     index=pd.DatetimeIndex([t for t, _, _ in tape]))
                   for sym, tape in self._tape.items() if tape}
         return tca_document(parents, market)
+
+    # --- the live book's analytics and tax lots ----------------------------------------------
+
+    def _marks(self) -> dict[str, float]:
+        return {s: p for s in self.instruments if (p := self.core.portfolio.price(s)) is not None}
+
+    async def _history(self) -> BookHistory:
+        await self.ensure_ready()
+        assert self.store is not None
+        records = await self.store.read(types=BOOK_TYPES)
+        return book_history((r.event for r in records), self._marks(), self.now())
+
+    async def attribution(self) -> dict[str, Any]:
+        """P&L of the book by sector, strategy and symbol, rebuilt from the log at its session
+        starts and the current marks (:func:`raytrade.analytics.book.attribution_document`)."""
+        h = await self._history()
+        return attribution_document(h, {s: i.sector for s, i in self.instruments.items()})
+
+    async def drawdowns(self, threshold: float) -> dict[str, Any]:
+        """The book's drawdown events beyond ``threshold`` (a fraction), from the log."""
+        return drawdown_document(await self._history(), threshold)
+
+    async def tax_lots(self, year: int | None = None) -> dict[str, Any]:
+        """The account's tax lots: the compliance ledger (the one record of lots, fed every
+        fill), valued at the current marks."""
+        await self.ensure_ready()
+        return tax_lots_document(self.core.compliance.ledger, self._marks(), self.now(), year)
+
+    async def tax_harvest(self, config: dict[str, Any]) -> dict[str, Any]:
+        """Tax-loss harvesting proposals for the book now (:mod:`raytrade.analytics.harvest`):
+        substitutes by the correlation of the bars this process has seen; symbols the harvester
+        sold at a loss are locked (compliance) and symbols without a mark are left out."""
+        await self.ensure_ready()
+        cfg = HarvestConfig(**config)
+        now = self.now()
+        closes = {sym: pd.Series([p for _, p, _ in tape], index=pd.DatetimeIndex([t for t, _, _ in tape]))
+                  for sym, tape in self._tape.items() if len(tape) > 1}
+        returns = pd.DataFrame(closes).sort_index().ffill().pct_change().iloc[1:] if closes else None
+        comp = self.core.compliance
+        locked = {s for s, until in comp.locks.items() if now < until}
+        props = harvest_proposals(comp.ledger, self._marks(), now, cfg, returns=returns,
+                                  sectors={s: i.sector for s, i in self.instruments.items() if i.sector} or None,
+                                  locked=locked, skip_unpriced=True)
+        return {"config": cfg.model_dump(), "harvest_strategy": comp.rules.harvest_strategy,
+                "proposals": [p.to_dict() for p in props], "lines": [p.describe() for p in props]}
 
     def _notify(self, marks: dict[str, float], notes: list[Note]) -> asyncio.Future[Any]:
         """Send committed events and marks to the portfolio actor (batched, in order); the future

@@ -97,11 +97,12 @@ def _correlations(returns: pd.DataFrame | None, symbol: str, lookback: int) -> p
 def harvest_proposals(ledger: LotLedger, prices: Mapping[str, float], at: datetime,
                       config: HarvestConfig | None = None, *, returns: pd.DataFrame | None = None,
                       sectors: Mapping[str, str] | None = None,
-                      locked: Collection[str] = ()) -> list[HarvestProposal]:
+                      locked: Collection[str] = (), skip_unpriced: bool = False) -> list[HarvestProposal]:
     """The harvest proposals of ``ledger`` at ``at`` with ``prices`` (symbol -> price > 0; a
     symbol held without a price is an error), largest benefit first. ``returns``: daily returns by
     symbol up to ``at`` (for the substitutes); ``sectors``: symbol -> sector; ``locked``: symbols
-    that may not be bought now (besides those the ledger shows sold at a loss in the last 30 days)."""
+    that may not be bought now (besides those the ledger shows sold at a loss in the last 30 days);
+    ``skip_unpriced``: leave out the symbols without a price instead of raising."""
     cfg = config or HarvestConfig()
     out: list[HarvestProposal] = []
     for symbol, book in ledger.books.items():
@@ -110,6 +111,8 @@ def harvest_proposals(ledger: LotLedger, prices: Mapping[str, float], at: dateti
             continue
         price = prices.get(symbol)
         if price is None or not np.isfinite(price) or price <= 0:
+            if skip_unpriced:
+                continue
             raise DataError(f"no price > 0 for {symbol}, which the ledger holds", source="harvest")
         if ledger.method == "specific":
             lots = [x for x in lots if x.per_share() > price]

@@ -282,6 +282,112 @@ class TcaReport(BaseModel):
     venues: list[TcaVenue]
 
 
+class GroupPnl(BaseModel):
+    group: str
+    pnl: float
+    share: float | None = Field(description="fraction of the book's total P&L (negative for a group that lost)")
+    sharpe: float | None = Field(description="of the group's P&L per period between session starts, annualised x sqrt(252)")
+
+
+class AttributionReport(BaseModel):
+    """The live book's P&L by sector, strategy and symbol (currency), from the log."""
+
+    points: int
+    start: str | None
+    end: str | None
+    pnl: float
+    time_weighted_return: float | None
+    by_sector: list[GroupPnl]
+    by_strategy: list[GroupPnl]
+    by_symbol: list[GroupPnl]
+    lines: list[str]
+
+
+class DrawdownEvent(BaseModel):
+    peak: str
+    trough: str
+    recovery: str | None
+    depth: float = Field(description="trough / peak - 1 of the time-weighted wealth (a negative fraction)")
+    days_to_trough: float
+    days_to_recover: float | None
+    days_total: float | None
+    open: bool
+
+
+class DrawdownReport(BaseModel):
+    threshold: float
+    points: int
+    events: list[DrawdownEvent]
+
+
+class TaxLot(BaseModel):
+    symbol: str
+    lot_id: str
+    acquired: str
+    quantity: float
+    basis: float
+    basis_per_share: float
+    price: float | None
+    unrealized: float | None
+    term: Literal["short", "long"]
+
+
+class TaxSale(BaseModel):
+    symbol: str
+    lot_id: str
+    acquired: str
+    sold: str
+    quantity: float
+    proceeds: float
+    basis: float
+    gain: float
+    term: Literal["short", "long"]
+    wash_disallowed: float
+    recognized_gain: float
+
+
+class TaxTotals(BaseModel):
+    short_term_gain: float
+    long_term_gain: float
+    wash_disallowed: float
+    unrealized: float
+
+
+class TaxLotsReport(BaseModel):
+    """The account's tax lots (the compliance ledger, fed every fill; long lots only)."""
+
+    method: str
+    year: int | None
+    open: list[TaxLot]
+    realized: list[TaxSale]
+    totals: TaxTotals
+
+
+class HarvestProposalBody(BaseModel):
+    symbol: str
+    lot_ids: list[str]
+    quantity: float
+    price: float
+    basis: float
+    loss: float
+    short_term_loss: float
+    long_term_loss: float
+    tax_benefit: float
+    substitute: str | None
+    correlation: float | None
+    locked_until: str
+
+
+class HarvestReport(BaseModel):
+    """Proposals only: submit them as orders tagged ``harvest_strategy`` (compliance then locks
+    the sold security for 31 days)."""
+
+    config: dict[str, Any]
+    harvest_strategy: str
+    proposals: list[HarvestProposalBody]
+    lines: list[str]
+
+
 class ErrorBody(BaseModel):
     """Every error response: a stable code, a sentence, and context fields (``field``, ``order``)."""
 
@@ -876,6 +982,65 @@ class ApiGateway:
                     raise ApiError(422, "INVALID_REQUEST", f"{name} must carry a time zone (e.g. Z), got {value!r}",
                                    field=name)
         return await self.call("orders", "tca", start, end)
+
+    # --- analytics and tax ---------------------------------------------------------------------
+
+    @app.get("/api/analytics/attribution", tags=["analytics"], response_model=AttributionReport)
+    async def attribution(self, token: str | None = Depends(_bearer)) -> dict[str, Any]:
+        """The book's P&L by sector, strategy and symbol, each with its share of the total and
+        the Sharpe of its P&L, rebuilt from the event log at every session start and the current
+        marks; the time-weighted return; the same figures as sentences
+        ("Information Technology: +$15,000 (40% of returns, 2.1 Sharpe)")."""
+        await self.authenticate(token, Role.VIEWER)
+        return await self.call("orders", "attribution")
+
+    @app.get("/api/analytics/drawdowns", tags=["analytics"], response_model=DrawdownReport)
+    async def drawdowns(self, token: str | None = Depends(_bearer),
+                        threshold: float = Query(0.05, ge=0.0, lt=1.0,
+                                                 description="smallest depth listed, a fraction (0.05 = 5%)")
+                        ) -> dict[str, Any]:
+        """Every drawdown of the book's time-weighted wealth (cash in and out taken out) deeper
+        than ``threshold``: peak, trough, recovery (null while open), depth, days to trough and
+        to recover, deepest first."""
+        await self.authenticate(token, Role.VIEWER)
+        return await self.call("orders", "drawdowns", threshold)
+
+    @app.get("/api/tax/lots", tags=["tax"], response_model=TaxLotsReport)
+    async def tax_lots(self, token: str | None = Depends(_bearer),
+                       year: int | None = Query(None, ge=1900, le=2999, description="closed pieces sold in this year")
+                       ) -> dict[str, Any]:
+        """The account's open tax lots (adjusted basis, holding-period start, unrealised gain at
+        the mark, the term a sale now would have) and closed pieces (gain, term, loss disallowed
+        by a wash sale), with totals: one ledger, the one compliance reads."""
+        await self.authenticate(token, Role.VIEWER)
+        return await self.call("orders", "tax_lots", year)
+
+    @app.get("/api/tax/harvest", tags=["tax"], response_model=HarvestReport)
+    async def tax_harvest(self, token: str | None = Depends(_bearer),
+                          min_loss: float | None = Query(None, description="currency; default 1,000"),
+                          min_loss_fraction: float | None = Query(None, description="of the basis sold; default 0.05"),
+                          short_rate: float | None = Query(None, description="default 0.37"),
+                          long_rate: float | None = Query(None, description="default 0.20"),
+                          min_correlation: float | None = Query(None, description="of the substitute; default 0.5")
+                          ) -> dict[str, Any]:
+        """Tax-loss harvesting proposals: lots at a loss whose sale would not be a wash sale,
+        the loss, the tax benefit at the rates, and a correlated same-sector substitute. Nothing
+        is traded: proposals become orders only when submitted (tagged with the harvest strategy)."""
+        await self.authenticate(token, Role.VIEWER)
+        from pydantic import ValidationError
+
+        from raytrade.analytics.harvest import HarvestConfig
+        from raytrade.configfile import describe_validation_error
+
+        given = {k: v for k, v in (("min_loss", min_loss), ("min_loss_fraction", min_loss_fraction),
+                                   ("short_rate", short_rate), ("long_rate", long_rate),
+                                   ("min_correlation", min_correlation)) if v is not None}
+        try:
+            HarvestConfig(**given)
+        except ValidationError as exc:
+            raise ApiError(422, "INVALID_REQUEST", describe_validation_error(exc, "query"),
+                           field=f"query.{exc.errors()[0]['loc'][0]}") from None
+        return await self.call("orders", "tax_harvest", given)
 
     # --- WebSocket ---------------------------------------------------------------------------
 

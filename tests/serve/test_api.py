@@ -282,3 +282,29 @@ def test_tca_answers_typed_per_parent_algorithm_and_venue(api: Api) -> None:
     naive = api("GET", "/api/tca", Role.VIEWER, params={"end": "2024-03-04T15:00:00"})
     assert naive.status_code == 422 and "time zone" in naive.json()["detail"]
     assert api("GET", "/api/tca").status_code == 401
+
+
+def test_analytics_and_tax_answer_typed_for_the_live_book(api: Api) -> None:
+    r = api("POST", "/api/orders", Role.TRADER, json={"symbol": "KO", "side": "buy", "quantity": 10,
+                                                      "client_order_id": "tax-1", "strategy": "carry"})
+    assert r.status_code == 201, r.text
+    lots = api("GET", "/api/tax/lots", Role.VIEWER).json()
+    assert lots["method"] == "fifo" and any(x["symbol"] == "KO" and x["price"] == 50.0 for x in lots["open"])
+    assert set(lots["totals"]) == {"short_term_gain", "long_term_gain", "wash_disallowed", "unrealized"}
+    att = api("GET", "/api/analytics/attribution", Role.VIEWER).json()
+    assert "carry" in {g["group"] for g in att["by_strategy"]} and "KO" in {g["group"] for g in att["by_symbol"]}
+    assert api("GET", "/api/analytics/drawdowns", Role.VIEWER, params={"threshold": 0.2}).json()["threshold"] == 0.2
+    harvest = api("GET", "/api/tax/harvest", Role.VIEWER).json()
+    assert harvest["harvest_strategy"] == "tax_harvest" and harvest["config"]["short_rate"] == 0.37
+    schemas = api("GET", "/openapi.json").json()["components"]["schemas"]
+    assert {"AttributionReport", "DrawdownReport", "TaxLotsReport", "HarvestReport"} <= set(schemas)
+    for path, params, field in (("/api/analytics/drawdowns", {"threshold": 1.5}, "threshold"),
+                                ("/api/analytics/drawdowns", {"threshold": "deep"}, "threshold"),
+                                ("/api/tax/lots", {"year": 1066}, "year"),
+                                ("/api/tax/harvest", {"min_loss": -1}, "min_loss"),
+                                ("/api/tax/harvest", {"short_rate": 2}, "short_rate"),
+                                ("/api/tax/harvest", {"min_correlation": "nan"}, "min_correlation")):
+        bad = api("GET", path, Role.VIEWER, params=params)
+        assert bad.status_code == 422 and bad.json()["field"] == f"query.{field}", (path, params, bad.text)
+    for path in ("/api/analytics/attribution", "/api/analytics/drawdowns", "/api/tax/lots", "/api/tax/harvest"):
+        assert api("GET", path).status_code == 401
