@@ -42,6 +42,9 @@ audit_app = typer.Typer(help="The hash-chained audit trail: verify it, export it
 app.add_typer(audit_app, name="audit")
 tca_app = typer.Typer(help="Transaction-cost analysis of the engine's parent orders.", no_args_is_help=True)
 app.add_typer(tca_app, name="tca")
+analytics_app = typer.Typer(help="Attribution, correlation, drawdowns and tax lots of a run or of the engine's book.",
+                            no_args_is_help=True)
+app.add_typer(analytics_app, name="analytics")
 
 # Off a terminal (pipes, CI logs) rich would assume 80 columns and squeeze the tables.
 out = Console(width=None if sys.stdout.isatty() else 160)
@@ -563,6 +566,39 @@ def tca_report(
                if (since is None or p.start >= since) and (until is None or p.start < until)]
     path = write_tca_report(output, parents, frames)
     out.print(f"{len(parents)} parent orders analysed: {path}")
+
+
+@analytics_app.command("report")
+@user_errors
+def analytics_report(
+    run: Annotated[Path | None, typer.Argument(help="A backtest run folder (equity.csv, trades.csv).")] = None,
+    log: Annotated[bool, typer.Option("--log", help="Analyse the engine's book from its event log instead.")] = False,
+    output: Annotated[Path | None, typer.Option(
+        "--output", "-o", help="Folder for analytics.html (default: the run folder; runs/analytics for --log).")] = None,
+    threshold: Annotated[float, typer.Option(help="Smallest drawdown listed, a fraction.", min=0.0, max=0.99)] = 0.05,
+    database_url: DatabaseOption = None, schema: SchemaOption = None,
+) -> None:
+    """Write one HTML report: P&L by sector (and Brinson-Fachler against an equal-weight book), by
+    symbol, strategy and market regime, factor attribution, correlation clusters with a heatmap,
+    drawdown events, the return decomposition and the tax lots (realised gains by year and term,
+    wash sales, open lots)."""
+    from raytrade.analytics.analytics_report import log_report, run_report
+
+    if (run is None) == (not log):
+        raise ConfigError("give a run folder or --log (one of them)")
+    if run is not None:
+        path = run_report(run, output, threshold)
+    else:
+        from raytrade.analytics.book import BOOK_TYPES, book_history
+
+        async def work(store: Any) -> list[Any]:
+            return [r.event for r in await store.read(types=BOOK_TYPES)]
+
+        events = _run_store(database_url, schema, work)
+        # a last point at the last event: what happened after the last session start counts too
+        history = book_history(events, now={}, at=events[-1].timestamp if events else None)
+        path = log_report(history, output or Path("runs/analytics"), threshold=threshold)
+    out.print(f"analytics report: {path}")
 
 
 def _run_store(database_url: str | None, schema: str | None, work: Callable[[Any], Any]) -> Any:

@@ -153,7 +153,7 @@ def describe(table: pd.DataFrame, currency: str = "$") -> list[str]:
     lines = []
     for name, row in table.iterrows():
         sign = "+" if row["pnl"] >= 0 else "-"
-        share = f"{row['share'] * 100:.0f}% of returns" if math.isfinite(row["share"]) else "no net return"
+        share = f"{round(row['share'] * 100)}% of returns" if math.isfinite(row["share"]) else "no net return"
         sharpe = f"{row['sharpe']:.1f} Sharpe" if math.isfinite(row["sharpe"]) else "Sharpe n/a"
         lines.append(f"{name}: {sign}{currency}{abs(row['pnl']):,.0f} ({share}, {sharpe})")
     return lines

@@ -180,10 +180,12 @@ def tax_lots_document(ledger: LotLedger, prices: Mapping[str, float], at: dateti
     from raytrade.analytics.tax import _one_year_later
 
     open_rows = []
+    unrealized = 0.0
     for x in ledger.lots:
         if x.open_quantity <= 1e-12:
             continue
         px = prices.get(x.symbol)
+        unrealized += 0.0 if px is None else x.open_quantity * (px - x.per_share())
         open_rows.append({"symbol": x.symbol, "lot_id": x.lot_id, "acquired": x.acquired.isoformat(),
                           "quantity": x.open_quantity, "basis": x.per_share() * x.open_quantity,
                           "basis_per_share": x.per_share(), "price": px,
@@ -198,4 +200,4 @@ def tax_lots_document(ledger: LotLedger, prices: Mapping[str, float], at: dateti
             "totals": {"short_term_gain": float(by_term.get("short", 0.0)),
                        "long_term_gain": float(by_term.get("long", 0.0)),
                        "wash_disallowed": float(real["wash_disallowed"].sum()) if len(real) else 0.0,
-                       "unrealized": float(sum(r["unrealized"] or 0.0 for r in open_rows))}}
+                       "unrealized": unrealized}}

@@ -27,7 +27,7 @@ proposal then leaves the exposure in cash.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -182,6 +182,18 @@ class HarvestStudy:
                 "harvests": float(len(self.harvests))}
 
 
+@dataclass(slots=True)
+class _Swap:
+    """An open harvest of the overlay: ``symbol`` sold, ``lots`` of ``substitute`` bought with
+    the proceeds (or ``cash`` kept without a substitute), no buying back before ``until``."""
+
+    symbol: str
+    substitute: str | None
+    until: datetime
+    lots: list[str] = field(default_factory=list)
+    cash: float = 0.0
+
+
 def harvest_overlay(prices: pd.DataFrame, sectors: Mapping[str, str] | None = None, capital: float = 1_000_000.0,
                     config: HarvestConfig | None = None) -> HarvestStudy:
     """Buy ``capital`` of ``prices``' symbols in equal parts on the first day and hold (the plain
@@ -212,7 +224,7 @@ def harvest_overlay(prices: pd.DataFrame, sectors: Mapping[str, str] | None = No
     for s, q, p in zip(syms, shares0, px[0], strict=True):
         led.add(t0, s, "buy", float(q), float(p))
     cash = 0.0
-    swaps: list[dict[str, object]] = []   # open swaps: original, substitute lots, lock end
+    swaps: list[_Swap] = []
     locks: dict[str, datetime] = {}
     harvests: list[dict[str, object]] = []
     overlay_value = np.empty(len(px))
@@ -221,29 +233,28 @@ def harvest_overlay(prices: pd.DataFrame, sectors: Mapping[str, str] | None = No
         price = dict(zip(syms, px[i].tolist(), strict=True))
         if i > 0:
             for sw in list(swaps):
-                if t < sw["until"]:  # type: ignore[operator]
+                if t < sw.until:
                     continue
-                orig, sub, ids = str(sw["symbol"]), sw["substitute"], sw["lots"]
-                if sub is None:
-                    q = float(sw["cash"]) / price[orig]  # type: ignore[arg-type]
-                    cash -= float(sw["cash"])  # type: ignore[arg-type]
-                    led.add(t, orig, "buy", q, price[orig])
+                if sw.substitute is None:
+                    cash -= sw.cash
+                    led.add(t, sw.symbol, "buy", sw.cash / price[sw.symbol], price[sw.symbol])
                     swaps.remove(sw)
                     continue
-                held = {x.lot_id: x for x in led.books[str(sub)].lots if x.open_quantity > 1e-12}
-                ids = [x for x in ids if x in held]  # type: ignore[union-attr]
+                sub = sw.substitute
+                held = {x.lot_id: x for x in led.books[sub].lots if x.open_quantity > 1e-12}
+                ids = [x for x in sw.lots if x in held]
                 if not ids:
                     swaps.remove(sw)
                     continue
                 q = sum(held[x].open_quantity for x in ids)
-                gain = sum((price[str(sub)] - held[x].per_share()) * held[x].open_quantity for x in ids)
+                gain = sum((price[sub] - held[x].per_share()) * held[x].open_quantity for x in ids)
                 basis = sum(held[x].per_share() * held[x].open_quantity for x in ids)
                 young = t <= _one_year_later(min(held[x].acquired for x in ids))
                 if ((young and gain > cfg.swap_back_max_gain * basis)
-                        or led.wash_preview(str(sub), q, price[str(sub)], t, lots=ids)[1] > 0):
+                        or led.wash_preview(sub, q, price[sub], t, lots=ids)[1] > 0):
                     continue  # keep the substitute for now (a short-term gain would be taxed high; a wash wastes the loss)
-                led.add(t, str(sub), "sell", q, price[str(sub)], lots=ids)
-                led.add(t, orig, "buy", q * price[str(sub)] / price[orig], price[orig])
+                led.add(t, sub, "sell", q, price[sub], lots=ids)
+                led.add(t, sw.symbol, "buy", q * price[sub] / price[sw.symbol], price[sw.symbol])
                 swaps.remove(sw)
             window = rets.iloc[max(1, i - cfg.lookback + 1):i + 1] if i >= 20 else None
             locked = {s for s, u in locks.items() if t < u}
@@ -251,19 +262,18 @@ def harvest_overlay(prices: pd.DataFrame, sectors: Mapping[str, str] | None = No
                 if p.symbol in locked:
                     continue
                 rows = led.add(t, p.symbol, "sell", p.quantity, p.price, lots=list(p.lot_ids))
-                proceeds = sum(float(r["proceeds"]) for r in rows)  # type: ignore[arg-type]
+                proceeds = sum(float(r["proceeds"]) for r in rows)  # type: ignore[arg-type,misc]
                 locks[p.symbol] = p.locked_until
                 locked.add(p.symbol)
-                sw: dict[str, object] = {"symbol": p.symbol, "substitute": p.substitute, "until": p.locked_until,
-                                         "lots": [], "cash": 0.0}
+                swap = _Swap(p.symbol, p.substitute, p.locked_until)
                 if p.substitute is None:
                     cash += proceeds
-                    sw["cash"] = proceeds
+                    swap.cash = proceeds
                 else:
                     n0 = led._n
                     led.add(t, p.substitute, "buy", proceeds / price[p.substitute], price[p.substitute])
-                    sw["lots"] = [f"{p.substitute}-{n0}"]
-                swaps.append(sw)
+                    swap.lots = [f"{p.substitute}-{n0}"]
+                swaps.append(swap)
                 harvests.append({"time": t, **{k: v for k, v in p.to_dict().items() if k != "lot_ids"}})
         overlay_value[i] = cash + sum(x.open_quantity * price[x.symbol] for x in led.lots if x.open_quantity > 1e-12)
     plain_value = px @ shares0
