@@ -165,7 +165,8 @@ def backtest(config: ConfigOption, output_dir: OutputOption = None) -> None:
             "sortino": "Sortino", "max_drawdown": "max DD", "win_rate": "win rate", "round_trips": "trips",
             "exposure": "exposure"}
     shown = run.result.metrics[list(cols)]
-    _print_frame(shown, f"{cfg.name}: {cfg.strategy.name} {run.result.params}", "symbol", labels=cols)
+    side = "long and short" if cfg.strategy.allow_short else "long only"
+    _print_frame(shown, f"{cfg.name}: {cfg.strategy.name} {run.result.params}, {side}", "symbol", labels=cols)
     out.print(f"run folder: [bold]{run.folder}[/]")
 
 

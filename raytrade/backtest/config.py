@@ -96,7 +96,7 @@ class StrategySpec(BaseModel):
 
     name: str
     params: dict[str, Any] = Field(default_factory=dict)
-    allow_short: bool = True
+    allow_short: bool = False  # long only unless a config says otherwise
 
     def build(self) -> Strategy:
         return get_strategy(self.name, allow_short=self.allow_short)

@@ -56,20 +56,58 @@ def kernel_metrics(out: KernelOutput, *, periods_per_year: int = PERIODS_PER_YEA
     return metrics
 
 
-def _check_prices(close: pd.DataFrame, open_: pd.DataFrame | None) -> None:
-    if not isinstance(close, pd.DataFrame) or close.empty:
+def _as_frame(x: pd.DataFrame | pd.Series, name: str) -> pd.DataFrame:
+    """A Series is one symbol (its name, else ``name``); anything else must be a DataFrame."""
+    if isinstance(x, pd.Series):
+        return x.to_frame(str(x.name) if x.name is not None else name)
+    if not isinstance(x, pd.DataFrame):
+        raise BacktestError(f"{name} must be a pandas DataFrame (bars x symbols) or Series, got {type(x).__name__}")
+    return x
+
+
+def _check_prices(close: pd.DataFrame | pd.Series, open_: pd.DataFrame | pd.Series | None,
+                  volume: pd.DataFrame | pd.Series | None = None,
+                  ) -> tuple[pd.DataFrame, pd.DataFrame | None, pd.DataFrame | None]:
+    """``close`` (and ``open_``, ``volume``) as frames, refused with the symbol and the bar named
+    when a backtest of them would mean nothing: empty, time running backwards or repeating,
+    a price missing, not finite or <= 0."""
+    close = _as_frame(close, "close")
+    if close.empty:
         raise BacktestError("close must be a non-empty DataFrame (bars x symbols)")
-    if open_ is not None and (open_.shape != close.shape or not open_.index.equals(close.index)
-                              or list(open_.columns) != list(close.columns)):
-        raise BacktestError("open must have the same dates and symbols as close")
+    idx = close.index
+    if isinstance(idx, pd.DatetimeIndex) and len(idx) > 1:
+        if not idx.is_monotonic_increasing:
+            if idx.is_monotonic_decreasing:
+                raise BacktestError(f"close's dates run backwards ({idx[0]} first, {idx[-1]} last): "
+                                    "sort them first (close.sort_index())")
+            raise BacktestError("close's dates are out of order: sort them first (close.sort_index())")
+        if not idx.is_unique:
+            raise BacktestError(f"close has the date {idx[idx.duplicated()][0]} twice")
+    frames = {"close": close}
+    if open_ is not None:
+        open_ = _as_frame(open_, "open")
+        if open_.shape != close.shape or not open_.index.equals(close.index) or list(open_.columns) != list(
+                close.columns):
+            raise BacktestError("open must have the same dates and symbols as close")
+        frames["open"] = open_
+    for name, frame in frames.items():
+        v = frame.to_numpy(np.float64)
+        bad = ~np.isfinite(v) | (v <= 0)
+        if bad.any():
+            i, j = np.argwhere(bad)[0]
+            raise BacktestError(f"{name} of {frame.columns[j]} at {frame.index[i]} is {v[i, j]}: prices must be "
+                                "finite and > 0 (drop or fill the gap first)")
+    if volume is not None:
+        volume = _as_frame(volume, "volume")
+    return close, open_, volume
 
 
 def run_grid(
     strategy: Strategy,
-    close: pd.DataFrame,
+    close: pd.DataFrame | pd.Series,
     block: ParamBlock,
     *,
-    open_: pd.DataFrame | None = None,
+    open_: pd.DataFrame | pd.Series | None = None,
     costs: CostModel | None = None,
     sizing: Sizing | None = None,
     initial_capital: float = 100_000.0,
@@ -84,7 +122,7 @@ def run_grid(
     :mod:`raytrade.analytics.metrics`. Each (symbol, set) is an independent single-asset backtest
     starting with ``initial_capital``.
     """
-    _check_prices(close, open_)
+    close, open_, volume = _check_prices(close, open_, volume)
     if len(block) == 0:
         raise BacktestError("the parameter grid is empty")
     size = chunk_size or chunk_size_for(len(close))
@@ -130,9 +168,9 @@ class BacktestResult:
 def backtest(
     strategy: Strategy,
     params: dict[str, int | float],
-    close: pd.DataFrame,
+    close: pd.DataFrame | pd.Series,
     *,
-    open_: pd.DataFrame | None = None,
+    open_: pd.DataFrame | pd.Series | None = None,
     costs: CostModel | None = None,
     sizing: Sizing | None = None,
     initial_capital: float = 100_000.0,
@@ -141,8 +179,11 @@ def backtest(
 ) -> BacktestResult:
     """Run one parameter set on each symbol of ``close`` and collect curves, fills and metrics
     (``volume``, same shape as ``close``: for a size-dependent ``costs.impact``)."""
-    _check_prices(close, open_)
+    close, open_, volume = _check_prices(close, open_, volume)
     block = strategy.space.block(params, "strategy.params")
+    if len(close) <= strategy.warmup(block):
+        raise BacktestError(f"{len(close)} bars are not more than the strategy's warm-up of {strategy.warmup(block)} "
+                            "bars: no bar could trade (give more data or shorter windows)")
     costs = costs or CostModel()
     n = close.shape[1]
     capital = initial_capital / n

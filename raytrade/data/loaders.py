@@ -222,8 +222,37 @@ def read_price_file(
         first = 2
     else:
         raise DataError("unsupported file type (expected .csv, .csv.gz or .parquet)", source=source)
+    found = list(raw.columns)
+    raw = _match_columns(raw, TableKind(kind), timestamp_column)
+    if timestamp_column not in raw.columns:
+        listed = ", ".join(map(str, found[:12])) + (", ..." if len(found) > 12 else "")
+        raise DataError(f"missing timestamp column {timestamp_column!r} (columns found: {listed}; name yours with "
+                        "timestamp_column=...)", source=source, column=timestamp_column)
     return validate_table(raw, source=source, kind=kind, timestamp_column=timestamp_column,
                           timestamp_format=timestamp_format, columns=columns, first_row_number=first)
+
+
+TIME_ALIASES = ("timestamp", "date", "datetime", "time")
+OHLCV_ALIASES = {"open": "open", "high": "high", "low": "low", "close": "close", "volume": "volume",
+                 "adj close": "adj_close", "adj_close": "adj_close", "adjclose": "adj_close",
+                 "adjusted close": "adj_close", "adjusted_close": "adj_close"}
+
+
+def _match_columns(raw: pd.DataFrame, kind: TableKind, timestamp_column: str) -> pd.DataFrame:
+    """Column names as the tables want them, matched without regard to case or surrounding
+    spaces: the timestamp under ``timestamp_column`` (also found as Date, Datetime or Time when
+    no column has that name), and for OHLCV files Open, High, Low, Close, Volume and Adj Close
+    (Yahoo Finance's header) as open ... adj_close. Symbols in price tables keep their names."""
+    names = {c: str(c).strip() for c in raw.columns}
+    if timestamp_column not in names.values():
+        found = [c for c, n in names.items() if n.lower() in (timestamp_column.lower(), *TIME_ALIASES)]
+        if len(found) == 1:
+            names[found[0]] = timestamp_column
+    if kind is TableKind.OHLCV:
+        for c, n in names.items():
+            if n != timestamp_column and n.lower() in OHLCV_ALIASES:
+                names[c] = OHLCV_ALIASES[n.lower()]
+    return raw.rename(columns=names)
 
 
 def frame_digest(frame: pd.DataFrame) -> str:

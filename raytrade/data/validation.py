@@ -58,8 +58,9 @@ def validate_table(
     if len(raw) == 0:
         raise DataError("no data rows (the table is empty)", source=source)
     if timestamp_column not in raw.columns:
-        raise DataError(f"missing timestamp column {timestamp_column!r}", source=source,
-                        column=timestamp_column)
+        found = ", ".join(map(str, list(raw.columns)[:12])) + (", ..." if raw.shape[1] > 12 else "")
+        raise DataError(f"missing timestamp column {timestamp_column!r} (columns found: {found}; name yours "
+                        "with timestamp_column=...)", source=source, column=timestamp_column)
     value_columns = [c for c in raw.columns if c != timestamp_column]
     _check_columns(value_columns, kind, columns, optional_columns, source)
 

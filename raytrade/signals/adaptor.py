@@ -34,7 +34,7 @@ class AdaptorConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     strategy: str
-    allow_short: bool = True
+    allow_short: bool = False  # long only unless the config says otherwise
     params: dict[str, Any] = Field(default_factory=dict)
     overrides: dict[MarketRegime, dict[str, Any]] = Field(default_factory=dict)
     exposure: dict[MarketRegime, float] = Field(default_factory=dict)

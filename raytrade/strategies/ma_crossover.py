@@ -45,7 +45,7 @@ class MovingAverageCrossover:
         constraint_doc="fast < slow",
     )
 
-    def __init__(self, allow_short: bool = True) -> None:
+    def __init__(self, allow_short: bool = False) -> None:
         self.allow_short = allow_short
 
     def prepare(self, close: np.ndarray, block: ParamBlock) -> tuple[np.ndarray, dict[int, int]]:

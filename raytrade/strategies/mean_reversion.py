@@ -55,7 +55,7 @@ class BollingerMeanReversion:
         defaults={"exit_z": 0.0},
     )
 
-    def __init__(self, allow_short: bool = True) -> None:
+    def __init__(self, allow_short: bool = False) -> None:
         self.allow_short = allow_short
 
     def prepare(self, close: np.ndarray, block: ParamBlock) -> tuple[np.ndarray, dict[int, int]]:

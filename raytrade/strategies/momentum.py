@@ -28,7 +28,7 @@ class TimeSeriesMomentum:
         defaults={"skip": 0},
     )
 
-    def __init__(self, allow_short: bool = True) -> None:
+    def __init__(self, allow_short: bool = False) -> None:
         self.allow_short = allow_short
 
     def prepare(self, close: np.ndarray, block: ParamBlock) -> np.ndarray:

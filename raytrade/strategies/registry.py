@@ -50,7 +50,7 @@ def strategy_class(name: str) -> type:
     return cls
 
 
-def get_strategy(name: str, *, allow_short: bool = True) -> Strategy:
+def get_strategy(name: str, *, allow_short: bool = False) -> Strategy:
     """An instance of the strategy ``name`` (registered, or ``module:Class``)."""
     cls = strategy_class(name)
     try:

@@ -43,7 +43,7 @@ class WalkForwardOptimizer:
     step: int | None = None
     anchored: bool = False
     objective: str = "sharpe"
-    allow_short: bool = True
+    allow_short: bool = False  # long only unless the config says otherwise
     costs: CostModel = field(default_factory=CostModel)
     sizing: Sizing = field(default_factory=Sizing)
     initial_capital: float = 100_000.0
@@ -103,6 +103,6 @@ class StressTestSuite:
     costs: CostModel = field(default_factory=CostModel)
     beta_lookback: int = 252
 
-    def run(self, strategy: str, params: dict[str, Any], close: pd.DataFrame, *, allow_short: bool = True) -> dict:
+    def run(self, strategy: str, params: dict[str, Any], close: pd.DataFrame, *, allow_short: bool = False) -> dict:
         return stress_summary(get_strategy(strategy, allow_short=allow_short), params, close, self.costs,
                               StressSpec(beta_lookback=self.beta_lookback))

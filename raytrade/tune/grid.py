@@ -37,7 +37,7 @@ def grid_search(
     sizing: Sizing | None = None,
     initial_capital: float = 100_000.0,
     sets_per_task: int = 2048,
-    allow_short: bool = True,
+    allow_short: bool = False,
     on_progress: Callable[[int, int], None] | None = None,
 ) -> pd.DataFrame:
     """Score every set of ``block`` on every symbol of ``close`` on the connected Ray cluster.

@@ -37,7 +37,7 @@ class GridStrategySpec(BaseModel):
 
     name: str
     grid: dict[str, Any]
-    allow_short: bool = True
+    allow_short: bool = False  # long only unless the config says otherwise
 
 
 class GridConfig(RunSettings):

@@ -21,7 +21,7 @@ PARAMS = {
 @given(data=st.data())
 def test_no_look_ahead(data):
     name = data.draw(st.sampled_from(sorted(PARAMS)))
-    strategy = get_strategy(name)
+    strategy = get_strategy(name, allow_short=True)
     params = PARAMS[name](data)
     n = data.draw(st.integers(25, 60))
     seed = data.draw(st.integers(0, 2**32 - 1))

@@ -101,7 +101,7 @@ def test_good_ohlcv(tmp_path):
     [
         ("", "empty"),
         ("timestamp,AAA\n", "no data rows"),
-        ("date,AAA\n2024-01-02,10\n", "missing timestamp column 'timestamp'"),
+        ("when,AAA\n2024-01-02,10\n", r"missing timestamp column 'timestamp' \(columns found: when, AAA"),
         ("timestamp\n2024-01-02\n", "no value columns"),
     ],
 )

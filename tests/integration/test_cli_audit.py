@@ -22,9 +22,12 @@ pytestmark = [pytest.mark.integration]
 T0 = datetime(2024, 5, 1, 12, tzinfo=UTC)
 
 
-def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+def cli(*args: str, env: dict[str, str | None] | None = None) -> subprocess.CompletedProcess:
+    """The command in a subprocess; ``env`` adds variables, or removes those given None (the
+    shared Ray fixture sets a test audit key in this process's environment)."""
+    merged = {**os.environ, **(env or {})}
     return subprocess.run([sys.executable, "-m", "raytrade.cli", *args], capture_output=True, text=True, timeout=120,
-                          env={**os.environ, **(env or {})})
+                          env={k: v for k, v in merged.items() if v is not None})
 
 
 def events(n: int) -> list[Event]:
@@ -117,7 +120,8 @@ def test_signed_checkpoints_catch_a_cut_a_forged_append_and_a_rewrite(tmp_path: 
     assert r.returncode == 0 and "record 10" in r.stdout, r.stderr
     r = cli("audit", "verify", "--checkpoint", str(cps), "--database-url", url, env=env)
     assert r.returncode == 0 and "agree with the log up to record 10" in r.stdout, r.stdout + r.stderr
-    assert cli("audit", "verify", "--checkpoint", str(cps), "--database-url", url).returncode == 2  # no key
+    no_key: dict[str, str | None] = {"RAYTRADE_AUDIT_KEY": None}
+    assert cli("audit", "verify", "--checkpoint", str(cps), "--database-url", url, env=no_key).returncode == 2
 
     # a forged, correctly chained append (say, a key_created that would authenticate)
     asyncio.run(append([Event(EventType.KEY_CREATED, "forger", "key", {"key_id": "evil", "name": "evil", "role": "admin",

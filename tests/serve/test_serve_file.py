@@ -28,10 +28,10 @@ def test_signals_wire_the_api_to_the_model_app(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("signals", "api", "message"), [
-    ({"model_path": "nowhere/v0001"}, {}, "serve.yaml: signals.model_path: Value error, nowhere/v0001 is not a model version"),
+    ({"model_path": "nowhere/v0001"}, {}, "serve.yaml: signals.model_path: nowhere/v0001 is not a model version"),
     ({"model_path": "{version}", "colour": 1}, {}, "serve.yaml: signals.colour: unknown field"),
     ({"model_path": "{version}"}, {"signals_app": "other"},
-     "serve.yaml: (top level): Value error, api.signals_app is 'other' but signals.app is 'signals'"),
+     "serve.yaml: (top level): api.signals_app is 'other' but signals.app is 'signals'"),
 ])
 def test_bad_signals_part_is_one_line(tmp_path: Path, signals: dict, api: dict, message: str) -> None:
     version = fake_version(tmp_path)

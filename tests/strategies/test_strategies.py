@@ -36,7 +36,7 @@ def test_rolling_helpers_match_pandas():
 
 def test_ma_crossover_matches_pandas_on_real_data():
     close = load_prices(["MSFT"]).iloc[:, 0]
-    sig = _one(MovingAverageCrossover(), close.to_numpy(), fast=10, slow=50)
+    sig = _one(MovingAverageCrossover(allow_short=True), close.to_numpy(), fast=10, slow=50)
     fast, slow = close.rolling(10).mean(), close.rolling(50).mean()
     expected = np.where(fast > slow, 1, np.where(fast < slow, -1, 0))
     diff = (fast - slow).abs().to_numpy()
@@ -54,17 +54,17 @@ def test_long_only_never_shorts():
 
 def test_momentum_by_hand():
     close = np.array([10.0, 11.0, 12.0, 11.0, 10.0, 10.0, 12.0])
-    sig = _one(TimeSeriesMomentum(), close, lookback=2)
+    sig = _one(TimeSeriesMomentum(allow_short=True), close, lookback=2)
     # bar t compares close[t] with close[t-2]
     assert sig.tolist() == [0, 0, 1, 0, -1, -1, 1]
-    skip = _one(TimeSeriesMomentum(), close, lookback=3, skip=1)
+    skip = _one(TimeSeriesMomentum(allow_short=True), close, lookback=3, skip=1)
     # bar t compares close[t-1] with close[t-3]
     assert skip.tolist() == [0, 0, 0, 1, 0, -1, -1]
 
 
 def test_bollinger_state_machine_by_hand():
     close = np.array([10.0, 10.2, 9.8, 10.0, 10.1, 9.0, 9.5, 10.0, 11.5, 10.3, 10.0])
-    sig = _one(BollingerMeanReversion(), close, window=3, entry_z=1.0, exit_z=0.0)
+    sig = _one(BollingerMeanReversion(allow_short=True), close, window=3, entry_z=1.0, exit_z=0.0)
     z = (close - rolling_mean(close, 3)) / rolling_std(close, 3)
     state, expected = 0, []
     for x in z:
@@ -117,9 +117,9 @@ def test_unknown_strategy():
 
 def test_signals_are_bounded_on_every_bundled_stock():
     prices = load_prices()
-    for strategy, params in ((MovingAverageCrossover(), {"fast": 20, "slow": 100}),
-                             (TimeSeriesMomentum(), {"lookback": 252, "skip": 21}),
-                             (BollingerMeanReversion(), {"window": 20, "entry_z": 2.0, "exit_z": 0.5})):
+    for strategy, params in ((MovingAverageCrossover(allow_short=True), {"fast": 20, "slow": 100}),
+                             (TimeSeriesMomentum(allow_short=True), {"lookback": 252, "skip": 21}),
+                             (BollingerMeanReversion(allow_short=True), {"window": 20, "entry_z": 2.0, "exit_z": 0.5})):
         for sym in prices.columns:
             sig = _one(strategy, prices[sym].to_numpy(), **params)
             assert np.isfinite(sig).all() and np.abs(sig).max() <= 1
