@@ -173,6 +173,7 @@ def backtest(config: ConfigOption, output_dir: OutputOption = None) -> None:
 def _submitted(command: str, config_path: Path, address: str | None, extra: list[str]) -> bool:
     """Submit the command as a Ray job when the address is a Jobs API (http/https) address."""
     import os
+    import shlex
 
     from raytrade.cluster import jobs
 
@@ -187,7 +188,8 @@ def _submitted(command: str, config_path: Path, address: str | None, extra: list
                           f"{root} (it is uploaded as the job's working_dir)") from None
     job_id = jobs.submit(target, ["research", command, "--config", str(rel), *extra], working_dir=root)
     out.print(f"submitted [bold]{job_id}[/] to {target}")
-    out.print(f"follow it with: raytrade research status {job_id} / raytrade research logs {job_id}")
+    flag = "" if address is None else f" --address {shlex.quote(target)}"  # RAY_ADDRESS already names it otherwise
+    out.print(f"follow it with: raytrade research status {job_id}{flag} / raytrade research logs {job_id}{flag}")
     return True
 
 

@@ -71,9 +71,15 @@ def connect(
         try:
             context = ray.init(**kwargs)
             _state["dashboard"] = _as_url(getattr(context, "dashboard_url", None))
-        except (ConnectionError, RuntimeError, ValueError) as exc:
+        except Exception as exc:  # Ray raises its own AuthenticationError besides the connection errors
+            from raytrade.cluster.jobs import AUTH_HINT, is_auth_error
+
             where = target or "a local instance"
-            raise ClusterError(f"cannot start or reach Ray at {where}: {exc}") from None
+            if is_auth_error(exc):
+                raise ClusterError(f"Ray at {where} refused us: {AUTH_HINT}") from None
+            if isinstance(exc, ConnectionError | RuntimeError | ValueError):
+                raise ClusterError(f"cannot start or reach Ray at {where}: {exc}") from None
+            raise
     ctx = ray.get_runtime_context()
     return {
         "address": target or "local",

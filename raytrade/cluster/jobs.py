@@ -14,6 +14,7 @@ line, so the token never lands in a log or in shell history.
 from __future__ import annotations
 
 import shlex
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -30,13 +31,28 @@ def is_jobs_address(address: str | None) -> bool:
     return bool(address) and address.startswith(("http://", "https://"))
 
 
+AUTH_HINT = ("the cluster uses token authentication: set RAY_AUTH_MODE=token and RAY_AUTH_TOKEN (or "
+             "RAY_AUTH_TOKEN_PATH, a file holding it); `ray get-auth-token` on the head node prints the token")
+BUSY = "No available agent to submit job"
+
+
+def is_auth_error(exc: BaseException) -> bool:
+    """Whether ``exc`` is Ray refusing us for want of a (right) token."""
+    text = f"{type(exc).__name__} {exc}".lower()
+    return "authentication" in text or "unauthenticated" in text or "401" in text.split()
+
+
 def _client(address: str):
     from ray.job_submission import JobSubmissionClient
 
     try:
         return JobSubmissionClient(address)
-    except (ConnectionError, RuntimeError, ValueError) as exc:
-        raise ClusterError(f"cannot reach the Ray Jobs API at {address}: {exc}") from None
+    except Exception as exc:  # Ray raises its own AuthenticationError besides the connection errors
+        if is_auth_error(exc):
+            raise ClusterError(f"the Ray Jobs API at {address} refused us: {AUTH_HINT}") from None
+        if isinstance(exc, ConnectionError | RuntimeError | ValueError):
+            raise ClusterError(f"cannot reach the Ray Jobs API at {address}: {exc}") from None
+        raise
 
 
 def submit(address: str, argv: Sequence[str], *, working_dir: Path, extra_runtime_env: dict[str, Any] | None = None,
@@ -47,18 +63,35 @@ def submit(address: str, argv: Sequence[str], *, working_dir: Path, extra_runtim
     for key, value in (extra_runtime_env or {}).items():
         runtime_env[key] = value
     entrypoint = "python -m raytrade.cli " + " ".join(shlex.quote(a) for a in argv)
-    try:
-        return _client(address).submit_job(entrypoint=entrypoint, runtime_env=runtime_env,
-                                           submission_id=submission_id,
-                                           metadata={"submitted_by": "raytrade"})
-    except RuntimeError as exc:
-        raise ClusterError(f"job submission to {address} failed: {exc}") from None
+    client = _client(address)
+    for delay in (*RETRY_DELAYS_S, None):
+        try:
+            return client.submit_job(entrypoint=entrypoint, runtime_env=runtime_env, submission_id=submission_id,
+                                     metadata={"submitted_by": "raytrade"})
+        except Exception as exc:
+            if is_auth_error(exc):
+                raise ClusterError(f"job submission to {address} refused: {AUTH_HINT}") from None
+            if not isinstance(exc, RuntimeError):
+                raise
+            if BUSY in str(exc) and delay is not None:  # a cluster just started: its job agent is not up yet
+                time.sleep(delay)
+                continue
+            raise ClusterError(f"job submission to {address} failed: {exc}") from None
+    raise AssertionError("unreachable")
+
+
+# Waits between submissions the cluster's job agent was not ready for (seconds, about a minute in all).
+RETRY_DELAYS_S = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 30.0)
 
 
 def _call(address: str, method: str, job_id: str) -> Any:
     try:
         return getattr(_client(address), method)(job_id)
-    except RuntimeError as exc:
+    except Exception as exc:
+        if is_auth_error(exc):
+            raise ClusterError(f"{method} of job {job_id!r} on {address} refused: {AUTH_HINT}") from None
+        if not isinstance(exc, RuntimeError):
+            raise
         message = str(exc)
         if "does not exist" in message or "404" in message:
             raise ClusterError(f"no job {job_id!r} on {address}") from None
