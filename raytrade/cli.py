@@ -574,7 +574,7 @@ def tca_report(
 @analytics_app.command("report")
 @user_errors
 def analytics_report(
-    run: Annotated[Path | None, typer.Argument(help="A backtest run folder (equity.csv, trades.csv).")] = None,
+    run: Annotated[Path | None, typer.Argument(help="A backtest run folder (equity.csv, fills.csv).")] = None,
     log: Annotated[bool, typer.Option("--log", help="Analyse the engine's book from its event log instead.")] = False,
     output: Annotated[Path | None, typer.Option(
         "--output", "-o", help="Folder for analytics.html (default: the run folder; runs/analytics for --log).")] = None,

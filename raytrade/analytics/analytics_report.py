@@ -4,7 +4,8 @@ heatmap, drawdown events, return decomposition and the tax section (realised gai
 term, wash sales, open lots).
 
 A run folder holds ``equity.csv`` (one column per symbol's sleeve and ``PORTFOLIO``, currency)
-and ``trades.csv`` (timestamp, symbol, side, quantity, price, commission). Sleeve P&L per day is
+and ``fills.csv`` (timestamp, symbol, side, quantity, price, commission; ``trades.csv`` in runs
+written before round trips had their own file). Sleeve P&L per day is
 the change of its equity; sectors come from the bundled sector file (other symbols:
 ``Unclassified``); regimes from :class:`raytrade.signals.regime.RegimeDetector` on the bundled S&P
 500; factors are the bundled factor ETFs (daily excess returns are not taken: the ETFs' own
@@ -186,11 +187,12 @@ def _decomposition(equity: pd.Series, flows: pd.Series | None = None) -> str:
 def run_report(folder: str | Path, output: str | Path | None = None, threshold: float = 0.05) -> Path:
     """Write ``analytics.html`` for a backtest run folder (into ``output``, default the folder)."""
     folder = Path(folder)
-    for name in ("equity.csv", "trades.csv"):
-        if not (folder / name).is_file():
-            raise DataError(f"{folder} is not a backtest run folder: {name} is missing", source="analytics report")
+    fills_file = folder / "fills.csv" if (folder / "fills.csv").is_file() else folder / "trades.csv"  # older runs
+    for file in (folder / "equity.csv", fills_file):
+        if not file.is_file():
+            raise DataError(f"{folder} is not a backtest run folder: {file.name} is missing", source="analytics report")
     equity = pd.read_csv(folder / "equity.csv", index_col="timestamp", parse_dates=["timestamp"])
-    trades = pd.read_csv(folder / "trades.csv", parse_dates=["timestamp"])
+    trades = pd.read_csv(fills_file, parse_dates=["timestamp"])
     if "PORTFOLIO" not in equity.columns or len(equity) < 3:
         raise DataError(f"{folder / 'equity.csv'} needs a PORTFOLIO column and 3 rows or more",
                         source="analytics report")

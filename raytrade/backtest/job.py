@@ -25,8 +25,9 @@ def run_backtest_job(config: BacktestConfig) -> BacktestRun:
     """Load the data, run the backtest and write the run folder.
 
     The folder holds ``config.yaml``, ``manifest.json`` (data hash, library versions, span),
-    ``metrics.json`` (per symbol and PORTFOLIO), ``equity.csv``, ``trades.csv`` and
-    ``equity_drawdown.png``.
+    ``metrics.json`` (per symbol and PORTFOLIO), ``equity.csv``, ``fills.csv`` (every fill),
+    ``trades.csv`` (the round trips), ``equity_drawdown.png`` and ``report.html`` (equity against
+    buy and hold with the trades marked, the headline figures beside buy and hold's, the trips).
     """
     close, open_ = config.data.load()
     volume = config.data.load_volume() if config.costs.impact is not None else None
@@ -46,7 +47,35 @@ def run_backtest_job(config: BacktestConfig) -> BacktestRun:
     })
     write_json(folder / "metrics.json", {sym: row.to_dict() for sym, row in result.metrics.iterrows()})
     result.equity.to_csv(folder / "equity.csv", index_label="timestamp")
-    result.trades.to_csv(folder / "trades.csv", index=False)
-    equity_drawdown_figure(result.equity, folder / "equity_drawdown.png",
-                           f"{config.name}: {strategy.name} {result.params}")
+    result.fills.to_csv(folder / "fills.csv", index=False)
+    trips = result.trades
+    trips.to_csv(folder / "trades.csv", index=False)
+    title = f"{config.name}: {strategy.name} {result.params}, {'long and short' if config.strategy.allow_short else 'long only'}"
+    equity_drawdown_figure(result.equity, folder / "equity_drawdown.png", title)
+    write_backtest_report(folder / "report.html", result, title)
     return BacktestRun(config, result, folder)
+
+
+def write_backtest_report(path: Path, result: BacktestResult, title: str) -> Path:
+    """One page: the plot of :meth:`BacktestResult.plot`, :meth:`BacktestResult.stats` as a
+    formatted table, the metrics per symbol and the round trips."""
+    from raytrade.analytics.report import figure_html, table_html, write_report
+
+    stats = result.stats()
+    pct = ["total_return", "annual_return", "annual_volatility", "max_drawdown", "win_rate", "exposure"]
+    shown = stats.apply(lambda col: [("–" if pd.isna(v) else f"{v:.1%}" if k in pct
+                                      else f"{v:,.0f}" if k == "round_trips" else f"{v:,.2f}")
+                                     for k, v in col.items()])
+    shown.index = [k.replace("_", " ") for k in shown.index]
+    shown.columns = [c.replace("_", " ") for c in shown.columns]
+    trips = result.trades.copy()
+    for c in ("entry_time", "exit_time"):
+        trips[c] = pd.to_datetime(trips[c], utc=True).dt.strftime("%Y-%m-%d")
+    trips["return"] = trips["return"].map(lambda v: "–" if pd.isna(v) else f"{v:.1%}")
+    trips["duration"] = trips["duration"].map(lambda v: "–" if pd.isna(v) else f"{v.days} d")
+    trips.columns = [c.replace("_", " ") for c in trips.columns]
+    return write_report(path, title, [
+        ("Equity against buy and hold", figure_html(result.plot(title), "equity, buy and hold, trades")),
+        ("Headline figures", shown.to_html(border=0)),
+        (f"Round trips ({len(trips)})", table_html(trips, "{:,.2f}")),
+    ])

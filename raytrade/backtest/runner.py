@@ -151,18 +151,85 @@ class BacktestResult:
     """One parameter set on several symbols, each with ``initial_capital / n_symbols``.
 
     ``equity`` and ``shares``: (T, symbols) frames plus, in ``equity``, a ``PORTFOLIO`` column (the
-    sum). ``signals``: the strategy's signals. ``trades``: one row per fill. ``metrics``: one row
-    per symbol and one for ``PORTFOLIO``: its return metrics come from the summed equity; fills,
-    round trips, wins, profits and costs are summed over symbols; turnover and exposure are the
-    mean over the equally funded sleeves.
+    sum). ``signals``: the strategy's signals. ``fills``: one row per fill (timestamp, symbol,
+    side, quantity, price, commission); :attr:`trades`: the round trips they make. ``metrics``: one
+    row per symbol and one for ``PORTFOLIO``: its return metrics come from the summed equity;
+    fills, round trips, wins, profits and costs are summed over symbols; turnover and exposure are
+    the mean over the equally funded sleeves. ``close``: the prices it ran on (for buy and hold).
     """
 
     params: dict[str, int | float]
     equity: pd.DataFrame
     shares: pd.DataFrame
     signals: pd.DataFrame
-    trades: pd.DataFrame
+    fills: pd.DataFrame
     metrics: pd.DataFrame
+    close: pd.DataFrame | None = None
+    risk_free: float = 0.0
+
+    @property
+    def trades(self) -> pd.DataFrame:
+        """Round trips: symbol, direction, entry and exit time and price, quantity, P&L (currency,
+        commissions in), return on the entry notional, duration, fills, open
+        (:func:`raytrade.backtest.trades.round_trips`)."""
+        from raytrade.backtest.trades import round_trips
+
+        return round_trips(self.fills)
+
+    def buy_and_hold(self) -> pd.Series:
+        """The same capital in the same symbols, equal parts bought at the first close and held
+        (no costs): the benchmark of :meth:`stats` and :meth:`plot`."""
+        if self.close is None:
+            raise BacktestError("this result has no prices to buy and hold")
+        start = float(self.equity["PORTFOLIO"].iloc[0])
+        c = self.close.to_numpy(np.float64)
+        return pd.Series((c / c[0]).mean(axis=1) * start, index=self.close.index, name="buy_and_hold")
+
+    def stats(self) -> pd.DataFrame:
+        """The book's headline metrics beside buy and hold's: total and annual return, volatility,
+        Sharpe, Sortino, maximum drawdown, Calmar (fractions; annualised with 252 bars a year),
+        and the strategy's round trips, win rate, profit factor and exposure."""
+        keys = ["total_return", "annual_return", "annual_volatility", "sharpe", "sortino", "max_drawdown", "calmar"]
+        port = self.metrics.loc["PORTFOLIO"]
+        out = pd.DataFrame({"strategy": [float(port[k]) for k in keys]}, index=keys)
+        bh = performance_metrics(self.buy_and_hold().to_numpy()[:, None], risk_free=self.risk_free)
+        out["buy_and_hold"] = [float(bh[k][0]) for k in keys]
+        extra = pd.DataFrame({"strategy": [float(port[k]) for k in ("round_trips", "win_rate", "profit_factor",
+                                                                     "exposure")],
+                              "buy_and_hold": [np.nan] * 4}, index=["round_trips", "win_rate", "profit_factor",
+                                                                    "exposure"])
+        return pd.concat([out, extra])
+
+    def plot(self, title: str | None = None):  # -> matplotlib Figure
+        """Equity of the book against buy and hold (top), each round trip's entry (^) and exit (v)
+        marked on it, and the drawdown (bottom); returns the matplotlib figure."""
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        eq = self.equity["PORTFOLIO"]
+        fig, (ax, dd) = plt.subplots(2, 1, figsize=(10, 6), sharex=True, gridspec_kw={"height_ratios": [3, 1]})
+        ax.plot(eq.index, eq.to_numpy(), label="strategy", lw=1.2)
+        if self.close is not None:
+            bh = self.buy_and_hold()
+            ax.plot(bh.index, bh.to_numpy(), label="buy and hold", lw=1.0, color="grey")
+        trips = self.trades
+        if len(trips):
+            at = eq.reindex(pd.DatetimeIndex(trips["entry_time"]), method="ffill")
+            ax.scatter(at.index, at.to_numpy(), marker="^", color="tab:green", s=18, label="entry", zorder=3)
+            done = trips[~trips["open"]]
+            ex = eq.reindex(pd.DatetimeIndex(done["exit_time"]), method="ffill")
+            ax.scatter(ex.index, ex.to_numpy(), marker="v", color="tab:red", s=18, label="exit", zorder=3)
+        ax.set_ylabel("equity")
+        ax.legend(loc="upper left")
+        ax.set_title(title or f"{', '.join(map(str, self.close.columns if self.close is not None else []))} "
+                              f"{self.params}")
+        draw = eq / eq.cummax() - 1
+        dd.fill_between(draw.index, draw.to_numpy(), 0, color="tab:red", alpha=0.4)
+        dd.set_ylabel("drawdown")
+        fig.tight_layout()
+        return fig
 
 
 def backtest(
@@ -205,7 +272,8 @@ def backtest(
     shares = pd.DataFrame(out.shares, index=close.index, columns=close.columns)
     trades = fills_from_shares(shares, close if open_ is None else open_, costs, close=close, volume=volume)
     return BacktestResult(block.row(0), equity, shares,
-                          pd.DataFrame(sig, index=close.index, columns=close.columns), trades, metrics)
+                          pd.DataFrame(sig, index=close.index, columns=close.columns), trades, metrics, close,
+                          risk_free)
 
 
 def combine_sleeves(out: KernelOutput) -> KernelOutput:

@@ -41,8 +41,8 @@ def test_impact_costs_are_paid_and_the_trades_file_carries_them(tmp_path: Path) 
     m0 = json.loads((without.folder / "metrics.json").read_text())["ETHBTC"]
     assert m1["impact_costs_paid"] > 0 and m0["impact_costs_paid"] == 0
     assert m1["total_return"] < m0["total_return"]
-    # the trades file prices every fill with the impact: its cash flows rebuild the kernel's equity
-    trades = pd.read_csv(with_impact.folder / "trades.csv")
+    # the fills file prices every fill with the impact: its cash flows rebuild the kernel's equity
+    trades = pd.read_csv(with_impact.folder / "fills.csv")
     sign = np.where(trades["side"] == "buy", 1.0, -1.0)
     cash = 500.0 - float((sign * trades["quantity"] * trades["price"] + trades["commission"]).sum())
     res = with_impact.result

@@ -18,17 +18,19 @@ from raytrade.strategies import get_strategy
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_the_python_quick_start_runs_as_written(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_python_quick_start_runs_as_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     text = (ROOT / "README.md").read_text()
     part = text[text.index("## Quick start: Python"):]
     (code,) = re.findall(r"```python\n(.*?)```", part[:part.index("\n## ", 5)], flags=re.S)
-    monkeypatch.chdir(ROOT)  # the example reads examples/sp500_yahoo.csv from the repository
+    (tmp_path / "examples").symlink_to(ROOT / "examples")  # the example reads examples/sp500_yahoo.csv
+    monkeypatch.chdir(tmp_path)
     scope: dict[str, object] = {}
     exec(compile(code, "README.md", "exec"), scope)
     result, spx = scope["result"], scope["spx"]
     assert (result.shares.to_numpy() >= 0).all()                 # long only unless asked  # type: ignore[attr-defined]
     assert list(spx.equity.columns) == ["SPX", "PORTFOLIO"]      # type: ignore[attr-defined]
     assert spx.metrics.loc["SPX", "round_trips"] > 0             # type: ignore[attr-defined]
+    assert (tmp_path / "ko_pep.png").stat().st_size > 10_000
 
 
 def test_shorting_is_asked_for() -> None:

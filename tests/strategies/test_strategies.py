@@ -139,7 +139,7 @@ def test_a_users_own_strategy_runs_by_module_and_class_in_a_backtest_config() ->
     strategy = cfg.strategy.build()
     assert strategy.name == "price_above_mean" and strategy.allow_short is False  # type: ignore[attr-defined]
     result = backtest(strategy, {"window": 50}, load_prices(["KO"], start="2015-01-01"))
-    assert result.trades is not None and len(result.trades) > 10
+    assert len(result.fills) > 10 and len(result.trades) >= len(result.fills) // 2 - 1
     with pytest.raises(ConfigError, match="unknown parameter 'fast'"):
         BacktestConfig.model_validate({"name": "u", "data": {"dataset": "us_equities_20"},
                                        "strategy": {"name": name, "params": {"fast": 1}}})
