@@ -48,8 +48,21 @@ class DataSpec(BaseModel):
             raise ValueError("symbols is empty: leave it out to use every column")
         return self
 
-    def load(self) -> tuple[pd.DataFrame, pd.DataFrame | None]:
-        """(close, open or None), both (T, symbols), sliced to [start, end]."""
+    def load(self, allow_late_listing: bool = False) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+        """(close, open or None), both (T, symbols), sliced to [start, end]. A symbol missing
+        over its first rows (listed late) is a ConfigError naming it and its first date unless
+        ``allow_late_listing`` (a single backtest holds it in cash until then)."""
+        close, open_ = self._load()
+        late = close.columns[close.iloc[0].isna().to_numpy()]
+        if len(late) and not allow_late_listing:
+            sym = late[0]
+            first = close[sym].first_valid_index()
+            raise ConfigError(f"data: {sym} is first priced on {first:%Y-%m-%d}; research jobs need every symbol "
+                              f"priced from the first date: set data.start to {first:%Y-%m-%d} or later, or leave "
+                              f"{sym} out (a single backtest takes late listings)")
+        return close, open_
+
+    def _load(self) -> tuple[pd.DataFrame, pd.DataFrame | None]:
         frame, kind, default_symbol = self._frame()
         if kind is TableKind.OHLCV:
             name = self.symbol or default_symbol

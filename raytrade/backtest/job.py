@@ -29,7 +29,7 @@ def run_backtest_job(config: BacktestConfig) -> BacktestRun:
     ``trades.csv`` (the round trips), ``equity_drawdown.png`` and ``report.html`` (equity against
     buy and hold with the trades marked, the headline figures beside buy and hold's, the trips).
     """
-    close, open_ = config.data.load()
+    close, open_ = config.data.load(allow_late_listing=True)
     volume = config.data.load_volume() if config.costs.impact is not None else None
     strategy = config.strategy.build()
     result = backtest(strategy, config.strategy.params, close, open_=open_, costs=config.costs,

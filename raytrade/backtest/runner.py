@@ -65,12 +65,18 @@ def _as_frame(x: pd.DataFrame | pd.Series, name: str) -> pd.DataFrame:
     return x
 
 
+def _unlisted(v: np.ndarray) -> np.ndarray:
+    """(T, N) True where a column is NaN before its first finite value (a late listing)."""
+    seen = np.maximum.accumulate(np.isfinite(v), axis=0)
+    return ~seen & np.isnan(v)
+
+
 def _check_prices(close: pd.DataFrame | pd.Series, open_: pd.DataFrame | pd.Series | None,
                   volume: pd.DataFrame | pd.Series | None = None,
                   ) -> tuple[pd.DataFrame, pd.DataFrame | None, pd.DataFrame | None]:
     """``close`` (and ``open_``, ``volume``) as frames, refused with the symbol and the bar named
     when a backtest of them would mean nothing: empty, time running backwards or repeating,
-    a price missing, not finite or <= 0."""
+    a price missing (other than before a symbol's first price), not finite or <= 0."""
     close = _as_frame(close, "close")
     if close.empty:
         raise BacktestError("close must be a non-empty DataFrame (bars x symbols)")
@@ -93,6 +99,7 @@ def _check_prices(close: pd.DataFrame | pd.Series, open_: pd.DataFrame | pd.Seri
     for name, frame in frames.items():
         v = frame.to_numpy(np.float64)
         bad = ~np.isfinite(v) | (v <= 0)
+        bad &= ~_unlisted(v)  # missing before a symbol's first price: listed later, held in cash till then
         if bad.any():
             i, j = np.argwhere(bad)[0]
             raise BacktestError(f"{name} of {frame.columns[j]} at {frame.index[i]} is {v[i, j]}: prices must be "
@@ -120,7 +127,7 @@ def run_grid(
 
     Columns: ``symbol``, ``param_id`` (row of ``block``), the parameters, then the metrics of
     :mod:`raytrade.analytics.metrics`. Each (symbol, set) is an independent single-asset backtest
-    starting with ``initial_capital``.
+    starting with ``initial_capital`` (from the symbol's first price, for one listed late).
     """
     close, open_, volume = _check_prices(close, open_, volume)
     if len(block) == 0:
@@ -129,8 +136,12 @@ def run_grid(
     frames = []
     for j, symbol in enumerate(close.columns):
         c = close.iloc[:, j].to_numpy(dtype=np.float64)
-        o = None if open_ is None else open_.iloc[:, j].to_numpy(dtype=np.float64)
-        v = None if volume is None else volume.iloc[:, j].to_numpy(dtype=np.float64)
+        first = int(np.isfinite(c).argmax())  # a late listing is backtested from its first price
+        if not np.isfinite(c).any() or len(c) - first < 2:
+            raise BacktestError(f"close of {symbol} has fewer than 2 prices")
+        c = c[first:]
+        o = None if open_ is None else open_.iloc[first:, j].to_numpy(dtype=np.float64)
+        v = None if volume is None else volume.iloc[first:, j].to_numpy(dtype=np.float64)
         scale = sizing_scale(c[:, None], sizing or Sizing())
         prepared = strategy.prepare(c, block)
         parts: dict[str, list[np.ndarray]] = {}
@@ -247,6 +258,13 @@ def backtest(
     """Run one parameter set on each symbol of ``close`` and collect curves, fills and metrics
     (``volume``, same shape as ``close``: for a size-dependent ``costs.impact``)."""
     close, open_, volume = _check_prices(close, open_, volume)
+    unlisted = _unlisted(close.to_numpy(np.float64))
+    if unlisted.all(axis=0).any():
+        raise BacktestError(f"close of {close.columns[int(unlisted.all(axis=0).argmax())]} has no price at all")
+    if unlisted.any():  # late listings: flat at the first price before it, never traded there
+        close = close.bfill()
+        open_ = None if open_ is None else open_.bfill()
+        volume = None if volume is None else volume.fillna(0.0)
     block = strategy.space.block(params, "strategy.params")
     if len(close) <= strategy.warmup(block):
         raise BacktestError(f"{len(close)} bars are not more than the strategy's warm-up of {strategy.warmup(block)} "
@@ -254,10 +272,12 @@ def backtest(
     costs = costs or CostModel()
     n = close.shape[1]
     capital = initial_capital / n
-    sig = np.column_stack([
-        strategy.signals(strategy.prepare(close.iloc[:, j].to_numpy(np.float64), block), block)[:, 0]
-        for j in range(n)
-    ])
+    listed = (~unlisted).argmax(axis=0)  # each symbol's first price; the strategy sees none of the fill before it
+    cols = [strategy.signals(strategy.prepare(close.iloc[listed[j]:, j].to_numpy(np.float64), block), block)[:, 0]
+            for j in range(n)]
+    sig = np.zeros(close.shape, dtype=cols[0].dtype)
+    for j, col in enumerate(cols):
+        sig[listed[j]:, j] = col
     c = close.to_numpy(np.float64)
     o = None if open_ is None else open_.to_numpy(np.float64)
     v = None if volume is None else volume.to_numpy(np.float64)

@@ -201,7 +201,9 @@ def read_price_file(
 
     The file needs a timestamp column (``timestamp_column``, ISO 8601 unless ``timestamp_format``
     says otherwise) and value columns: symbols for ``kind="prices"``, or
-    ``open high low close volume`` (and optionally ``adj_close``) for ``kind="ohlcv"``.
+    ``open high low close volume`` (and optionally ``adj_close``) for ``kind="ohlcv"``. In a price
+    table a symbol may be empty over its first rows (listed later than the others): those stay
+    NaN, and a backtest holds that symbol's capital in cash until its first price.
     Raises :class:`DataError` naming the file, column and first bad row.
     """
     path = Path(path)
@@ -229,7 +231,8 @@ def read_price_file(
         raise DataError(f"missing timestamp column {timestamp_column!r} (columns found: {listed}; name yours with "
                         "timestamp_column=...)", source=source, column=timestamp_column)
     return validate_table(raw, source=source, kind=kind, timestamp_column=timestamp_column,
-                          timestamp_format=timestamp_format, columns=columns, first_row_number=first)
+                          timestamp_format=timestamp_format, columns=columns, first_row_number=first,
+                          allow_late_listing=TableKind(kind) is TableKind.PRICES)
 
 
 TIME_ALIASES = ("timestamp", "date", "datetime", "time")

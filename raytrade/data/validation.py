@@ -3,8 +3,9 @@
 Every loader, bundled or user-supplied, ends here. The rules: the index is a UTC
 ``DatetimeIndex`` named ``timestamp``, strictly increasing (so sorted and unique); columns are
 named as expected and float64; no value is missing or non-finite; prices are > 0, volume >= 0;
-OHLC bars satisfy low <= open, close <= high. Nothing is filled, dropped or re-sorted: the first
-violation raises :class:`~raytrade.core.errors.DataError` naming the source, the column and the
+OHLC bars satisfy low <= open, close <= high (a price table read from a file may leave a symbol
+missing over its first rows: listed later than the others). Nothing is filled, dropped or
+re-sorted: the first violation raises :class:`~raytrade.core.errors.DataError` naming the source, the column and the
 row.
 
 Row numbers: for a CSV file, the 1-based line number in the file (the header is line 1, so the
@@ -43,6 +44,7 @@ def validate_table(
     optional_columns: Sequence[str] = (),
     first_row_number: int = 1,
     allow_duplicate_times: bool = False,
+    allow_late_listing: bool = False,
 ) -> pd.DataFrame:
     """Validate a raw table and return the clean frame.
 
@@ -53,6 +55,8 @@ def validate_table(
     as UTC; aware ones are converted to UTC. ``first_row_number`` is the number reported for the
     first record (2 for a CSV file with a header line). ``allow_duplicate_times``: equal
     consecutive timestamps are accepted (trade prints share a millisecond); they must not decrease.
+    ``allow_late_listing``: a column may be missing (NaN) over its first rows, a symbol listed
+    later than the others; after its first value nothing may be missing, and it needs one value.
     """
     kind = TableKind(kind)
     if len(raw) == 0:
@@ -73,7 +77,7 @@ def validate_table(
 
     values = {}
     for col in value_columns:
-        values[col] = _parse_numbers(raw[col], col, index, fail)
+        values[col] = _parse_numbers(raw[col], col, index, fail, allow_late_listing)
     frame = pd.DataFrame(values, index=index)
     _check_values(frame, kind, fail)
     return frame
@@ -135,7 +139,7 @@ def _check_order(index: pd.DatetimeIndex, fail, name: str, allow_equal: bool = F
                    "(timestamps must increase)", name, pos)
 
 
-def _parse_numbers(col: pd.Series, name: str, index: pd.DatetimeIndex, fail) -> np.ndarray:
+def _parse_numbers(col: pd.Series, name: str, index: pd.DatetimeIndex, fail, late: bool = False) -> np.ndarray:
     if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
         values = col.to_numpy(dtype=np.float64, na_value=np.nan)
         bad_text = np.zeros(len(values), dtype=bool)
@@ -150,6 +154,11 @@ def _parse_numbers(col: pd.Series, name: str, index: pd.DatetimeIndex, fail) -> 
             pos = int(bad_text.argmax())
             raise fail(f"not a number: {text.iloc[pos]!r}", name, pos, index[pos])
     nonfinite = ~np.isfinite(values)
+    if late and nonfinite.any():
+        listed = int(np.isfinite(values).argmax()) if np.isfinite(values).any() else len(values)
+        if listed == len(values):
+            raise fail("no value at all (a late listing needs at least one)", name, 0, index[0])
+        nonfinite[:listed] = ~np.isnan(values[:listed])  # missing before the first value: not listed yet
     if nonfinite.any():
         pos = int(nonfinite.argmax())
         what = "missing value (NaN)" if np.isnan(values[pos]) else f"non-finite value {values[pos]}"

@@ -3,7 +3,7 @@
 Reads the version's ``oos_predictions.parquet`` (every purged walk-forward fold's predictions,
 written at training) and the bundled closes of its symbols and window; nothing is refitted. Writes
 ``evaluation.json`` and a self-contained ``report.html`` beside the model: signal quality per model
-against the baselines (IC, rank IC, hit rate, AUC, Brier, ECE), the seed document's ensembling
+against the baselines (IC, rank IC, hit rate, AUC, Brier, ECE), the design's ensembling
 claim as measured, calibration (reliability curves), hit rate by market regime, the stacked weights
 per fold, and the long-short backtest of each signal with costs through the kernel
 (:mod:`raytrade.signals.long_short`) next to the equal-weight long-only book.
@@ -136,7 +136,7 @@ def evaluate_version(folder: str | Path, *, costs: CostModel = DEFAULT_COSTS, qu
                   f"Out of sample: {len(oos):,} predictions in {oos['fold'].nunique()} purged walk-forward folds "
                   f"from {oos.index[0][0]:%Y-%m-%d} to {oos.index[-1][0]:%Y-%m-%d}.</p>"),
         ("Signal quality, out of sample (mean over folds)", table_html(ev.quality)),
-        ("The seed document's claim: ensembling adds 2-5 points of win rate",
+        ("Does ensembling add 2-5 points of win rate, as the design claims?",
          f"<p class='note'>Measured: the 60/40 ensemble's hit rate is {c['ensemble_minus_best_single_pts']:+.2f} "
          f"points against the better single model, {c['ensemble_minus_momentum_pts']:+.2f} against momentum alone "
          f"and {c['ensemble_minus_base_rate_pts']:+.2f} against always long (the base rate); the walk-forward "

@@ -89,7 +89,7 @@ def fan_chart_html(mc: dict, title: str) -> str:
     ax.plot(x, fan["p50"], color="tab:blue", label="median")
     ax.axhline(1.0, color="k", lw=0.6)
     ax.set_yscale("log")
-    ax.set_xlabel("periods")
+    ax.set_xlabel("bars from the start of each simulated path (trading days, for daily data)")
     ax.set_ylabel("growth of 1")
     ax.set_title(title)
     ax.legend(fontsize=8)

@@ -68,3 +68,32 @@ def test_what_a_backtest_refuses_names_the_symbol_and_the_date() -> None:
     one = backtest(ma, params, close["KO"])
     assert list(one.equity.columns) == ["KO", "PORTFOLIO"]
     pd.testing.assert_frame_equal(one.equity[["KO"]], backtest(ma, params, close[["KO"]]).equity[["KO"]])
+
+
+def test_a_late_listing_is_held_in_cash_until_its_first_price(tmp_path: Path) -> None:
+    """A file where LATE has no price over its first 300 rows (real PEP prices after): it reads;
+    the backtest holds LATE's sleeve in cash until then and trades it from there exactly as a
+    backtest of its priced rows alone; a research config refuses it naming the date to start at."""
+    from raytrade.backtest.config import DataSpec
+
+    close = load_prices(["KO", "PEP"], start="2005-01-01", end="2012-12-31")
+    late = close.rename(columns={"PEP": "LATE"})
+    late.iloc[:300, 1] = np.nan
+    path = tmp_path / "late.csv"
+    late.to_csv(path, index_label="timestamp")
+    read = read_price_file(path)
+    assert read["LATE"].isna().sum() == 300 and read["LATE"].iloc[300:].notna().all()
+    ma, params = get_strategy("ma_crossover"), {"fast": 10, "slow": 50}
+    res = backtest(ma, params, read)
+    assert (res.shares["LATE"].iloc[:301] == 0).all() and res.equity["LATE"].iloc[:301].nunique() == 1
+    alone = backtest(ma, params, read[["LATE"]].iloc[300:])
+    half = res.equity["LATE"].iloc[0] / alone.equity["LATE"].iloc[0]   # its sleeve has half the capital
+    assert half == 0.5
+    np.testing.assert_allclose(res.equity["LATE"].iloc[300:], alone.equity["LATE"] * half, rtol=1e-12)
+    (tmp_path / "gap.csv").write_text("timestamp,A\n2024-01-02,10\n2024-01-03,\n2024-01-04,11\n")
+    with pytest.raises(DataError, match=r"column 'A', row 3.*missing value"):
+        read_price_file(tmp_path / "gap.csv")   # a gap after the first price is still an error
+    spec = DataSpec(path=str(path))
+    with pytest.raises(Exception, match=r"LATE is first priced on 2006-03-1\d; research jobs need"):
+        spec.load()
+    assert spec.load(allow_late_listing=True)[0]["LATE"].isna().sum() == 300

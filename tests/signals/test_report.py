@@ -43,7 +43,7 @@ def test_saved_predictions_match_the_fold_table(version: Path) -> None:
 def test_evaluate_writes_the_report(version: Path) -> None:
     path, ev = evaluate_version(version)
     page = path.read_text()
-    for heading in ("Signal quality", "seed document", "Calibration", "regime", "Long-short books", "Per fold"):
+    for heading in ("Signal quality", "as the design claims", "Calibration", "regime", "Long-short books", "Per fold"):
         assert heading in page
     assert page.count("data:image/png;base64") == 2
     summary = json.loads((version / "evaluation.json").read_text())
