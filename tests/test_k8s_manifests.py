@@ -108,3 +108,17 @@ def test_local_serve_config_loads():
 
     cfg = load_yaml(ROOT / "configs" / "serve" / "local.yaml", ServeFile)
     assert cfg.port == 8000 and cfg.api.engine.equities
+
+
+def test_the_database_and_cache_manifests_commit_no_secret_and_pin_their_images():
+    docs = [d for f in ("postgres.yaml", "redis.yaml") for d in yaml.safe_load_all((ROOT / "k8s" / f).read_text()) if d]
+    assert not [d for d in docs if d["kind"] == "Secret"]            # created by hand, referenced only
+    for d in docs:
+        if d["kind"] in ("StatefulSet", "Deployment"):
+            (c,) = d["spec"]["template"]["spec"]["containers"]
+            assert ":" in c["image"] and c["image"].count(".") >= 1, c["image"]   # a minor version, not :15
+            assert c["resources"]["requests"]
+    pg = next(d for d in docs if d["kind"] == "StatefulSet")
+    env = {e["name"]: e for e in pg["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["PGDATA"]["value"].startswith("/var/lib/postgresql/data/") and "secretKeyRef" in str(env["POSTGRES_PASSWORD"])
+    assert "whl/cpu" in (ROOT / "k8s" / "Dockerfile").read_text()
