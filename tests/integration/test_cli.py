@@ -59,14 +59,19 @@ def test_backtest_writes_a_complete_run_folder(tmp_path):
     assert "PORTFOLIO" in res.stdout and "Traceback" not in res.stderr
     (folder,) = (tmp_path / "runs").iterdir()
     names = {p.name for p in folder.iterdir()}
-    assert names == {"config.yaml", "manifest.json", "metrics.json", "equity.csv", "trades.csv", "equity_drawdown.png"}
+    assert names == {"config.yaml", "manifest.json", "metrics.json", "equity.csv", "fills.csv", "trades.csv",
+                     "equity_drawdown.png", "report.html"}
+    assert "long only" in res.stdout
     metrics = json.loads((folder / "metrics.json").read_text())
     assert set(metrics) == {"KO", "PEP", "PORTFOLIO"}
     equity = pd.read_csv(folder / "equity.csv", index_col=0)
     assert equity["PORTFOLIO"].iloc[0] == pytest.approx(100_000)
     assert metrics["PORTFOLIO"]["total_return"] == pytest.approx(equity["PORTFOLIO"].iloc[-1] / 100_000 - 1)
-    trades = pd.read_csv(folder / "trades.csv")
-    assert len(trades) > 10 and set(trades["side"]) == {"buy", "sell"}
+    fills = pd.read_csv(folder / "fills.csv")
+    assert len(fills) > 10 and set(fills["side"]) == {"buy", "sell"}
+    trips = pd.read_csv(folder / "trades.csv")   # the round trips those fills make
+    assert len(trips[~trips["open"]]) == metrics["PORTFOLIO"]["round_trips"] and set(trips["direction"]) == {"long"}
+    assert "buy and hold" in (folder / "report.html").read_text()
     assert (folder / "equity_drawdown.png").read_bytes()[:4] == b"\x89PNG"
     manifest = json.loads((folder / "manifest.json").read_text())
     assert len(manifest["data_sha256"]) == 64 and manifest["synthetic"] is False
