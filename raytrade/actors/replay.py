@@ -153,7 +153,7 @@ def run_paper(config: PaperConfig, *, on_progress: Callable[[int, int], None] | 
     curves = pd.DataFrame({"replay": equity, "backtest": kernel.equity["PORTFOLIO"].to_numpy()}, index=close.index)
     fills_df = pd.DataFrame(fills, columns=["timestamp", "symbol", "side", "quantity", "price", "commission"])
     rej_df = pd.DataFrame(rejections, columns=["timestamp", "symbol", "quantity", "code", "detail"])
-    parity = compare(curves, fills_df, kernel.trades, n_sym)
+    parity = compare(curves, fills_df, kernel.fills, n_sym)
     parity.update({"bars": n_bars, "symbols": symbols, "seconds": seconds, "bars_per_second": n_bars / seconds,
                    "rejections": len(rej_df), "audit_chain_ok": verified})
     write_json(folder / "manifest.json", {
