@@ -41,6 +41,7 @@ class CostModel(BaseModel):
 class SizingMode(StrEnum):
     FIXED_FRACTION = "fixed_fraction"
     VOL_TARGET = "vol_target"
+    KELLY = "kelly"
 
 
 class Rebalance(StrEnum):
@@ -57,6 +58,15 @@ class Sizing(BaseModel):
     - ``vol_target``: scale_t = min(``max_leverage``, ``vol_target`` / sigma_t), sigma_t the
       annualised (sqrt 252) standard deviation (ddof=1) of the last ``vol_lookback`` close-to-close
       returns up to and including bar t; scale_t = 0 until ``vol_lookback`` returns exist.
+    - ``kelly`` (per column: it reads the column's own signals): scale_t = min(``max_leverage``,
+      max(0, ``fraction`` x m_t / v_t)), the continuous Kelly fraction (risk-free rate 0,
+      :func:`raytrade.risk.kelly.kelly_continuous`) of the column's unit-exposure returns
+      u_s = signal_{s-1} x (close_s / close_{s-1} - 1), the return its signal earned per unit of
+      weight; m_t and v_t (ddof=1) their mean and variance over the last ``kelly_lookback`` bars up
+      to and including t. ``fraction`` is the Kelly multiplier (0.5: half Kelly, at most 1). A
+      history that favours the other side gives 0 (flat, never a flip); scale_t = 0 until
+      ``kelly_lookback`` returns exist or while v_t = 0. A backtest and research sizing: the
+      paper replay and the engine's runner refuse it.
 
     With ``whole_shares`` the share count is floored to ``lot_size`` using the cash that buys it
     (see :func:`raytrade.backtest.kernel.run_kernel`); otherwise positions are fractional.
@@ -68,6 +78,7 @@ class Sizing(BaseModel):
     fraction: float = Field(1.0, gt=0, le=10)
     vol_target: float = Field(0.15, gt=0, le=5)
     vol_lookback: int = Field(20, ge=2, le=2520)
+    kelly_lookback: int = Field(252, ge=2, le=2520)
     max_leverage: float = Field(1.0, gt=0, le=10)
     whole_shares: bool = False
     lot_size: float = Field(1.0, gt=0)
@@ -77,4 +88,6 @@ class Sizing(BaseModel):
     def _consistent(self) -> Self:
         if self.mode is SizingMode.VOL_TARGET and self.fraction != 1.0:
             raise ValueError("fraction applies to fixed_fraction sizing; use vol_target and max_leverage")
+        if self.mode is SizingMode.KELLY and self.fraction > 1.0:
+            raise ValueError("fraction is the Kelly multiplier for kelly sizing: at most 1 (0.5 = half Kelly)")
         return self

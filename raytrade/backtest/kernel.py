@@ -4,7 +4,8 @@ Rules (the reference event loop in ``tests/backtest/reference.py`` implements th
 bar, and the tests hold the two equal):
 
 1. Signals. ``signal[t, k]`` in [-1, 1] is column k's target, known at bar t's close. Column k
-   trades asset ``col_asset[k]``. Target weight w = signal x ``scale[t, asset]`` (see
+   trades asset ``col_asset[k]``. Target weight w = signal x ``scale[t, asset]`` (``scale[t, k]``
+   for Kelly sizing, which reads each column's own signals; see
    :class:`~raytrade.backtest.costs.Sizing`), a fraction of equity, negative for short.
 2. Next-bar execution. A target set at bar t's close is executed at bar t+1 at the reference price
    ``exec_price[t+1]``: bar t+1's open when opens exist, else bar t+1's close. A target set at the
@@ -90,7 +91,7 @@ class KernelOutput:
 @nb.njit(cache=True, nogil=True, fastmath=False)
 def _kernel(exec_price, close, scale, signal, col_asset, initial_capital, impact, comm_bps,
             comm_share, whole, lot, every_bar, equity_out, accumulate, shares_out, record_shares, stats,
-            imp_kind, imp_adv, imp_sigma, imp_eta, imp_beta, imp_gamma, imp_y):
+            imp_kind, imp_adv, imp_sigma, imp_eta, imp_beta, imp_gamma, imp_y, scale_by_col):
     n_bars, n_cols = signal.shape
     cash = np.full(n_cols, initial_capital)
     pos = np.zeros(n_cols)
@@ -150,7 +151,7 @@ def _kernel(exec_price, close, scale, signal, col_asset, initial_capital, impact
             if p != 0.0:
                 stats[k, 6] += 1.0
             sg = signal[t, k]
-            sc = scale[t, a]
+            sc = scale[t, k] if scale_by_col else scale[t, a]
             if rebalance_due(every_bar, sg, prev_sig[k], sized[k], sc):
                 pending[k] = True
                 pending_w[k] = sg * sc
@@ -158,9 +159,42 @@ def _kernel(exec_price, close, scale, signal, col_asset, initial_capital, impact
             prev_sig[k] = sg
 
 
-def sizing_scale(close: np.ndarray, sizing: Sizing) -> np.ndarray:
-    """The (T, N) scale that turns a signal into a target weight (see :class:`Sizing`)."""
+def kelly_scale(signal: np.ndarray, close: np.ndarray, col_asset: np.ndarray, sizing: Sizing) -> np.ndarray:
+    """The (T, K) Kelly scale of each column from its own signals (the ``kelly`` rule of
+    :class:`Sizing`), by running sums over the unit-exposure returns."""
+    sig = np.asarray(signal, dtype=np.float64)
+    c = np.asarray(close, dtype=np.float64)
+    n_bars, n_cols = sig.shape
+    n = sizing.kelly_lookback
+    out = np.zeros((n_bars, n_cols))
+    if n_bars <= n:
+        return out
+    r = c[1:] / c[:-1] - 1.0                     # (T-1, N): the return of bar s = 1..T-1
+    u = sig[:-1] * r[:, col_asset]               # (T-1, K): u_s = signal_{s-1} x r_s
+    cs = np.vstack([np.zeros((1, n_cols)), np.cumsum(u, axis=0)])        # cs[t] = sum of u_1..u_t
+    cq = np.vstack([np.zeros((1, n_cols)), np.cumsum(u * u, axis=0)])
+    m = (cs[n:] - cs[:-n]) / n                   # windows ending at t = n..T-1
+    v = ((cq[n:] - cq[:-n]) - n * m * m) / (n - 1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        f = np.where(v > 1e-18, sizing.fraction * m / v, 0.0)
+    out[n:] = np.clip(f, 0.0, sizing.max_leverage)
+    return out
+
+
+def sizing_scale(close: np.ndarray, sizing: Sizing, signal: np.ndarray | None = None,
+                 col_asset: np.ndarray | None = None) -> np.ndarray:
+    """The scale that turns a signal into a target weight (see :class:`Sizing`): (T, N) per
+    asset, or for Kelly sizing (T, K) per column of ``signal`` (required then; ``col_asset`` as
+    in :func:`run_kernel`)."""
     close = np.asarray(close, dtype=np.float64)
+    if sizing.mode is SizingMode.KELLY:
+        if signal is None:
+            raise ConfigError("kelly sizing reads the strategy's own signals: it sizes backtests and research "
+                              "runs (the paper replay and the engine's runner do not take it yet)")
+        sig = np.asarray(signal)
+        if col_asset is None:
+            col_asset = np.arange(sig.shape[1]) if close.shape[1] == sig.shape[1] else np.zeros(sig.shape[1], int)
+        return kelly_scale(sig, close, np.asarray(col_asset, dtype=np.int64), sizing)
     if sizing.mode is SizingMode.FIXED_FRACTION:
         return np.full(close.shape, sizing.fraction)
     n = sizing.vol_lookback
@@ -226,8 +260,12 @@ def run_kernel(
         raise BacktestError(f"col_asset must map {n_cols} columns to assets 0..{close.shape[1] - 1}")
     if not np.isfinite(initial_capital) or initial_capital <= 0:
         raise BacktestError(f"initial_capital must be finite and > 0, got {initial_capital}")
+    by_col = sizing.mode is SizingMode.KELLY
     if scale is None:
-        scale = sizing_scale(close, sizing)
+        scale = sizing_scale(close, sizing, signal, col_asset)
+    if np.shape(scale) != ((n_bars, n_cols) if by_col else close.shape):
+        raise BacktestError(f"scale must have shape {(n_bars, n_cols) if by_col else close.shape}, "
+                            f"got {np.shape(scale)}")
     if equity_into is None:
         equity = np.empty((n_bars, n_cols))
     elif (equity_into.shape != (n_bars, n_cols) or equity_into.dtype != np.float64
@@ -256,7 +294,7 @@ def run_kernel(
             costs.commission_per_share, sizing.whole_shares, sizing.lot_size,
             sizing.rebalance is Rebalance.EVERY_BAR, equity, equity_into is not None, shares, record_shares, stats,
             NO_IMPACT if imp is None else imp.code, adv, sig, *(0.0, 0.0, 0.0, 0.0) if imp is None else
-            (imp.eta, imp.beta, imp.gamma, imp.y))
+            (imp.eta, imp.beta, imp.gamma, imp.y), by_col)
     return KernelOutput(equity, shares if record_shares else None, stats)
 
 

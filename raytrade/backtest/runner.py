@@ -19,7 +19,7 @@ from raytrade.analytics.metrics import (
     tail_risk,
     trade_metrics,
 )
-from raytrade.backtest.costs import CostModel, Sizing
+from raytrade.backtest.costs import CostModel, Sizing, SizingMode
 from raytrade.backtest.kernel import STAT_FIELDS, KernelOutput, run_kernel, sizing_scale
 from raytrade.core.errors import BacktestError
 from raytrade.execution.impact import impact_inputs
@@ -142,7 +142,8 @@ def run_grid(
         c = c[first:]
         o = None if open_ is None else open_.iloc[first:, j].to_numpy(dtype=np.float64)
         v = None if volume is None else volume.iloc[first:, j].to_numpy(dtype=np.float64)
-        scale = sizing_scale(c[:, None], sizing or Sizing())
+        kelly = sizing is not None and sizing.mode is SizingMode.KELLY
+        scale = None if kelly else sizing_scale(c[:, None], sizing or Sizing())  # Kelly: per chunk, from its signals
         prepared = strategy.prepare(c, block)
         parts: dict[str, list[np.ndarray]] = {}
         for _, chunk in block.chunks(size):
@@ -335,13 +336,15 @@ def evaluate_sleeves(
     """
     sizing = sizing or Sizing()
     n_assets = close.shape[1]
-    lo = max(0, start - max(strategy.warmup(block) if warmup is None else warmup, sizing.vol_lookback + 1))
+    history = sizing.kelly_lookback if sizing.mode is SizingMode.KELLY else sizing.vol_lookback
+    lo = max(0, start - max(strategy.warmup(block) if warmup is None else warmup, history + 1))
     equity = np.zeros((end - start, len(block)))
     stats = []
     for j in range(n_assets):
         c = np.ascontiguousarray(close[lo:end, j])
-        sig = strategy.signals(strategy.prepare(c, block), block)[start - lo:]
-        scale = sizing_scale(c[:, None], sizing)[start - lo:]
+        full = strategy.signals(strategy.prepare(c, block), block)
+        sig = full[start - lo:]
+        scale = sizing_scale(c[:, None], sizing, full)[start - lo:]  # Kelly reads the signals' history too
         o = None if open_ is None else open_[start:end, j]
         out = run_kernel(sig, c[start - lo:], open_=o, costs=costs, sizing=sizing, equity_into=equity,
                          initial_capital=initial_capital / n_assets, record_shares=False, scale=scale)

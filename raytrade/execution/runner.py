@@ -62,6 +62,13 @@ class RunnerSpec(BaseModel):
             raise ValueError("symbols must be distinct")
         return v
 
+    @field_validator("sizing")
+    @classmethod
+    def _not_kelly(cls, v: Sizing) -> Sizing:
+        if v.mode is SizingMode.KELLY:
+            raise ValueError("kelly sizing sizes backtests and research runs; the engine's runner does not take it yet")
+        return v
+
     @model_validator(mode="after")
     def _params_fit(self) -> RunnerSpec:
         """The parameters, checked by the strategy's space, with its defaults filled in."""

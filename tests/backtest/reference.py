@@ -124,3 +124,18 @@ def _size_impact(q: float, t: int, close: list[float], volume: list[float] | Non
     if model["kind"] == "square_root":
         return model["y"] * s * math.sqrt(p)
     return model["eta"] * s * p ** model["beta"] + model["gamma"] * s * p / 2
+
+
+def reference_kelly_scale(signal: list[float], close: list[float], *, lookback: int, fraction: float,
+                          cap: float) -> list[float]:
+    """The ``kelly`` sizing rule of raytrade.backtest.costs.Sizing, bar by bar, from its statement:
+    u_s = signal[s-1] x (close[s] / close[s-1] - 1); at bar t >= lookback the last ``lookback``
+    of them (s = t-lookback+1..t) give mean m and sample variance v; scale = min(cap, max(0,
+    fraction x m / v)), 0 when v is 0 and before ``lookback`` returns exist."""
+    out = [0.0] * len(close)
+    u = [0.0] + [signal[s - 1] * (close[s] / close[s - 1] - 1.0) for s in range(1, len(close))]
+    for t in range(lookback, len(close)):
+        window = u[t - lookback + 1:t + 1]
+        v = statistics.variance(window)
+        out[t] = 0.0 if v <= 1e-18 else min(cap, max(0.0, fraction * statistics.fmean(window) / v))
+    return out
