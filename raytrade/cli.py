@@ -207,10 +207,16 @@ R = TypeVar("R")
 
 def _with_progress(label: str, work: Callable[[Callable[[int, int], None]], R]) -> R:
     """Run ``work(on_progress)`` under a progress bar titled ``label``."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), console=out) as progress:
+                  TimeElapsedColumn(), "eta", TimeRemainingColumn(), console=out) as progress:
         task = progress.add_task(label, total=None)
         return work(lambda done, total: progress.update(task, completed=done, total=total))
 
@@ -253,16 +259,18 @@ def research_walkforward(config: ConfigOption, output_dir: OutputOption = None, 
                          cpus: CpusOption = None,
                          rerun: Annotated[bool, typer.Option(help="Recompute a run that already finished.")] = False,
                          local: Annotated[bool, typer.Option(help="Run in this process without Ray (baseline).")] = False,
+                         verbose: Annotated[bool, typer.Option(
+                             "--verbose", help="Ray Tune's own trial tables instead of one progress bar.")] = False,
                          ) -> None:
     """Walk-forward optimisation on Ray Tune, with overfitting statistics and an HTML report.
 
     With --address http://HEAD:8265 (or RAY_ADDRESS set so) the run is submitted as a Ray job."""
     if not _submitted("walkforward", config, address, ["--rerun"] if rerun else []):
-        _run_walkforward(config, output_dir, address, cpus, rerun, local)
+        _run_walkforward(config, output_dir, address, cpus, rerun, local, verbose)
 
 
 def _run_walkforward(config_path: Path, output_dir: Path | None, address: str | None, cpus: int | None,
-                     rerun: bool, local: bool) -> None:
+                     rerun: bool, local: bool, verbose: bool = False) -> None:
     from raytrade.configfile import load_yaml
     from raytrade.tune.walkforward_job import (
         WalkForwardConfig,
@@ -276,7 +284,11 @@ def _run_walkforward(config_path: Path, output_dir: Path | None, address: str | 
         cfg = cfg.model_copy(update={"output_dir": output_dir})
     prepare(cfg, cpus or 1)  # every config and data mistake surfaces here, before Ray starts
     n_cpus = 1 if local else _connect(address, cpus)["cpus"]
-    run = run_walkforward_job(cfg, cpus=n_cpus, rerun=rerun, use_ray=not local)
+    if verbose or local:
+        run = run_walkforward_job(cfg, cpus=n_cpus, rerun=rerun, use_ray=not local, verbose=1)
+    else:
+        run = _with_progress(f"{cfg.name}: walk-forward trials", lambda progress: run_walkforward_job(
+            cfg, cpus=n_cpus, rerun=rerun, use_ray=True, verbose=0, on_progress=progress))
     if run.reused:
         out.print(f"[yellow]already finished[/]: {run.folder} (pass --rerun to compute it again)")
     s = run.summary

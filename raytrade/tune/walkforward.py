@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -69,8 +70,11 @@ def run_on_tune(
     max_concurrent: int | None = None,
     max_failures: int = 3,
     verbose: int = 1,
+    on_progress: Callable[[int, int], None] | None = None,
 ) -> WalkForwardResult:
-    """Run (or resume, when ``storage`` holds an interrupted run) every task as a Tune trial."""
+    """Run (or resume, when ``storage`` holds an interrupted run) every task as a Tune trial;
+    ``on_progress(done, total)`` hears the finished trials (resumed ones included) about twice a
+    second, from the checkpoints Tune writes."""
     trainable = tune.with_parameters(
         _trial, inputs=inputs, block=block.columns, tasks=list(tasks), windows=list(windows),
         strategy_name=strategy_name, allow_short=allow_short, objective=objective, sample_ids=sample_ids)
@@ -91,7 +95,21 @@ def run_on_tune(
                 failure_config=tune.FailureConfig(max_failures=max_failures),
             ),
         )
-    grid = tuner.fit()
+    stop = threading.Event()
+    if on_progress is not None:
+        def watch() -> None:
+            while True:
+                done = _finished_trials(path)
+                on_progress(done, len(tasks))
+                if stop.wait(0.5):
+                    on_progress(_finished_trials(path), len(tasks))
+                    return
+
+        threading.Thread(target=watch, name="walkforward-progress", daemon=True).start()
+    try:
+        grid = tuner.fit()
+    finally:
+        stop.set()
     errors = [r for r in grid if r.error is not None]
     if errors:
         raise TrialFailed(f"walk-forward trial {errors[0].config} failed after {max_failures} retries: "
@@ -107,3 +125,11 @@ def run_on_tune(
     if len(scores) != len(tasks):
         raise TrialFailed(f"expected {len(tasks)} trial results, got {len(scores)}")
     return assemble(scores, block, windows)
+
+
+def _finished_trials(experiment: Path) -> int:
+    """Trials of the experiment folder that reported their (single, final) checkpoint."""
+    try:
+        return sum(1 for d in experiment.iterdir() if d.is_dir() and any(d.glob("checkpoint_*")))
+    except OSError:  # not created yet
+        return 0

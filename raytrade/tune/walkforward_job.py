@@ -11,6 +11,7 @@ import hashlib
 import json
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Self
@@ -125,7 +126,8 @@ def prepare(config: WalkForwardConfig, cpus: int):
 
 
 def run_walkforward_job(config: WalkForwardConfig, *, cpus: int = 1, rerun: bool = False,
-                        use_ray: bool = True, verbose: int = 1) -> WalkForwardRun:
+                        use_ray: bool = True, verbose: int = 1,
+                        on_progress: Callable[[int, int], None] | None = None) -> WalkForwardRun:
     """Run the walk-forward (on the connected Ray cluster, or in this process with ``use_ray=False``)
     and write the run folder: config.yaml, manifest.json, summary.json, risk.json (Monte Carlo of
     the stitched out-of-sample returns, stress tests of the latest window's parameters),
@@ -147,7 +149,7 @@ def run_walkforward_job(config: WalkForwardConfig, *, cpus: int = 1, rerun: bool
         result = run_on_tune(storage=folder.resolve() / "tune", inputs=inputs, block=block, tasks=tasks,
                              windows=windows, strategy_name=config.strategy.name,
                              allow_short=config.strategy.allow_short, objective=config.objective,
-                             sample_ids=sample, max_concurrent=cpus, verbose=verbose)
+                             sample_ids=sample, max_concurrent=cpus, verbose=verbose, on_progress=on_progress)
     else:
         result = run_local(strategy, inputs, block, windows, resolve_objective(config.objective),
                            max_pbo_trials=config.max_pbo_trials, chunk_size=tasks[0].size)

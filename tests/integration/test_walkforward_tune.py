@@ -40,8 +40,12 @@ def summary_bytes(run) -> bytes:
 def test_same_summary_bit_for_bit_local_one_and_two_cpus(ray_session, tmp_path):
     local = run_walkforward_job(config(tmp_path / "a", "wf"), use_ray=False)
     one = run_walkforward_job(config(tmp_path / "b", "wf"), cpus=1, verbose=0)
-    two = run_walkforward_job(config(tmp_path / "c", "wf"), cpus=2, verbose=0)
+    heard: list[tuple[int, int]] = []
+    two = run_walkforward_job(config(tmp_path / "c", "wf"), cpus=2, verbose=0,
+                              on_progress=lambda done, total: heard.append((done, total)))
     assert summary_bytes(local) == summary_bytes(one) == summary_bytes(two)
+    n_trials = heard[-1][1]   # the progress bar hears every trial finish, counted from Tune's checkpoints
+    assert heard[-1] == (n_trials, n_trials) and n_trials > 1 and [d for d, _ in heard] == sorted(d for d, _ in heard)
     risk = [(r.folder / "risk.json").read_bytes() for r in (local, one, two)]
     assert risk[0] == risk[1] == risk[2]
     names = {p.name for p in two.folder.iterdir()}
