@@ -114,7 +114,8 @@ def run_on_tune(
     if errors:
         raise TrialFailed(f"walk-forward trial {errors[0].config} failed after {max_failures} retries: "
                           f"{errors[0].error}")
-    unfinished = sum(r.checkpoint is None for r in grid)
+    # An interrupted grid holds only the trials Tune had started: count against all of them.
+    unfinished = len(tasks) - sum(r.checkpoint is not None and r.error is None for r in grid)
     if unfinished:
         raise RunInterrupted(f"interrupted with {unfinished} of {len(tasks)} trials unfinished; run the same "
                              f"command again to resume (finished trials are kept in {path})")

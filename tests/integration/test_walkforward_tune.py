@@ -4,6 +4,7 @@ killed worker, and after an interrupted run resumes."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import threading
 import time
@@ -142,8 +143,8 @@ def test_interrupted_run_resumes(tmp_path):
                                                  use_ray=False))
     env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
     cmd = [sys.executable, "-m", "raytrade.cli", "research", "walkforward", "--config", str(path), "--cpus", "2"]
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+    log = (tmp_path / "interrupted.txt").open("w")
+    proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     deadline = time.time() + 240
     done = 0
     while time.time() < deadline and proc.poll() is None:
@@ -158,6 +159,11 @@ def test_interrupted_run_resumes(tmp_path):
     assert not (folder / "summary.json").exists()
     before = {p: p.stat().st_mtime_ns for p in folder.glob("tune/walkforward/*/checkpoint_*/scores.npz")}
     assert before, "no finished trial survived the interruption"
+    log.close()
+    said = re.search(r"interrupted with (\d+) of 54 trials unfinished", (tmp_path / "interrupted.txt").read_text())
+    assert said, (tmp_path / "interrupted.txt").read_text()[-2000:]
+    # every trial not finished counts, not only the ones Tune had started (it said 2 of 54 before)
+    assert abs(int(said.group(1)) - (54 - len(before))) <= 2
     resumed = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert (folder / "summary.json").read_bytes() == expected
