@@ -467,10 +467,13 @@ class OrderManager(ActorBase):
         records = await self.store.read(types=TCA_TYPES)
         parents = [p for p in parents_from_events(r.event for r in records)
                    if (lo is None or p.start >= lo) and (hi is None or p.start <= hi)]
-        market = {sym: pd.DataFrame([(p, v) for _, p, v in tape], columns=["price", "volume"],
-                                    index=pd.DatetimeIndex([t for t, _, _ in tape]))
-                  for sym, tape in self._tape.items() if tape}
-        return tca_document(parents, market)
+        return tca_document(parents, self._tape_frames(1))
+
+    def _tape_frames(self, least: int) -> dict[str, pd.DataFrame]:
+        """Each symbol's tape with at least ``least`` bars as a frame: price, volume by time."""
+        return {sym: pd.DataFrame([(p, v) for _, p, v in tape], columns=["price", "volume"],
+                                  index=pd.DatetimeIndex([t for t, _, _ in tape]))
+                for sym, tape in self._tape.items() if len(tape) >= least}
 
     # --- the live book's analytics and tax lots ----------------------------------------------
 
@@ -506,8 +509,7 @@ class OrderManager(ActorBase):
         await self.ensure_ready()
         cfg = HarvestConfig(**config)
         now = self.now()
-        closes = {sym: pd.Series([p for _, p, _ in tape], index=pd.DatetimeIndex([t for t, _, _ in tape]))
-                  for sym, tape in self._tape.items() if len(tape) > 1}
+        closes = {sym: f["price"] for sym, f in self._tape_frames(2).items()}
         returns = pd.DataFrame(closes).sort_index().ffill().pct_change().iloc[1:] if closes else None
         comp = self.core.compliance
         locked = {s for s, until in comp.locks.items() if now < until}

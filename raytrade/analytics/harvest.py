@@ -270,9 +270,8 @@ def harvest_overlay(prices: pd.DataFrame, sectors: Mapping[str, str] | None = No
                     cash += proceeds
                     swap.cash = proceeds
                 else:
-                    n0 = led._n
                     led.add(t, p.substitute, "buy", proceeds / price[p.substitute], price[p.substitute])
-                    swap.lots = [f"{p.substitute}-{n0}"]
+                    swap.lots = [str(led.last_lot_id)]
                 swaps.append(swap)
                 harvests.append({"time": t, **{k: v for k, v in p.to_dict().items() if k != "lot_ids"}})
         overlay_value[i] = cash + sum(x.open_quantity * price[x.symbol] for x in led.lots if x.open_quantity > 1e-12)

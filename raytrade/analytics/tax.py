@@ -104,6 +104,7 @@ class LotLedger:
         self.rows: list[dict[str, object]] = []
         self._n = 0
         self._last: datetime | None = None
+        self.last_lot_id: str | None = None  # the lot the last purchase opened (before any split of it)
 
     @property
     def lots(self) -> list[Lot]:
@@ -151,6 +152,7 @@ class LotLedger:
         if side == "buy":
             lot = Lot(f"{symbol}-{self._n}", symbol, t, t, quantity, quantity * price + commission, quantity, quantity)
             self._n += 1
+            self.last_lot_id = lot.lot_id
             book.lots.append(lot)
             book.open_quantity += quantity
             self._wash_pending(book, lot, t)

@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from raytrade.core.errors import DataError
-from raytrade.data.validation import TableKind, validate_table
+from raytrade.data.validation import TableKind, missing_timestamp, validate_table
 
 _OHLCV_RENAME = {"Open": "open", "High": "high", "Low": "low", "Close": "close",
                  "Adj Close": "adj_close", "Volume": "volume"}
@@ -226,10 +226,8 @@ def read_price_file(
         raise DataError("unsupported file type (expected .csv, .csv.gz or .parquet)", source=source)
     found = list(raw.columns)
     raw = _match_columns(raw, TableKind(kind), timestamp_column)
-    if timestamp_column not in raw.columns:
-        listed = ", ".join(map(str, found[:12])) + (", ..." if len(found) > 12 else "")
-        raise DataError(f"missing timestamp column {timestamp_column!r} (columns found: {listed}; name yours with "
-                        "timestamp_column=...)", source=source, column=timestamp_column)
+    if timestamp_column not in raw.columns:  # named as the file has them, not as matched
+        raise missing_timestamp(found, timestamp_column, source)
     return validate_table(raw, source=source, kind=kind, timestamp_column=timestamp_column,
                           timestamp_format=timestamp_format, columns=columns, first_row_number=first,
                           allow_late_listing=TableKind(kind) is TableKind.PRICES)

@@ -62,9 +62,7 @@ def validate_table(
     if len(raw) == 0:
         raise DataError("no data rows (the table is empty)", source=source)
     if timestamp_column not in raw.columns:
-        found = ", ".join(map(str, list(raw.columns)[:12])) + (", ..." if raw.shape[1] > 12 else "")
-        raise DataError(f"missing timestamp column {timestamp_column!r} (columns found: {found}; name yours "
-                        "with timestamp_column=...)", source=source, column=timestamp_column)
+        raise missing_timestamp(list(raw.columns), timestamp_column, source)
     value_columns = [c for c in raw.columns if c != timestamp_column]
     _check_columns(value_columns, kind, columns, optional_columns, source)
 
@@ -81,6 +79,13 @@ def validate_table(
     frame = pd.DataFrame(values, index=index)
     _check_values(frame, kind, fail)
     return frame
+
+
+def missing_timestamp(found: Sequence[object], timestamp_column: str, source: str) -> DataError:
+    """The error for a table without ``timestamp_column``, listing the columns it has."""
+    listed = ", ".join(map(str, list(found)[:12])) + (", ..." if len(found) > 12 else "")
+    return DataError(f"missing timestamp column {timestamp_column!r} (columns found: {listed}; name yours with "
+                     "timestamp_column=...)", source=source, column=timestamp_column)
 
 
 def _check_columns(

@@ -1,30 +1,8 @@
 """The first tax-lot ledger (batch: every purchase registered as a lot first, then each sale in
 time order matching replacements among all purchases within 30 days either side), kept as an
 independent formulation of the rules that the incremental raytrade.analytics.tax.LotLedger must
-agree with (tests/analytics/test_tax.py). Its docstring follows, unchanged.
-
-Tax lots: a ledger rebuilt from fills, realised gains by term, and wash sales by the IRS rules.
-
-Conventions: one account; long positions only (a sale of more than is held is an error); money in
-the account currency; a lot's basis includes its purchase commission, a sale's proceeds are net of
-its commission (split over the lots it closes in proportion to quantity). A gain is proceeds minus
-basis; ``term`` is ``long`` when the lot was held more than one year (sold after the anniversary of
-its acquisition date), else ``short``.
-
-Matching: ``method`` picks which open lots a sale closes: ``fifo`` (oldest first), ``lifo`` (newest
-first) or ``hifo`` (highest basis per share first); ``specific`` takes the lots named per sale
-(``lots`` column of the fills: lot ids, in order).
-
-Wash sales (IRS Publication 550, "Wash Sales"): a sale at a loss is a wash sale to the extent that
-substantially identical shares (here: the same symbol) were acquired within 30 days before or after
-the sale and are not the shares sold (nor the rest of the lot sold from, as Treasury regulation
-1.1091-1(f) has it; shares bought before the sale count only while still held). Replacement shares are taken in the order they were acquired,
-each share replacing at most one sold share. For the replaced part the loss is disallowed (in
-proportion when fewer shares replace the sold ones), the disallowed loss is added to the basis of
-the replacement shares, and their holding period starts earlier by the holding period of the
-shares sold (so their acquisition date moves back). A replacement lot only partly used is split.
-Because adjusted lots are lots like any other, a later loss sale of them washes again (a chain).
-"""
+agree with (tests/analytics/test_tax.py). The rules are those of raytrade.analytics.tax's module
+docstring."""
 
 from __future__ import annotations
 
