@@ -139,3 +139,104 @@ def reference_kelly_scale(signal: list[float], close: list[float], *, lookback: 
         v = statistics.variance(window)
         out[t] = 0.0 if v <= 1e-18 else min(cap, max(0.0, fraction * statistics.fmean(window) / v))
     return out
+
+
+@dataclass
+class RefBook:
+    """One multi-asset book of the portfolio reference loop."""
+
+    equity: list[float] = field(default_factory=list)
+    shares: list[list[float]] = field(default_factory=list)
+    fills: list[tuple[int, int, RefFill]] = field(default_factory=list)  # (bar, asset, fill)
+    trips: list[float] = field(default_factory=list)
+    turnover: float = 0.0
+    costs: float = 0.0
+    exposure_bars: int = 0
+
+
+def reference_portfolio(
+    weights: list[list[float]],
+    close: list[list[float]],
+    open_: list[list[float]] | None,
+    *,
+    initial_capital: float,
+    rebalance: str = "on_change",
+    period_start: list[bool] | None = None,
+    threshold: float = 0.05,
+    max_gross: float = 1.0,
+    commission_bps: float = 0.0,
+    commission_per_share: float = 0.0,
+    spread_bps: float = 0.0,
+    whole_shares: bool = False,
+    lot: float = 1.0,
+) -> RefBook:
+    """One book over N assets, bar by bar, from the rules of raytrade/backtest/portfolio.py's
+    docstring: ``weights[t][n]`` the target row at bar t's close; an order list placed at a close
+    and filled at the next bar's reference price; round trips kept per asset as lists of cash
+    flows."""
+    n_bars, n_assets = len(close), len(close[0])
+    book = RefBook()
+    cash = initial_capital
+    held = [0.0] * n_assets
+    orders: list[float] | None = None  # the capped target row waiting for the next bar
+    previous_row = [0.0] * n_assets
+    open_trip: list[list[float] | None] = [None] * n_assets  # cash flows of each asset's open trip
+    for t in range(n_bars):
+        ref = open_[t] if open_ is not None else close[t]
+        if orders is not None:
+            row, orders = orders, None
+            equity = cash + sum(h * r for h, r in zip(held, ref, strict=True))
+            for n in range(n_assets):
+                want = row[n] * equity / ref[n] if equity > 0 else 0.0
+                if whole_shares and want != 0:
+                    want = math.copysign(math.floor(abs(want) / lot) * lot, want)
+                q = want - held[n]
+                if q == 0:
+                    continue
+                side = 1 if q > 0 else -1
+                price = ref[n] * (1 + side * spread_bps / 1e4)
+                fee = abs(q) * price * commission_bps / 1e4 + abs(q) * commission_per_share
+                flow = -q * price - fee
+                cash += flow
+                book.fills.append((t, n, RefFill(t, q, ref[n], price, fee)))
+                book.costs += fee + abs(q) * abs(price - ref[n])
+                if equity > 0:
+                    book.turnover += abs(q) * price / equity
+                before = held[n]
+                held[n] = want
+                if before == 0:  # opens from flat
+                    open_trip[n] = [flow]
+                elif want == 0 or (want > 0) != (before > 0):  # closes (a flip closes and reopens)
+                    share_closed = abs(before) / abs(q)
+                    trip = open_trip[n]
+                    assert trip is not None
+                    book.trips.append(sum(trip) + share_closed * flow)
+                    open_trip[n] = None if want == 0 else [(1 - share_closed) * flow]
+                else:
+                    trip = open_trip[n]
+                    assert trip is not None
+                    trip.append(flow)
+        equity = cash + sum(h * c for h, c in zip(held, close[t], strict=True))
+        book.equity.append(equity)
+        book.shares.append(list(held))
+        if any(h != 0 for h in held):
+            book.exposure_bars += 1
+        row = list(weights[t])
+        gross = sum(abs(x) for x in row)
+        capped = [x * max_gross / gross for x in row] if gross > max_gross else row
+        if rebalance == "every_bar":
+            decide = True
+        elif rebalance == "on_change":
+            decide = row != previous_row
+        elif rebalance == "calendar":
+            assert period_start is not None
+            decide = period_start[t]
+        else:  # threshold: drift of a current weight from its target
+            if equity <= 0:
+                decide = any(h != 0 for h in held)
+            else:
+                decide = any(abs(held[n] * close[t][n] / equity - capped[n]) > threshold for n in range(n_assets))
+        if decide:
+            orders = capped
+        previous_row = row
+    return book
