@@ -23,7 +23,7 @@ from raytrade.backtest.costs import CostModel, Sizing, SizingMode
 from raytrade.backtest.kernel import STAT_FIELDS, KernelOutput, run_kernel, sizing_scale
 from raytrade.core.errors import BacktestError
 from raytrade.execution.impact import impact_inputs
-from raytrade.strategies.base import Strategy
+from raytrade.strategies.base import Strategy, is_portfolio
 from raytrade.strategies.space import ParamBlock
 
 DEFAULT_MEMORY_BUDGET = 256 * 2**20
@@ -129,6 +129,12 @@ def run_grid(
     :mod:`raytrade.analytics.metrics`. Each (symbol, set) is an independent single-asset backtest
     starting with ``initial_capital`` (from the symbol's first price, for one listed late).
     """
+    if is_portfolio(strategy):
+        from raytrade.backtest.portfolio_runner import run_portfolio_grid
+
+        return run_portfolio_grid(strategy, close, block, open_=open_, costs=costs, sizing=sizing,  # type: ignore[arg-type]
+                                  initial_capital=initial_capital, chunk_size=chunk_size, risk_free=risk_free,
+                                  tail=tail)
     close, open_, volume = _check_prices(close, open_, volume)
     if len(block) == 0:
         raise BacktestError("the parameter grid is empty")
@@ -257,7 +263,14 @@ def backtest(
     volume: pd.DataFrame | None = None,
 ) -> BacktestResult:
     """Run one parameter set on each symbol of ``close`` and collect curves, fills and metrics
-    (``volume``, same shape as ``close``: for a size-dependent ``costs.impact``)."""
+    (``volume``, same shape as ``close``: for a size-dependent ``costs.impact``). A portfolio
+    strategy runs as one book over all symbols
+    (:func:`~raytrade.backtest.portfolio_runner.backtest_portfolio`)."""
+    if is_portfolio(strategy):
+        from raytrade.backtest.portfolio_runner import backtest_portfolio
+
+        return backtest_portfolio(strategy, params, _as_frame(close, "close"), open_=open_,  # type: ignore[arg-type]
+                                  costs=costs, sizing=sizing, initial_capital=initial_capital, risk_free=risk_free)
     close, open_, volume = _check_prices(close, open_, volume)
     unlisted = _unlisted(close.to_numpy(np.float64))
     if unlisted.all(axis=0).any():
@@ -332,8 +345,14 @@ def evaluate_sleeves(
     ``start - warmup`` (default ``strategy.warmup(block)``; at least the volatility lookback) on,
     so they only read the past. Pass the whole grid's warm-up when scoring a grid in chunks, so
     that a set's numbers do not depend on which chunk it is in. This is the unit a walk-forward
-    trial scores.
+    trial scores. A portfolio strategy is scored as one book instead
+    (:func:`~raytrade.backtest.portfolio_runner.evaluate_portfolio`).
     """
+    if is_portfolio(strategy):
+        from raytrade.backtest.portfolio_runner import evaluate_portfolio
+
+        return evaluate_portfolio(strategy, close, block, start, end, open_=open_, costs=costs,  # type: ignore[arg-type]
+                                  sizing=sizing, initial_capital=initial_capital, warmup=warmup)
     sizing = sizing or Sizing()
     n_assets = close.shape[1]
     history = sizing.kelly_lookback if sizing.mode is SizingMode.KELLY else sizing.vol_lookback

@@ -52,3 +52,35 @@ def rolling_std(close: np.ndarray, window: int) -> np.ndarray:
         view = np.lib.stride_tricks.sliding_window_view(close, window)
         out[window - 1:] = view.std(axis=-1, ddof=1)
     return out
+
+
+@runtime_checkable
+class PortfolioStrategy(Protocol):
+    """A strategy over N assets at once, returning target weights for one book.
+
+    ``prepare`` receives the closes (T, N) of every asset (NaN before an asset's first price);
+    ``weights`` returns (T, len(block), N): set k's target weight of asset n at bar t's close, a
+    fraction of the book's equity, negative for short, using only data up to bar t. The portfolio
+    kernel (:mod:`raytrade.backtest.portfolio`) trades them at the next bar from one cash account.
+    """
+
+    name: ClassVar[str]
+    space: ClassVar[ParameterSpace]
+
+    def prepare(self, close: np.ndarray, block: ParamBlock) -> Any:
+        """Precompute, from closes (T, N), what every parameter set of ``block`` needs."""
+        ...
+
+    def weights(self, prepared: Any, block: ParamBlock) -> np.ndarray:
+        """Target weights (T, len(block), N) for ``block`` (a subset of the prepared block)."""
+        ...
+
+    def warmup(self, block: ParamBlock) -> int:
+        """Bars of history a bar's weights read (as :meth:`Strategy.warmup`)."""
+        ...
+
+
+def is_portfolio(strategy: object) -> bool:
+    """Whether ``strategy`` returns portfolio weights (a :class:`PortfolioStrategy`) rather than
+    per-asset signals."""
+    return callable(getattr(strategy, "weights", None)) and not callable(getattr(strategy, "signals", None))

@@ -1,7 +1,9 @@
 """Strategies by name, as configs refer to them: a registered name (:data:`STRATEGIES`), or a
 user's own class as ``module:Class`` (importable where the code runs: the driver, Ray workers,
 the engine's strategy runner), which must follow the :class:`~raytrade.strategies.base.Strategy`
-protocol (``name``, ``space``, ``prepare``, ``signals``, ``warmup``) and take ``allow_short``."""
+protocol (``name``, ``space``, ``prepare``, ``signals``, ``warmup``), or the portfolio protocol
+(:class:`~raytrade.strategies.base.PortfolioStrategy`: ``weights`` instead of ``signals``), and take
+``allow_short``."""
 
 from __future__ import annotations
 
@@ -9,16 +11,19 @@ import importlib
 import inspect
 
 from raytrade.core.errors import ConfigError
-from raytrade.strategies.base import Strategy
+from raytrade.strategies.base import PortfolioStrategy, Strategy
+from raytrade.strategies.equal_weight import EqualWeight
 from raytrade.strategies.ma_crossover import MovingAverageCrossover
 from raytrade.strategies.mean_reversion import BollingerMeanReversion
 from raytrade.strategies.momentum import TimeSeriesMomentum
+from raytrade.strategies.pairs import PairsTrading
 from raytrade.strategies.space import ParameterSpace
 
 STRATEGIES: dict[str, type] = {
-    cls.name: cls for cls in (MovingAverageCrossover, TimeSeriesMomentum, BollingerMeanReversion)
+    cls.name: cls for cls in (MovingAverageCrossover, TimeSeriesMomentum, BollingerMeanReversion, EqualWeight,
+                          PairsTrading)
 }
-PROTOCOL = ("prepare", "signals", "warmup")
+PROTOCOL = ("prepare", "warmup")
 
 
 def strategy_class(name: str) -> type:
@@ -40,6 +45,8 @@ def strategy_class(name: str) -> type:
     if not inspect.isclass(cls):
         raise ConfigError(f"strategy.name: {module_name!r} has no class {attr!r}")
     missing = [m for m in PROTOCOL if not callable(getattr(cls, m, None))]
+    if not callable(getattr(cls, "signals", None)) and not callable(getattr(cls, "weights", None)):
+        missing.insert(1 if "prepare" in missing else 0, "signals (or weights, for a portfolio strategy)")
     if not isinstance(getattr(cls, "space", None), ParameterSpace):
         missing.append("space (a ParameterSpace)")
     if not isinstance(getattr(cls, "name", None), str):
@@ -50,13 +57,13 @@ def strategy_class(name: str) -> type:
     return cls
 
 
-def get_strategy(name: str, *, allow_short: bool = False) -> Strategy:
+def get_strategy(name: str, *, allow_short: bool = False) -> Strategy | PortfolioStrategy:
     """An instance of the strategy ``name`` (registered, or ``module:Class``)."""
     cls = strategy_class(name)
     try:
         strategy = cls(allow_short=allow_short)
     except TypeError as exc:
         raise ConfigError(f"strategy.name: {name} must take allow_short as a keyword argument: {exc}") from None
-    if not isinstance(strategy, Strategy):
+    if not isinstance(strategy, Strategy | PortfolioStrategy):
         raise ConfigError(f"strategy.name: {name} does not follow the Strategy protocol")
     return strategy

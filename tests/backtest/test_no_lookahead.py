@@ -51,3 +51,42 @@ def test_no_look_ahead(data):
     np.testing.assert_array_equal(sig_a[: t + 1], sig_b[: t + 1])
     np.testing.assert_array_equal(sh_a[: t + 1], sh_b[: t + 1])
     np.testing.assert_array_equal(eq_a[: t + 1], eq_b[: t + 1])
+
+
+PORTFOLIO_PARAMS = {
+    "equal_weight": lambda d: {"gross": d.draw(st.floats(0.2, 1.5))},
+    "pairs": lambda d: {"formation": 60, "reselect": d.draw(st.integers(5, 30)), "lookback": d.draw(st.integers(10, 30)),
+                        "kalman": d.draw(st.integers(0, 1)), "fdr": 0.5, "max_pairs": d.draw(st.integers(1, 3))},
+}
+
+
+@settings(max_examples=40, deadline=None)
+@given(data=st.data())
+def test_portfolio_strategies_do_not_look_ahead(data):
+    """The same property for portfolio strategies: weights and the book up to bar t ignore later prices
+    (synthetic, seeded prices; two of the assets share a random walk so that pairs get selected)."""
+    from raytrade.backtest.portfolio import PortfolioSizing, run_portfolio_kernel
+    from raytrade.backtest.portfolio_runner import portfolio_weights
+
+    name = data.draw(st.sampled_from(sorted(PORTFOLIO_PARAMS)))
+    strategy = get_strategy(name, allow_short=True)
+    block = strategy.space.block(PORTFOLIO_PARAMS[name](data))
+    n = data.draw(st.integers(70, 120))
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
+    common = np.cumsum(rng.normal(0, 0.02, n))
+    logs = np.column_stack([common + rng.normal(0, 0.01, n), common * 1.2 + rng.normal(0, 0.01, n),
+                            np.cumsum(rng.normal(0, 0.02, n)), np.cumsum(rng.normal(0, 0.02, n))])
+    close = 50 * np.exp(logs)
+    t = data.draw(st.integers(0, n - 2))
+    changed = close.copy()
+    changed[t + 1:] *= np.exp(rng.normal(0, 0.1, (n - t - 1, close.shape[1])))
+    sizing = PortfolioSizing(rebalance=data.draw(st.sampled_from(["on_change", "every_bar", "threshold"])))
+
+    def run(c):
+        w = portfolio_weights(strategy, c, block)
+        out = run_portfolio_kernel(w, c, costs=CostModel(commission_bps=1, half_spread_bps=2), sizing=sizing,
+                                   initial_capital=1e4)
+        return w, out.shares, out.equity
+
+    for a, b in zip(run(close), run(changed), strict=True):
+        np.testing.assert_array_equal(a[: t + 1], b[: t + 1])

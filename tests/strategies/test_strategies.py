@@ -144,7 +144,7 @@ def test_a_users_own_strategy_runs_by_module_and_class_in_a_backtest_config() ->
         BacktestConfig.model_validate({"name": "u", "data": {"dataset": "us_equities_20"},
                                        "strategy": {"name": name, "params": {"fast": 1}}})
     with pytest.raises(ConfigError, match="NotAStrategy does not follow the Strategy protocol: it lacks "
-                                          "signals, warmup, space"):
+                                          r"signals \(or weights, for a portfolio strategy\), warmup, space"):
         get_strategy("tests.strategies.user_strategy:NotAStrategy")
     with pytest.raises(ConfigError, match="has no class 'Missing'"):
         get_strategy("tests.strategies.user_strategy:Missing")
