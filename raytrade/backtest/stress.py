@@ -106,9 +106,9 @@ def hypothetical_shocks(weights: pd.Series, beta: pd.Series, mean_log_return: fl
         close = 0.0 if sh.recovered_intraday else trough
         days = (math.log(1.0 / (1.0 + close)) / mean_log_return
                 if close < 0 and close > -1 and mean_log_return > 0 else (0 if close >= 0 else None))
-        worst = contrib.idxmin() if len(contrib) else None
+        worst = contrib.idxmin() if contrib.notna().any() else None
         rows.append({"scenario": sh.name, "index_move": sh.index_move, "pnl": close, "max_drawdown": min(trough, 0.0),
                      "bars_to_recover": None if days is None else math.ceil(days), "worst_asset": worst,
-                     "worst_asset_pnl": float(contrib.min()) if len(contrib) else None,
+                     "worst_asset_pnl": float(contrib.min()) if worst is not None else None,
                      "gross_exposure": float(weights.abs().sum())})
     return rows

@@ -104,10 +104,10 @@ def _adf_tstat(x: np.ndarray) -> float:
     AIC = n log(SSR / n) + 2 k (+ constants) over 0..maxlag on the common sample of maxlag lags,
     then the t-statistic of x_{t-1} refitted with that lag on its own (longer) sample."""
     nobs = len(x)
-    maxlag = min(nobs // 2 - 1, int(math.ceil(12.0 * (nobs / 100.0) ** 0.25)))
+    maxlag = min(nobs // 2 - 1, math.ceil(12.0 * (nobs / 100.0) ** 0.25))
     X, y = _adf_design(x, maxlag)
     n = len(y)
-    q, r = np.linalg.qr(X)
+    q, _ = np.linalg.qr(X)
     qy = q.T @ y
     yy = float(y @ y)
     best, best_lag = math.inf, 0

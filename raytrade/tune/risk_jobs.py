@@ -21,7 +21,7 @@ from raytrade.backtest.runfolder import library_versions, new_run_folder, write_
 from raytrade.backtest.runner import backtest
 from raytrade.backtest.stress import betas, historical_replays, hypothetical_shocks
 from raytrade.data.loaders import frame_digest, load_index_close
-from raytrade.strategies.base import Strategy
+from raytrade.strategies.base import Strategy, is_portfolio
 from raytrade.tune.montecarlo import simulate_on_ray
 
 
@@ -60,7 +60,8 @@ def stress_summary(strategy: Strategy, params: dict, close: pd.DataFrame, costs:
                    sizing=None) -> dict:
     """Replays and shocks for ``params`` traded on ``close`` (T x symbols), see raytrade.backtest.stress."""
     result = backtest(strategy, params, close, costs=costs, sizing=sizing, initial_capital=1.0)
-    sleeves = result.equity.drop(columns="PORTFOLIO")
+    # a portfolio strategy is one book (its per-symbol columns are position values, not sleeves)
+    sleeves = result.equity[["PORTFOLIO"]] if is_portfolio(strategy) else result.equity.drop(columns="PORTFOLIO")
     out = run_kernel(np.ones(close.shape), close.to_numpy(), costs=costs, initial_capital=1.0 / close.shape[1],
                      record_shares=False)
     hold = pd.Series(out.equity.sum(axis=1), index=close.index)

@@ -202,3 +202,24 @@ def test_random_search_samples_the_grid_reproducibly(tmp_path):
     assert other.block().rows() != block.rows()
     run = run_walkforward_job(cfg.model_copy(update={"montecarlo": None, "stress": None}), use_ray=False)
     assert run.summary["n_trials"] == 25
+
+
+def test_a_portfolio_strategy_walks_forward_on_tune(ray_session, tmp_path):
+    """Pairs trading (a portfolio strategy: one book, one cash account) on Tune, the same numbers
+    as in one process; the pairs are re-selected inside every window from its own past."""
+    changes = {"data": {"dataset": "us_equities_20", "symbols": ["KO", "PEP", "XOM", "CVX", "JPM", "BAC"],
+                        "start": "2004-01-01"},
+               "strategy": {"name": "pairs", "allow_short": True,
+                            "grid": {"entry_z": [1.5, 2.0], "lookback": [40, 60]}},
+               "walkforward": {"window": 1260}}
+    local = run_walkforward_job(config(tmp_path / "a", "pairs", **changes), use_ray=False)
+    tuned = run_walkforward_job(config(tmp_path / "b", "pairs", **changes), cpus=2, verbose=0)
+    assert summary_bytes(local) == summary_bytes(tuned)
+    import json
+
+    summary = json.loads(summary_bytes(tuned))
+    assert summary["n_trials"] == 4 and len(summary["windows"]) >= 5
+    assert {w["params"]["entry_z"] for w in summary["windows"]} <= {1.5, 2.0}
+    with pytest.raises(ConfigError, match="allow_short"):
+        bad = dict(changes, strategy={"name": "pairs", "grid": {"entry_z": [2.0]}})
+        run_walkforward_job(config(tmp_path / "c", "pairs", **bad), use_ray=False)
