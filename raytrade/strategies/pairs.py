@@ -153,11 +153,13 @@ class SelectedPair:
     beta: float
 
 
-def cointegration_pvalues(log_close: np.ndarray, *, fast: bool = True) -> tuple[list[tuple[int, int]], np.ndarray]:
-    """Every pair (i, j), i < j, of the columns of ``log_close`` (T, N), column i as A: the pairs
-    and their Engle-Granger p-values (NaN where a window has a missing price)."""
+def cointegration_pvalues(log_close: np.ndarray, *, fast: bool = True,
+                          pairs: list[tuple[int, int]] | None = None) -> tuple[list[tuple[int, int]], np.ndarray]:
+    """The Engle-Granger p-value of every pair (i, j), i < j, of the columns of ``log_close``
+    (T, N), column i as A (or of the ``pairs`` given): the pairs and their p-values (NaN where the
+    window has a missing price). ``fast`` picks :func:`engle_granger_fast` over statsmodels'."""
     test = engle_granger_fast if fast else engle_granger
-    pairs = list(combinations(range(log_close.shape[1]), 2))
+    pairs = list(combinations(range(log_close.shape[1]), 2)) if pairs is None else pairs
     pvalues = np.full(len(pairs), np.nan)
     for i, (a, b) in enumerate(pairs):
         x, y = log_close[:, a], log_close[:, b]

@@ -163,3 +163,13 @@ def test_the_strategy_trades_the_planted_pair_as_a_neutral_book() -> None:
     assert result.metrics.loc["PORTFOLIO", "round_trips"] > 5 and result.metrics.loc["PORTFOLIO", "total_return"] > 0
     with pytest.raises(ConfigError, match="allow_short"):
         backtest(PairsTrading(), params, close)
+
+
+def test_selection_on_ray_tasks_equals_one_process(ray_session) -> None:
+    from raytrade.tune.pairs import pvalues_on_ray, select_pairs_on_ray
+
+    logs = np.log(load_dataset("us_equities_20").to_numpy()[-252:, :8])   # 28 pairs, the last year
+    pairs, local = cointegration_pvalues(logs, fast=False)
+    ray_pairs, remote = pvalues_on_ray(logs, tasks=3, fast=False)
+    assert ray_pairs == pairs and np.array_equal(local, remote)
+    assert select_pairs_on_ray(logs, fdr=0.2, tasks=2) == select_pairs(logs, fdr=0.2, fast=False)
