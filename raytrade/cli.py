@@ -85,13 +85,15 @@ PCT = {"OOS CAGR", "total_return", "annual_return", "annual_volatility", "max_dr
        "var_95", "cvar_95", "hold_annual_return", "hold_max_drawdown"}
 
 
-def _print_frame(frame: Any, title: str, index_name: str = "", labels: dict[str, str] | None = None) -> None:
+def _print_frame(frame: Any, title: str, index_name: str = "", labels: dict[str, str] | None = None,
+                 integers: set[str] | None = None) -> None:
     table = Table(title=title, header_style="bold")
     table.add_column(index_name or str(frame.index.name or ""), style="cyan", no_wrap=True)
     for col in frame.columns:
         table.add_column((labels or {}).get(col, str(col)), justify="right", no_wrap=True)
     for idx, row in frame.iterrows():
-        table.add_row(str(idx), *[_fmt(v, pct=c in PCT, integer=c in INTS) for c, v in row.items()])
+        table.add_row(str(idx), *[_fmt(v, pct=c in PCT, integer=c in INTS or c in (integers or ()))
+                                  for c, v in row.items()])
     out.print(table)
 
 
@@ -292,13 +294,16 @@ def _run_walkforward(config_path: Path, output_dir: Path | None, address: str | 
     if run.reused:
         out.print(f"[yellow]already finished[/]: {run.folder} (pass --rerun to compute it again)")
     s = run.summary
-    rows = {w["index"]: {**w["params"], "IS sharpe": w["in_sample"]["sharpe"], "OOS sharpe": w["out_of_sample"]["sharpe"],
+    searched = set(cfg.strategy.grid)  # parameters left at their default are the same in every window
+    rows = {w["index"]: {**{k: v for k, v in w["params"].items() if k in searched},
+                         "IS sharpe": w["in_sample"]["sharpe"], "OOS sharpe": w["out_of_sample"]["sharpe"],
                          "OOS CAGR": w["out_of_sample"]["annual_return"], "ratio": w["overfitting_ratio"]}
             for w in s["windows"]}
     import pandas as pd
 
+    ints = {k for k, v in s["windows"][0]["params"].items() if isinstance(v, int)} if s["windows"] else set()
     _print_frame(pd.DataFrame(rows).T, f"{cfg.name}: best in-sample set per window, scored out of sample", "window",
-                 labels={"OOS CAGR": "OOS CAGR"})
+                 labels={"OOS CAGR": "OOS CAGR"}, integers=ints)
     out.print(f"stitched out of sample: Sharpe {s['oos']['sharpe']:.2f}, CAGR {s['oos']['annual_return']:.1%}, "
               f"max drawdown {s['oos']['max_drawdown']:.1%}; walk-forward efficiency {s['walk_forward_efficiency']:.2f}")
     for line in verdict(s):

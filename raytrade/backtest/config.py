@@ -14,7 +14,7 @@ from raytrade.core.errors import ConfigError
 from raytrade.data.loaders import DATASETS, load_dataset, read_price_file
 from raytrade.data.validation import TableKind
 from raytrade.strategies.base import Strategy
-from raytrade.strategies.registry import get_strategy
+from raytrade.strategies.registry import check_shorts, get_strategy
 
 
 class DataSpec(BaseModel):
@@ -138,4 +138,5 @@ class BacktestConfig(RunSettings):
     def _params_fit_the_strategy(self) -> Self:
         strategy = get_strategy(self.strategy.name)
         strategy.space.validate(self.strategy.params, "strategy.params")
+        check_shorts(self.strategy.name, self.strategy.allow_short)
         return self

@@ -45,8 +45,17 @@ class SizingMode(StrEnum):
 
 
 class Rebalance(StrEnum):
-    ON_CHANGE = "on_change"  # trade only when the strategy's signal changes
+    ON_CHANGE = "on_change"  # trade only when the strategy's signal (a portfolio's weight row) changes
     EVERY_BAR = "every_bar"  # re-target the weight at every bar
+    CALENDAR = "calendar"    # portfolio strategies: at the first bar of each calendar period
+    THRESHOLD = "threshold"  # portfolio strategies: when a weight drifts more than a threshold
+
+
+class CalendarPeriod(StrEnum):
+    WEEK = "week"
+    MONTH = "month"
+    QUARTER = "quarter"
+    YEAR = "year"
 
 
 class Sizing(BaseModel):
@@ -70,6 +79,11 @@ class Sizing(BaseModel):
 
     With ``whole_shares`` the share count is floored to ``lot_size`` using the cash that buys it
     (see :func:`raytrade.backtest.kernel.run_kernel`); otherwise positions are fractional.
+
+    ``rebalance``: ``on_change`` or ``every_bar``; for portfolio strategies also ``calendar`` (at
+    the first bar of each ``calendar`` period) and ``threshold`` (when a weight drifts more than
+    ``threshold`` from its target), see :mod:`raytrade.backtest.portfolio`, where
+    ``max_leverage`` caps the gross exposure.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -83,6 +97,8 @@ class Sizing(BaseModel):
     whole_shares: bool = False
     lot_size: float = Field(1.0, gt=0)
     rebalance: Rebalance = Rebalance.ON_CHANGE
+    calendar: CalendarPeriod = CalendarPeriod.MONTH
+    threshold: float = Field(0.05, gt=0, le=1)
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:

@@ -12,6 +12,7 @@ from raytrade.backtest.config import BacktestConfig
 from raytrade.backtest.runfolder import library_versions, new_run_folder, write_json, write_yaml
 from raytrade.backtest.runner import BacktestResult, backtest
 from raytrade.data.loaders import frame_digest
+from raytrade.strategies.base import is_portfolio
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +29,7 @@ def run_backtest_job(config: BacktestConfig) -> BacktestRun:
     ``metrics.json`` (per symbol and PORTFOLIO), ``equity.csv``, ``fills.csv`` (every fill),
     ``trades.csv`` (the round trips), ``equity_drawdown.png`` and ``report.html`` (equity against
     buy and hold with the trades marked, the headline figures beside buy and hold's, the trips).
+    A portfolio strategy's ``equity.csv`` holds each symbol's position value and the book.
     """
     close, open_ = config.data.load(allow_late_listing=True)
     volume = config.data.load_volume() if config.costs.impact is not None else None
@@ -51,7 +53,9 @@ def run_backtest_job(config: BacktestConfig) -> BacktestRun:
     trips = result.trades
     trips.to_csv(folder / "trades.csv", index=False)
     title = f"{config.name}: {strategy.name} {result.params}, {'long and short' if config.strategy.allow_short else 'long only'}"
-    equity_drawdown_figure(result.equity, folder / "equity_drawdown.png", title)
+    # a portfolio strategy's symbol columns are position values (short ones negative): the book alone
+    curves = result.equity[["PORTFOLIO"]] if is_portfolio(strategy) else result.equity
+    equity_drawdown_figure(curves, folder / "equity_drawdown.png", title)
     write_backtest_report(folder / "report.html", result, title)
     return BacktestRun(config, result, folder)
 

@@ -235,6 +235,9 @@ def run_kernel(
     """
     costs = costs or CostModel()
     sizing = sizing or Sizing()
+    if sizing.rebalance not in (Rebalance.ON_CHANGE, Rebalance.EVERY_BAR):
+        raise BacktestError(f"sizing.rebalance {sizing.rebalance.value} applies to portfolio strategies; a "
+                            "per-asset strategy rebalances on_change or every_bar")
     signal = np.asarray(signal)
     close = _as_2d(close, "close")
     if signal.ndim != 2:

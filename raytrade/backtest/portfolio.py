@@ -41,32 +41,17 @@ Size-dependent impact (``CostModel.impact``) is not modelled here yet: the runne
 
 from __future__ import annotations
 
-from enum import StrEnum
-
 import numba as nb
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
-from raytrade.backtest.costs import CostModel
+from raytrade.backtest.costs import CalendarPeriod, CostModel, Rebalance
 from raytrade.backtest.kernel import N_STATS, KernelOutput
 from raytrade.core.errors import BacktestError
 from raytrade.execution.formulas import commission, fill_price
 
-
-class PortfolioRebalance(StrEnum):
-    EVERY_BAR = "every_bar"
-    ON_CHANGE = "on_change"
-    CALENDAR = "calendar"
-    THRESHOLD = "threshold"
-
-
-class CalendarPeriod(StrEnum):
-    WEEK = "week"
-    MONTH = "month"
-    QUARTER = "quarter"
-    YEAR = "year"
-
+PortfolioRebalance = Rebalance  # one vocabulary for both kernels (calendar and threshold: portfolios only)
 
 _MODE_CODE = {PortfolioRebalance.EVERY_BAR: 0, PortfolioRebalance.ON_CHANGE: 1,
               PortfolioRebalance.CALENDAR: 2, PortfolioRebalance.THRESHOLD: 3}

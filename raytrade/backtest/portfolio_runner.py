@@ -14,9 +14,9 @@ import numpy as np
 import pandas as pd
 
 from raytrade.analytics.metrics import PERIODS_PER_YEAR
-from raytrade.backtest.costs import CostModel, Rebalance, Sizing, SizingMode
+from raytrade.backtest.costs import CostModel, Sizing, SizingMode
 from raytrade.backtest.kernel import KernelOutput
-from raytrade.backtest.portfolio import PortfolioRebalance, PortfolioSizing, run_portfolio_kernel
+from raytrade.backtest.portfolio import PortfolioSizing, run_portfolio_kernel
 from raytrade.core.errors import BacktestError, ConfigError
 from raytrade.strategies.base import PortfolioStrategy
 from raytrade.strategies.space import ParamBlock
@@ -24,8 +24,8 @@ from raytrade.strategies.space import ParamBlock
 
 def portfolio_sizing(sizing: Sizing | PortfolioSizing | None) -> PortfolioSizing:
     """A portfolio strategy's sizing: as given, or read from a single-asset :class:`Sizing` (as
-    configs and walk-forward carry it): ``max_leverage`` caps the gross exposure, ``rebalance``
-    (on_change or every_bar), ``whole_shares`` and ``lot_size`` carry over. Volatility-target and
+    configs and walk-forward carry it): ``max_leverage`` caps the gross exposure; ``rebalance``,
+    ``calendar``, ``threshold``, ``whole_shares`` and ``lot_size`` carry over. Volatility-target and
     Kelly sizing scale one asset's signal; a portfolio strategy's weights are its sizing, so they
     are refused."""
     if sizing is None:
@@ -35,10 +35,8 @@ def portfolio_sizing(sizing: Sizing | PortfolioSizing | None) -> PortfolioSizing
     if sizing.mode is not SizingMode.FIXED_FRACTION or sizing.fraction != 1.0:
         raise ConfigError("sizing: a portfolio strategy's weights are its sizing: use mode fixed_fraction with "
                           "fraction 1 (sizing.max_leverage caps the gross exposure)")
-    return PortfolioSizing(
-        rebalance=PortfolioRebalance.EVERY_BAR if sizing.rebalance is Rebalance.EVERY_BAR
-        else PortfolioRebalance.ON_CHANGE,
-        max_gross=sizing.max_leverage, whole_shares=sizing.whole_shares, lot_size=sizing.lot_size)
+    return PortfolioSizing(rebalance=sizing.rebalance, calendar=sizing.calendar, threshold=sizing.threshold,
+                           max_gross=sizing.max_leverage, whole_shares=sizing.whole_shares, lot_size=sizing.lot_size)
 
 
 def portfolio_weights(strategy: PortfolioStrategy, close: np.ndarray, block: ParamBlock) -> np.ndarray:

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from raytrade.backtest.costs import CostModel, Rebalance, Sizing
+from raytrade.core.errors import ConfigError
 from raytrade.execution.formulas import rebalance_due, sized_after, target_shares
 
 
@@ -49,6 +50,9 @@ class TargetTrader:
         self.pending = [False] * n
         self.pending_weight = [0.0] * n
         self.sized = [True] * n
+        if sizing.rebalance not in (Rebalance.ON_CHANGE, Rebalance.EVERY_BAR):
+            raise ConfigError(f"sizing.rebalance {sizing.rebalance.value} applies to portfolio backtests; the "
+                              "engine's runner rebalances on_change or every_bar")
         self._every_bar = sizing.rebalance is Rebalance.EVERY_BAR
         self._impact = costs.price_impact_bps / 1e4
         self._comm = costs.commission_bps / 1e4

@@ -34,6 +34,7 @@ from raytrade.core.errors import ConfigError, DataError
 from raytrade.strategies.space import ParamBlock, Parameter, ParameterSpace
 
 MIN_OBSERVATIONS = 30
+BATCH_MAX_BARS = 1000  # measured: batched up to here (100x coint at 252 bars), pair by pair above
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,8 +79,6 @@ def engle_granger(log_a: np.ndarray, log_b: np.ndarray) -> EngleGranger:
 
 def engle_granger_fast(log_a: np.ndarray, log_b: np.ndarray) -> EngleGranger:
     """:func:`engle_granger` computed from one QR decomposition per pair (see module doc)."""
-    from statsmodels.tsa.adfvalues import mackinnonp
-
     a, b = _check_pair(log_a, log_b)
     beta, intercept, e = _hedge(a, b)
     ssr = float(e @ e)
@@ -87,7 +86,7 @@ def engle_granger_fast(log_a: np.ndarray, log_b: np.ndarray) -> EngleGranger:
     if tss == 0.0 or 1.0 - ssr / tss >= 1.0 - 100.0 * math.sqrt(np.finfo(float).eps):
         return EngleGranger(0.0, -math.inf, beta, intercept)  # collinear: as coint
     tstat = _adf_tstat(e)
-    return EngleGranger(float(mackinnonp(tstat, regression="c", N=2)), tstat, beta, intercept)
+    return EngleGranger(float(_mackinnon_p2(np.array([tstat]))[0]), tstat, beta, intercept)
 
 
 def _adf_design(x: np.ndarray, lags: int) -> tuple[np.ndarray, np.ndarray]:
@@ -157,15 +156,84 @@ def cointegration_pvalues(log_close: np.ndarray, *, fast: bool = True,
                           pairs: list[tuple[int, int]] | None = None) -> tuple[list[tuple[int, int]], np.ndarray]:
     """The Engle-Granger p-value of every pair (i, j), i < j, of the columns of ``log_close``
     (T, N), column i as A (or of the ``pairs`` given): the pairs and their p-values (NaN where the
-    window has a missing price). ``fast`` picks :func:`engle_granger_fast` over statsmodels'."""
-    test = engle_granger_fast if fast else engle_granger
+    window has a missing price). ``fast`` runs :func:`engle_granger_fast`'s computation on all the
+    pairs at once (batched QR); otherwise statsmodels' ``coint`` pair by pair."""
     pairs = list(combinations(range(log_close.shape[1]), 2)) if pairs is None else pairs
     pvalues = np.full(len(pairs), np.nan)
-    for i, (a, b) in enumerate(pairs):
-        x, y = log_close[:, a], log_close[:, b]
-        if np.isfinite(x).all() and np.isfinite(y).all():
-            pvalues[i] = test(x, y).pvalue
+    if not pairs:
+        return pairs, pvalues
+    logs = np.asarray(log_close, dtype=np.float64)
+    ia = np.array([a for a, _ in pairs])
+    ib = np.array([b for _, b in pairs])
+    ok = np.isfinite(logs).all(axis=0)
+    good = np.flatnonzero(ok[ia] & ok[ib])
+    if fast and len(logs) <= BATCH_MAX_BARS:
+        if len(good) and len(logs) >= MIN_OBSERVATIONS:
+            pvalues[good] = _engle_granger_batch(logs[:, ia[good]].T, logs[:, ib[good]].T)[1]
+        return pairs, pvalues
+    if fast:  # long windows: pair by pair (the stacked arrays outgrow the caches)
+        for i in good:
+            pvalues[i] = engle_granger_fast(logs[:, ia[i]], logs[:, ib[i]]).pvalue
+        return pairs, pvalues
+    for i in good:
+        pvalues[i] = engle_granger(logs[:, ia[i]], logs[:, ib[i]]).pvalue
     return pairs, pvalues
+
+
+def _engle_granger_batch(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(t-statistics, p-values) of :func:`engle_granger_fast` for P pairs at once: ``a`` and ``b``
+    (P, T) finite. The same computation, batched: the cointegrating OLS in closed form, one
+    stacked QR for the AIC lag search, and one stacked solve per distinct chosen lag."""
+    n_pairs, nobs = a.shape
+    am, bm = a.mean(axis=1, keepdims=True), b.mean(axis=1, keepdims=True)
+    bc = b - bm
+    vb = (bc * bc).sum(axis=1)
+    beta = np.where(vb > 0, ((a - am) * bc).sum(axis=1) / np.where(vb > 0, vb, 1.0), 0.0)
+    e = (a - am) - beta[:, None] * bc
+    ssr = (e * e).sum(axis=1)
+    tss = ((a - am) ** 2).sum(axis=1)
+    collinear = (tss == 0) | (1.0 - ssr / np.where(tss > 0, tss, 1.0) >= 1.0 - 100.0 * math.sqrt(np.finfo(float).eps))
+    maxlag = min(nobs // 2 - 1, math.ceil(12.0 * (nobs / 100.0) ** 0.25))
+    dx = np.diff(e, axis=1)
+    n = dx.shape[1] - maxlag
+
+    def design(lags: int, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        m = dx.shape[1] - lags
+        cols = [e[rows, lags:lags + m]] + [dx[rows, lags - i: lags - i + m] for i in range(1, lags + 1)]
+        return np.ascontiguousarray(np.stack(cols, axis=2)), dx[rows, lags:]
+
+    X, y = design(maxlag, np.arange(n_pairs))
+    q, _ = np.linalg.qr(X)
+    qy = np.matmul(y[:, None, :], q)[:, 0, :]
+    ssr_k = (y * y).sum(axis=1)[:, None] - np.cumsum(qy * qy, axis=1)          # k = 1 .. maxlag + 1
+    aic = n * np.log(np.maximum(ssr_k, 1e-300) / n) + 2.0 * np.arange(1, maxlag + 2)
+    best = np.argmin(aic, axis=1)                                              # ties: the fewest lags
+    tstat = np.full(n_pairs, -np.inf)
+    for lag in np.unique(best[~collinear]):
+        rows = np.flatnonzero((best == lag) & ~collinear)
+        X, y = design(int(lag), rows)
+        xtx = np.einsum("pnk,pnj->pkj", X, X)
+        coef = np.linalg.solve(xtx, np.einsum("pnk,pn->pk", X, y)[..., None])[..., 0]
+        resid = y - np.einsum("pnk,pk->pn", X, coef)
+        s2 = (resid * resid).sum(axis=1) / (X.shape[1] - X.shape[2])
+        inv00 = np.linalg.inv(xtx)[:, 0, 0]
+        tstat[rows] = coef[:, 0] / np.sqrt(inv00 * s2)
+    return tstat, _mackinnon_p2(tstat)
+
+
+def _mackinnon_p2(tstat: np.ndarray) -> np.ndarray:
+    """statsmodels' ``mackinnonp(t, regression="c", N=2)`` for an array of t (its tables, its rule:
+    1 above the table's maximum, 0 below its minimum, else the normal CDF of the small-p or
+    large-p polynomial on either side of its switch point)."""
+    from scipy.stats import norm
+    from statsmodels.tsa import adfvalues as av
+
+    t = np.asarray(tstat, dtype=np.float64)
+    small = np.polyval(np.asarray(av._tau_smallps["c"][1])[::-1], t)
+    large = np.polyval(np.asarray(av._tau_largeps["c"][1])[::-1], t)
+    p = norm.cdf(np.where(t <= av._tau_stars["c"][1], small, large))
+    p = np.where(t > av._tau_maxs["c"][1], 1.0, p)
+    return np.where(t < av._tau_mins["c"][1], 0.0, p)
 
 
 def select_pairs(log_close: np.ndarray, *, fdr: float = 0.05, max_pairs: int = 5,
@@ -328,6 +396,7 @@ class PairsTrading:
     """
 
     name: ClassVar[str] = "pairs"
+    requires_short: ClassVar[bool] = True
     space: ClassVar[ParameterSpace] = ParameterSpace(
         params=(
             Parameter("lookback", int, 10, 2520, "bars of the rolling hedge ratio and z-score"),

@@ -67,3 +67,12 @@ def get_strategy(name: str, *, allow_short: bool = False) -> Strategy | Portfoli
     if not isinstance(strategy, Strategy | PortfolioStrategy):
         raise ConfigError(f"strategy.name: {name} does not follow the Strategy protocol")
     return strategy
+
+
+def check_shorts(name: str, allow_short: bool) -> None:
+    """ConfigError when the strategy ``name`` cannot trade without shorts (its class says
+    ``requires_short = True``, e.g. pairs) and the config does not allow them: said when the config
+    is read, before any work."""
+    if not allow_short and getattr(strategy_class(name), "requires_short", False):
+        raise ConfigError(f"strategy.allow_short: {name} sells short by design (one leg of each pair): set "
+                          "allow_short: true")

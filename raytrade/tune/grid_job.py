@@ -20,12 +20,13 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from raytrade.analytics.report import figure_html, table_html, write_report
 from raytrade.backtest.config import RunSettings
 from raytrade.backtest.costs import CostModel
-from raytrade.backtest.kernel import run_kernel
+from raytrade.backtest.kernel import KernelOutput, run_kernel
 from raytrade.backtest.runfolder import library_versions, new_run_folder, write_json, write_yaml
 from raytrade.backtest.runner import kernel_metrics
 from raytrade.core.errors import ConfigError
 from raytrade.data.loaders import frame_digest
-from raytrade.strategies.registry import get_strategy
+from raytrade.strategies.base import is_portfolio
+from raytrade.strategies.registry import check_shorts, get_strategy
 from raytrade.strategies.space import ParamBlock
 from raytrade.tune.grid import grid_search
 
@@ -50,6 +51,7 @@ class GridConfig(RunSettings):
     @model_validator(mode="after")
     def _grid_expands(self) -> Self:
         self.block()
+        check_shorts(self.strategy.name, self.strategy.allow_short)
         return self
 
     def block(self) -> ParamBlock:
@@ -72,13 +74,18 @@ def best_per_symbol(table: pd.DataFrame, objective: str, params: list[str]) -> p
 
 
 def buy_and_hold(close: pd.DataFrame, open_: pd.DataFrame | None, costs: CostModel,
-                 initial_capital: float) -> pd.DataFrame:
-    """Metrics of holding each symbol from the second bar on, with the same costs."""
+                 initial_capital: float, *, book: bool = False) -> pd.DataFrame:
+    """Metrics of holding each symbol from the second bar on, with the same costs; with ``book``,
+    of one book holding equal parts of them all (row ``PORTFOLIO``)."""
     sig = np.ones(close.shape)
     out = run_kernel(sig, close.to_numpy(), open_=None if open_ is None else open_.to_numpy(),
-                     costs=costs, initial_capital=initial_capital, record_shares=False)
+                     costs=costs, initial_capital=initial_capital / (close.shape[1] if book else 1),
+                     record_shares=False)
+    if book:
+        out = KernelOutput(out.equity.sum(axis=1)[:, None], None, out.stats[:1])
     m = kernel_metrics(out)
-    return pd.DataFrame({k: m[k] for k in ("sharpe", "annual_return", "max_drawdown")}, index=close.columns)
+    return pd.DataFrame({k: m[k] for k in ("sharpe", "annual_return", "max_drawdown")},
+                        index=["PORTFOLIO"] if book else close.columns)
 
 
 def run_grid_job(config: GridConfig, on_progress: Callable[[int, int], None] | None = None) -> GridRun:
@@ -97,7 +104,8 @@ def run_grid_job(config: GridConfig, on_progress: Callable[[int, int], None] | N
                         on_progress=on_progress)
     params = list(block.columns)
     best = best_per_symbol(table, config.objective, params)
-    hold = buy_and_hold(close, open_, config.costs, config.initial_capital)
+    hold = buy_and_hold(close, open_, config.costs, config.initial_capital,
+                        book=is_portfolio(get_strategy(config.strategy.name, allow_short=config.strategy.allow_short)))
     best = best.join(hold.add_prefix("hold_"))
     folder = new_run_folder(config.output_dir, config.name)
     write_yaml(folder / "config.yaml", config.model_dump(mode="json"))

@@ -37,7 +37,7 @@ from raytrade.backtest.walkforward import (
 )
 from raytrade.core.errors import ConfigError
 from raytrade.data.loaders import frame_digest
-from raytrade.strategies.registry import get_strategy
+from raytrade.strategies.registry import check_shorts, get_strategy
 from raytrade.strategies.space import ParamBlock
 from raytrade.tune.grid_job import GridStrategySpec
 from raytrade.tune.risk_jobs import (
@@ -87,6 +87,7 @@ class WalkForwardConfig(RunSettings):
             raise ValueError(f"pbo_blocks must be even, got {self.pbo_blocks}")
         resolve_objective(self.objective)
         self.block()
+        check_shorts(self.strategy.name, self.strategy.allow_short)
         return self
 
     def block(self) -> ParamBlock:

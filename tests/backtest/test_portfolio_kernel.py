@@ -131,3 +131,21 @@ def test_shape_and_calendar_mistakes_are_named():
         run_portfolio_kernel(w[:, :, :3], close)
     with pytest.raises(BacktestError, match="needs the bars' timestamps"):
         run_portfolio_kernel(w, close, sizing=PortfolioSizing(rebalance="calendar"))
+
+
+def test_a_config_sizing_rebalances_a_portfolio_monthly_and_a_per_asset_strategy_refuses_it():
+    from raytrade.backtest import Sizing, backtest
+    from raytrade.strategies import get_strategy
+
+    close = load_dataset("us_equities_20").loc["2019-01-01":, ["KO", "PEP", "XOM"]]
+    monthly = Sizing(rebalance="calendar", calendar="month")
+    result = backtest(get_strategy("equal_weight"), {}, close, sizing=monthly)
+    days = pd.DatetimeIndex(result.fills["timestamp"].unique())
+    firsts = close.index[calendar_due(close.index, "month")]
+    # each trade is the bar after the first bar of a month (decided at its close, filled next bar)
+    expected = close.index[close.index.get_indexer(firsts) + 1]
+    assert set(days) <= set(expected) and len(days) > 40
+    drift = Sizing(rebalance="threshold", threshold=0.02)
+    assert len(backtest(get_strategy("equal_weight"), {}, close, sizing=drift).fills) < 3 * len(result.fills)
+    with pytest.raises(BacktestError, match="calendar applies to portfolio strategies"):
+        backtest(get_strategy("ma_crossover"), {"fast": 5, "slow": 20}, close, sizing=monthly)

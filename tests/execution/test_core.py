@@ -208,7 +208,7 @@ def cases(draw: st.DrawFn) -> tuple:
     sizing = Sizing(mode=SizingMode.VOL_TARGET if vol else SizingMode.FIXED_FRACTION,
                     fraction=1.0 if vol else draw(st.sampled_from([0.5, 1.0])), vol_lookback=10,
                     vol_target=0.2, max_leverage=1.0, whole_shares=whole,
-                    rebalance=draw(st.sampled_from(list(Rebalance))))
+                    rebalance=draw(st.sampled_from([Rebalance.ON_CHANGE, Rebalance.EVERY_BAR])))
     return close, signal, costs, sizing
 
 

@@ -33,3 +33,26 @@ def test_cluster_connect_is_idempotent_and_namespaced(ray_session):
     again = cluster.connect()
     assert again["cpus"] == ray_session["cpus"] == 2
     assert cluster.runtime_env({"env_vars": {"X": "1"}})["env_vars"]["NUMBA_NUM_THREADS"] == "1"
+
+
+@pytest.mark.integration
+def test_a_portfolio_strategy_grid_on_ray_and_its_job(ray_session, tmp_path):
+    """A portfolio strategy's grid is one book per set over all symbols, on Ray as in one process;
+    the grid job sets it against an equal-weight book held."""
+    from raytrade.configfile import parse_model
+    from raytrade.tune.grid_job import GridConfig, run_grid_job
+
+    close = load_prices(["KO", "PEP", "XOM", "CVX"], start="2010-01-01")
+    strategy = get_strategy("pairs", allow_short=True)
+    block = strategy.space.grid({"entry_z": [1.5, 2.0], "lookback": [40, 60], "fdr": [0.2]})
+    remote = grid_search("pairs", close, block, sets_per_task=3, allow_short=True)
+    local = run_grid(strategy, close, block)
+    pd.testing.assert_frame_equal(remote, local)
+    assert list(remote["symbol"].unique()) == ["PORTFOLIO"] and len(remote) == 4
+    config = parse_model({"name": "ew", "data": {"dataset": "us_equities_20", "symbols": ["KO", "PEP", "XOM"],
+                                                 "start": "2015-01-01"},
+                          "strategy": {"name": "equal_weight", "grid": {"gross": [0.5, 1.0]}},
+                          "output_dir": str(tmp_path)}, GridConfig, "test")
+    run = run_grid_job(config)
+    assert list(run.best.index) == ["PORTFOLIO"] and run.best.loc["PORTFOLIO", "gross"] in (0.5, 1.0)
+    assert abs(run.best.loc["PORTFOLIO", "hold_annual_return"]) > 0

@@ -77,6 +77,17 @@ def test_the_fast_test_equals_coint_on_real_windows_of_every_length() -> None:
             assert fast.tstat == pytest.approx(t, rel=1e-9) and fast.pvalue == pytest.approx(p, rel=1e-9, abs=1e-15)
     x = np.cumsum(np.random.default_rng(0).normal(size=100))
     assert engle_granger_fast(2 * x + 1, x).tstat == -np.inf  # collinear, as coint reports it
+    # the batched form (windows up to BATCH_MAX_BARS) and its vectorised MacKinnon p-values
+    from statsmodels.tsa.adfvalues import mackinnonp
+
+    from raytrade.strategies.pairs import _mackinnon_p2
+
+    grid = np.linspace(-12, 4, 801)
+    np.testing.assert_array_equal(_mackinnon_p2(grid), [mackinnonp(t, regression="c", N=2) for t in grid])
+    for n in (30, 252, 1000):
+        window = logs[-n - 500: -500, :7]
+        np.testing.assert_allclose(cointegration_pvalues(window)[1], cointegration_pvalues(window, fast=False)[1],
+                                   rtol=1e-9, atol=1e-14)
 
 
 def test_benjamini_hochberg_by_hand() -> None:
