@@ -102,8 +102,6 @@ class Sizing(BaseModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
-        if self.mode is SizingMode.VOL_TARGET and self.fraction != 1.0:
-            raise ValueError("fraction applies to fixed_fraction sizing; use vol_target and max_leverage")
         if self.mode is SizingMode.KELLY and self.fraction > 1.0:
             raise ValueError("fraction is the Kelly multiplier for kelly sizing: at most 1 (0.5 = half Kelly)")
         return self

@@ -182,10 +182,12 @@ def kelly_scale(signal: np.ndarray, close: np.ndarray, col_asset: np.ndarray, si
 
 
 def sizing_scale(close: np.ndarray, sizing: Sizing, signal: np.ndarray | None = None,
-                 col_asset: np.ndarray | None = None) -> np.ndarray:
+                 col_asset: np.ndarray | None = None, periods_per_year: float = TRADING_DAYS) -> np.ndarray:
     """The scale that turns a signal into a target weight (see :class:`Sizing`): (T, N) per
     asset, or for Kelly sizing (T, K) per column of ``signal`` (required then; ``col_asset`` as
-    in :func:`run_kernel`)."""
+    in :func:`run_kernel`). Volatility is annualised with sqrt(``periods_per_year``): 252 for
+    daily equity bars, 365 for daily crypto bars, 105,120 for 5-minute crypto bars
+    (:func:`raytrade.core.calendars.bars_per_year`)."""
     close = np.asarray(close, dtype=np.float64)
     if sizing.mode is SizingMode.KELLY:
         if signal is None:
@@ -202,9 +204,9 @@ def sizing_scale(close: np.ndarray, sizing: Sizing, signal: np.ndarray | None = 
     scale = np.zeros(close.shape)
     if len(rets) >= n:
         windows = np.lib.stride_tricks.sliding_window_view(rets, n, axis=0)  # (T-n, N, n)
-        vol = windows.std(axis=-1, ddof=1) * np.sqrt(TRADING_DAYS)
+        vol = windows.std(axis=-1, ddof=1) * np.sqrt(periods_per_year)
         with np.errstate(divide="ignore"):
-            s = np.where(vol > 0, sizing.vol_target / vol, np.inf)
+            s = np.where(vol > 0, sizing.fraction * sizing.vol_target / vol, np.inf)
         scale[n:] = np.minimum(sizing.max_leverage, s)
     return scale
 
@@ -222,12 +224,14 @@ def run_kernel(
     scale: np.ndarray | None = None,
     equity_into: np.ndarray | None = None,
     volume: np.ndarray | None = None,
+    periods_per_year: float = TRADING_DAYS,
 ) -> KernelOutput:
     """Run K backtests at once (rules in the module docstring).
 
     ``signal`` (T, K) in [-1, 1], finite; ``close`` and ``open_`` (T, N) > 0, finite; ``col_asset``
     (K,) maps columns to assets (default: column k trades asset k when N == K, else asset 0).
-    ``scale`` may be passed precomputed (from :func:`sizing_scale`) to share it across chunks.
+    ``scale`` may be passed precomputed (from :func:`sizing_scale`) to share it across chunks;
+    ``periods_per_year`` annualises the volatility of vol-target sizing when it is not.
     Equity is in the currency of ``initial_capital``. With ``equity_into`` (T, K) float64,
     C-contiguous, each column's equity is added to it in place and the output's ``equity`` is that
     array: sleeves summed into one book without a (T, K) array per sleeve (a large grid's equity
@@ -265,7 +269,7 @@ def run_kernel(
         raise BacktestError(f"initial_capital must be finite and > 0, got {initial_capital}")
     by_col = sizing.mode is SizingMode.KELLY
     if scale is None:
-        scale = sizing_scale(close, sizing, signal, col_asset)
+        scale = sizing_scale(close, sizing, signal, col_asset, periods_per_year)
     if np.shape(scale) != ((n_bars, n_cols) if by_col else close.shape):
         raise BacktestError(f"scale must have shape {(n_bars, n_cols) if by_col else close.shape}, "
                             f"got {np.shape(scale)}")

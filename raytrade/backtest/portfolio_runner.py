@@ -13,10 +13,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from raytrade.analytics.metrics import PERIODS_PER_YEAR
 from raytrade.backtest.costs import CostModel, Sizing, SizingMode
 from raytrade.backtest.kernel import KernelOutput
 from raytrade.backtest.portfolio import PortfolioSizing, run_portfolio_kernel
+from raytrade.core.calendars import bars_per_year
 from raytrade.core.errors import BacktestError, ConfigError
 from raytrade.strategies.base import PortfolioStrategy
 from raytrade.strategies.space import ParamBlock
@@ -105,7 +105,7 @@ def run_portfolio_grid(
     chunk_size: int | None = None,
     risk_free: float = 0.0,
     tail: bool = False,
-    periods_per_year: int = PERIODS_PER_YEAR,
+    periods_per_year: float | None = None,
 ) -> pd.DataFrame:
     """Every set of ``block`` as one book over all symbols of ``close``: one row per set, with
     ``symbol`` = ``PORTFOLIO``, ``param_id``, the parameters and the metrics."""
@@ -115,6 +115,7 @@ def run_portfolio_grid(
     if len(block) == 0:
         raise BacktestError("the parameter grid is empty")
     psizing = portfolio_sizing(sizing)
+    ppy = bars_per_year(close.index) if periods_per_year is None else periods_per_year
     c = close.to_numpy(np.float64)
     prices = _kernel_prices(c)
     o = None if open_ is None else _kernel_prices(open_.to_numpy(np.float64))
@@ -125,7 +126,7 @@ def run_portfolio_grid(
         out = run_portfolio_kernel(w, prices, open_=o, costs=costs, sizing=psizing, index=close.index,
                                    initial_capital=initial_capital, record_shares=False)
         for name, values in kernel_metrics(out, risk_free=risk_free, tail=tail,
-                                           periods_per_year=periods_per_year).items():
+                                           periods_per_year=ppy).items():
             parts.setdefault(name, []).append(values)
     table = {"symbol": np.full(len(block), "PORTFOLIO", dtype=object), "param_id": np.arange(len(block))}
     table.update(block.columns)
@@ -143,7 +144,7 @@ def backtest_portfolio(
     sizing: Sizing | PortfolioSizing | None = None,
     initial_capital: float = 100_000.0,
     risk_free: float = 0.0,
-    periods_per_year: int = PERIODS_PER_YEAR,
+    periods_per_year: float | None = None,
 ):  # -> BacktestResult
     """One parameter set as one book over every symbol of ``close``.
 
@@ -168,6 +169,7 @@ def backtest_portfolio(
                             "bars: no bar could trade (give more data or shorter windows)")
     costs = costs or CostModel()
     psizing = portfolio_sizing(sizing)
+    ppy = bars_per_year(close.index) if periods_per_year is None else periods_per_year
     c = close.to_numpy(np.float64)
     w = portfolio_weights(strategy, c, block)
     prices = pd.DataFrame(_kernel_prices(c), index=close.index, columns=close.columns)
@@ -178,9 +180,9 @@ def backtest_portfolio(
     shares = pd.DataFrame(out.shares[:, 0, :], index=close.index, columns=close.columns)
     equity = shares * prices
     equity["PORTFOLIO"] = out.equity[:, 0]
-    metrics = pd.DataFrame(kernel_metrics(out, risk_free=risk_free, tail=True, periods_per_year=periods_per_year),
+    metrics = pd.DataFrame(kernel_metrics(out, risk_free=risk_free, tail=True, periods_per_year=ppy),
                            index=["PORTFOLIO"])
     fills = fills_from_shares(shares, exec_frame, costs)
     return BacktestResult(block.row(0), equity, shares, pd.DataFrame(w[:, 0, :], index=close.index,
                                                                     columns=close.columns),
-                          fills, metrics, close, risk_free)
+                          fills, metrics, close, risk_free, ppy)

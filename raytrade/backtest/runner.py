@@ -21,6 +21,7 @@ from raytrade.analytics.metrics import (
 )
 from raytrade.backtest.costs import CostModel, Sizing, SizingMode
 from raytrade.backtest.kernel import STAT_FIELDS, KernelOutput, run_kernel, sizing_scale
+from raytrade.core.calendars import bars_per_year
 from raytrade.core.errors import BacktestError
 from raytrade.execution.impact import impact_inputs
 from raytrade.strategies.base import Strategy, is_portfolio
@@ -39,7 +40,7 @@ def chunk_size_for(n_bars: int, budget_bytes: int = DEFAULT_MEMORY_BUDGET) -> in
     return int(max(1, min(MAX_CHUNK, budget_bytes // max(1, 16 * n_bars))))
 
 
-def kernel_metrics(out: KernelOutput, *, periods_per_year: int = PERIODS_PER_YEAR,
+def kernel_metrics(out: KernelOutput, *, periods_per_year: float = PERIODS_PER_YEAR,
                    risk_free: float = 0.0, tail: bool = False) -> dict[str, np.ndarray]:
     """All metrics of a kernel run, one array per metric (length K)."""
     metrics = performance_metrics(out.equity, periods_per_year=periods_per_year, risk_free=risk_free)
@@ -122,11 +123,13 @@ def run_grid(
     risk_free: float = 0.0,
     tail: bool = False,
     volume: pd.DataFrame | None = None,
+    periods_per_year: float | None = None,
 ) -> pd.DataFrame:
     """Every parameter set of ``block`` on every symbol of ``close``: one row per (symbol, set).
 
     Columns: ``symbol``, ``param_id`` (row of ``block``), the parameters, then the metrics of
-    :mod:`raytrade.analytics.metrics`. Each (symbol, set) is an independent single-asset backtest
+    :mod:`raytrade.analytics.metrics`, annualised with ``periods_per_year`` (default: from the
+    timestamps, :func:`raytrade.core.calendars.bars_per_year`). Each (symbol, set) is an independent single-asset backtest
     starting with ``initial_capital`` (from the symbol's first price, for one listed late).
     """
     if is_portfolio(strategy):
@@ -134,10 +137,11 @@ def run_grid(
 
         return run_portfolio_grid(strategy, close, block, open_=open_, costs=costs, sizing=sizing,  # type: ignore[arg-type]
                                   initial_capital=initial_capital, chunk_size=chunk_size, risk_free=risk_free,
-                                  tail=tail)
+                                  tail=tail, periods_per_year=periods_per_year)
     close, open_, volume = _check_prices(close, open_, volume)
     if len(block) == 0:
         raise BacktestError("the parameter grid is empty")
+    ppy = bars_per_year(close.index) if periods_per_year is None else periods_per_year
     size = chunk_size or chunk_size_for(len(close))
     frames = []
     for j, symbol in enumerate(close.columns):
@@ -149,13 +153,14 @@ def run_grid(
         o = None if open_ is None else open_.iloc[first:, j].to_numpy(dtype=np.float64)
         v = None if volume is None else volume.iloc[first:, j].to_numpy(dtype=np.float64)
         kelly = sizing is not None and sizing.mode is SizingMode.KELLY
-        scale = None if kelly else sizing_scale(c[:, None], sizing or Sizing())  # Kelly: per chunk, from its signals
+        scale = None if kelly else sizing_scale(c[:, None], sizing or Sizing(), periods_per_year=ppy)  # Kelly: per chunk
         prepared = strategy.prepare(c, block)
         parts: dict[str, list[np.ndarray]] = {}
         for _, chunk in block.chunks(size):
             out = run_kernel(strategy.signals(prepared, chunk), c, open_=o, costs=costs, sizing=sizing,
-                             initial_capital=initial_capital, record_shares=False, scale=scale, volume=v)
-            for name, values in kernel_metrics(out, risk_free=risk_free, tail=tail).items():
+                             initial_capital=initial_capital, record_shares=False, scale=scale, volume=v,
+                             periods_per_year=ppy)
+            for name, values in kernel_metrics(out, risk_free=risk_free, tail=tail, periods_per_year=ppy).items():
                 parts.setdefault(name, []).append(values)
         table = {"symbol": np.full(len(block), symbol, dtype=object), "param_id": np.arange(len(block))}
         table.update(block.columns)
@@ -184,6 +189,7 @@ class BacktestResult:
     metrics: pd.DataFrame
     close: pd.DataFrame | None = None
     risk_free: float = 0.0
+    periods_per_year: float = PERIODS_PER_YEAR
 
     @property
     def trades(self) -> pd.DataFrame:
@@ -205,12 +211,14 @@ class BacktestResult:
 
     def stats(self) -> pd.DataFrame:
         """The book's headline metrics beside buy and hold's: total and annual return, volatility,
-        Sharpe, Sortino, maximum drawdown, Calmar (fractions; annualised with 252 bars a year),
+        Sharpe, Sortino, maximum drawdown, Calmar (fractions; annualised with the bars a year of
+        the data's calendar, :attr:`periods_per_year`),
         and the strategy's round trips, win rate, profit factor and exposure."""
         keys = ["total_return", "annual_return", "annual_volatility", "sharpe", "sortino", "max_drawdown", "calmar"]
         port = self.metrics.loc["PORTFOLIO"]
         out = pd.DataFrame({"strategy": [float(port[k]) for k in keys]}, index=keys)
-        bh = performance_metrics(self.buy_and_hold().to_numpy()[:, None], risk_free=self.risk_free)
+        bh = performance_metrics(self.buy_and_hold().to_numpy()[:, None], risk_free=self.risk_free,
+                                 periods_per_year=self.periods_per_year)
         out["buy_and_hold"] = [float(bh[k][0]) for k in keys]
         extra = pd.DataFrame({"strategy": [float(port[k]) for k in ("round_trips", "win_rate", "profit_factor",
                                                                      "exposure")],
@@ -261,17 +269,23 @@ def backtest(
     initial_capital: float = 100_000.0,
     risk_free: float = 0.0,
     volume: pd.DataFrame | None = None,
+    periods_per_year: float | None = None,
 ) -> BacktestResult:
     """Run one parameter set on each symbol of ``close`` and collect curves, fills and metrics
-    (``volume``, same shape as ``close``: for a size-dependent ``costs.impact``). A portfolio
+    (``volume``, same shape as ``close``: for a size-dependent ``costs.impact``). Metrics and
+    vol-target sizing are annualised with ``periods_per_year`` (default: from the timestamps,
+    :func:`raytrade.core.calendars.bars_per_year`: 252 for daily equities, 365 a day for
+    crypto). A portfolio
     strategy runs as one book over all symbols
     (:func:`~raytrade.backtest.portfolio_runner.backtest_portfolio`)."""
     if is_portfolio(strategy):
         from raytrade.backtest.portfolio_runner import backtest_portfolio
 
         return backtest_portfolio(strategy, params, _as_frame(close, "close"), open_=open_,  # type: ignore[arg-type]
-                                  costs=costs, sizing=sizing, initial_capital=initial_capital, risk_free=risk_free)
+                                  costs=costs, sizing=sizing, initial_capital=initial_capital, risk_free=risk_free,
+                                  periods_per_year=periods_per_year)
     close, open_, volume = _check_prices(close, open_, volume)
+    ppy = bars_per_year(close.index) if periods_per_year is None else periods_per_year
     unlisted = _unlisted(close.to_numpy(np.float64))
     if unlisted.all(axis=0).any():
         raise BacktestError(f"close of {close.columns[int(unlisted.all(axis=0).argmax())]} has no price at all")
@@ -295,11 +309,13 @@ def backtest(
     c = close.to_numpy(np.float64)
     o = None if open_ is None else open_.to_numpy(np.float64)
     v = None if volume is None else volume.to_numpy(np.float64)
-    out = run_kernel(sig, c, open_=o, costs=costs, sizing=sizing, initial_capital=capital, volume=v)
-    metrics = pd.DataFrame(kernel_metrics(out, risk_free=risk_free, tail=True), index=close.columns)
+    out = run_kernel(sig, c, open_=o, costs=costs, sizing=sizing, initial_capital=capital, volume=v,
+                     periods_per_year=ppy)
+    metrics = pd.DataFrame(kernel_metrics(out, risk_free=risk_free, tail=True, periods_per_year=ppy),
+                           index=close.columns)
     book = combine_sleeves(out)
     total = book.equity[:, 0]
-    port = kernel_metrics(book, risk_free=risk_free, tail=True)
+    port = kernel_metrics(book, risk_free=risk_free, tail=True, periods_per_year=ppy)
     metrics.loc["PORTFOLIO"] = {k: v[0] for k, v in port.items()}
     equity = pd.DataFrame(out.equity, index=close.index, columns=close.columns)
     equity["PORTFOLIO"] = total
@@ -307,7 +323,7 @@ def backtest(
     trades = fills_from_shares(shares, close if open_ is None else open_, costs, close=close, volume=volume)
     return BacktestResult(block.row(0), equity, shares,
                           pd.DataFrame(sig, index=close.index, columns=close.columns), trades, metrics, close,
-                          risk_free)
+                          risk_free, ppy)
 
 
 def combine_sleeves(out: KernelOutput) -> KernelOutput:

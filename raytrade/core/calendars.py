@@ -25,3 +25,25 @@ def periods_per_year(calendar: str = "XNYS", bar_minutes: float | None = None) -
     if not bar_minutes > 0:
         raise ConfigError(f"bar_minutes must be > 0, got {bar_minutes!r}")
     return sessions * MINUTES_PER_SESSION[key] / bar_minutes
+
+
+def infer_calendar(index: object) -> tuple[str, float | None]:
+    """(calendar, bar minutes or None for daily bars) of a bar index: ``CRYPTO`` when any bar falls
+    on a Saturday or Sunday (UTC), else ``XNYS``; the bar length is the median spacing of the
+    timestamps when it is under a day. An index without timestamps is taken as daily XNYS bars."""
+    import pandas as pd
+
+    if not isinstance(index, pd.DatetimeIndex) or len(index) < 2:
+        return "XNYS", None
+    utc = index.tz_convert("UTC") if index.tz is not None else index
+    calendar = "CRYPTO" if (utc.day_of_week >= 5).any() else "XNYS"
+    step = pd.Series(utc).diff().dropna().median()
+    minutes = step / pd.Timedelta(minutes=1)
+    return calendar, (float(minutes) if minutes < 1440 else None)
+
+
+def bars_per_year(index: object) -> float:
+    """The annualisation of a bar index (:func:`infer_calendar`, then :func:`periods_per_year`):
+    252 for daily US equity bars, 365 for daily crypto bars, 105,120 for 5-minute crypto bars."""
+    calendar, minutes = infer_calendar(index)
+    return periods_per_year(calendar, minutes)

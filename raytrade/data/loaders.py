@@ -15,6 +15,7 @@ from functools import cache
 from importlib import resources
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from raytrade.core.errors import DataError
@@ -270,11 +271,14 @@ CRYPTO_PAIRS: dict[str, str] = {"ETH-BTC": "crypto_eth_btc_5m", "LTC-BTC": "cryp
 
 
 def load_crypto(pairs: Sequence[str] | None = None, field: str = "close", start: date | str | None = None,
-                end: date | str | None = None) -> pd.DataFrame:
+                end: date | str | None = None, *, gaps: str = "nan") -> pd.DataFrame:
     """The bundled 5-minute crypto bars (24/7, UTC times of each bar's open) of ``pairs`` (default
     all: ETH-BTC, LTC-BTC, XMR-BTC) side by side, one ``field`` (open, high, low, close, volume;
-    prices in BTC, volume in base units). Times one pair lacks are NaN (XMR-BTC has a real gap of
-    two bars), never filled. ``start`` and ``end`` are inclusive."""
+    prices in BTC, volume in base units). XMR-BTC has a real gap of two bars: with ``gaps="nan"``
+    the times one pair lacks are NaN, never filled (a backtest refuses them, naming the pair and
+    the time); with ``gaps="drop"`` those times are left out for every pair, so each return spans
+    the real time between two bars both pairs have (the dropped times are in
+    ``frame.attrs["dropped"]``). ``start`` and ``end`` are inclusive."""
     pairs = list(pairs) if pairs is not None else list(CRYPTO_PAIRS)
     unknown = [p for p in pairs if p not in CRYPTO_PAIRS]
     if unknown or not pairs:
@@ -282,9 +286,27 @@ def load_crypto(pairs: Sequence[str] | None = None, field: str = "close", start:
                         else "empty pair list", source="crypto")
     if field not in ("open", "high", "low", "close", "volume"):
         raise DataError(f"field must be open, high, low, close or volume, got {field!r}", source="crypto")
+    if gaps not in ("nan", "drop"):
+        raise DataError(f"gaps must be nan or drop, got {gaps!r}", source="crypto")
     frame = pd.concat({p: load_dataset(CRYPTO_PAIRS[p])[field] for p in pairs}, axis=1).sort_index()
     frame.index.name = "timestamp"
-    return _slice(frame, start, end, "crypto")
+    frame = _slice(frame, start, end, "crypto")
+    if gaps == "drop":
+        missing = frame.isna().any(axis=1)
+        frame = frame.loc[~missing].copy()
+        frame.attrs["dropped"] = list(missing.index[missing.to_numpy()])
+    return frame
+
+
+def bar_gaps(index: pd.DatetimeIndex, bar: str | pd.Timedelta) -> pd.DataFrame:
+    """Where a bar series of a 24/7 market skips bars: one row per hole, ``after`` (the last bar
+    before it), ``before`` (the first bar after it) and ``missing`` (how many ``bar``-long bars
+    are absent). Empty when the series is complete."""
+    step = pd.Timedelta(bar)
+    d = index[1:] - index[:-1]
+    holes = np.flatnonzero(d > step)
+    return pd.DataFrame({"after": index[holes], "before": index[holes + 1],
+                         "missing": ((d[holes] // step) - 1).astype(int)})
 
 
 def load_crypto_trades() -> pd.DataFrame:
