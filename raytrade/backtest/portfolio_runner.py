@@ -10,6 +10,8 @@ its weights there are set to 0 and the kernel sees the first price carried back 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pandas as pd
 
@@ -39,10 +41,14 @@ def portfolio_sizing(sizing: Sizing | PortfolioSizing | None) -> PortfolioSizing
                            max_gross=sizing.max_leverage, whole_shares=sizing.whole_shares, lot_size=sizing.lot_size)
 
 
-def portfolio_weights(strategy: PortfolioStrategy, close: np.ndarray, block: ParamBlock) -> np.ndarray:
+def portfolio_weights(strategy: PortfolioStrategy, close: np.ndarray, block: ParamBlock,
+                      symbols: Sequence[str] | None = None) -> np.ndarray:
     """The strategy's weights (T, K, N) on ``close`` (T, N, NaN before a listing), checked: the
     right shape, finite, 0 where an asset has no price yet, and long only unless the strategy
-    allows shorts."""
+    allows shorts. A strategy with a ``symbols`` attribute (one that groups by sector) is given
+    the columns' ``symbols`` first."""
+    if symbols is not None and hasattr(strategy, "symbols"):
+        strategy.symbols = list(symbols)
     w = np.asarray(strategy.weights(strategy.prepare(close, block), block), dtype=np.float64)
     expected = (close.shape[0], len(block), close.shape[1])
     if w.shape != expected:
@@ -78,6 +84,7 @@ def evaluate_portfolio(
     sizing: Sizing | PortfolioSizing | None = None,
     initial_capital: float = 100_000.0,
     warmup: int | None = None,
+    symbols: Sequence[str] | None = None,
 ) -> KernelOutput:
     """Each set of ``block`` as one book over every asset of ``close`` (T, N), bars [start, end):
     equity (end - start, K) and stats (K, fields). Weights are computed from ``start - warmup``
@@ -86,7 +93,7 @@ def evaluate_portfolio(
     psizing = portfolio_sizing(sizing)
     lo = max(0, start - (strategy.warmup(block) if warmup is None else warmup))
     c = np.ascontiguousarray(close[lo:end], dtype=np.float64)
-    w = portfolio_weights(strategy, c, block)[start - lo:]
+    w = portfolio_weights(strategy, c, block, symbols)[start - lo:]
     o = None if open_ is None else _kernel_prices(open_[start:end])
     out = run_portfolio_kernel(w, _kernel_prices(c)[start - lo:], open_=o, costs=costs, sizing=psizing,
                                initial_capital=initial_capital, record_shares=False)
@@ -122,7 +129,7 @@ def run_portfolio_grid(
     size = chunk_size or max(1, chunk_size_for(len(close)) // max(1, close.shape[1] // 4))
     parts: dict[str, list[np.ndarray]] = {}
     for _, chunk in block.chunks(size):
-        w = portfolio_weights(strategy, c, chunk)
+        w = portfolio_weights(strategy, c, chunk, list(close.columns))
         out = run_portfolio_kernel(w, prices, open_=o, costs=costs, sizing=psizing, index=close.index,
                                    initial_capital=initial_capital, record_shares=False)
         for name, values in kernel_metrics(out, risk_free=risk_free, tail=tail,
@@ -171,7 +178,7 @@ def backtest_portfolio(
     psizing = portfolio_sizing(sizing)
     ppy = bars_per_year(close.index) if periods_per_year is None else periods_per_year
     c = close.to_numpy(np.float64)
-    w = portfolio_weights(strategy, c, block)
+    w = portfolio_weights(strategy, c, block, list(close.columns))
     prices = pd.DataFrame(_kernel_prices(c), index=close.index, columns=close.columns)
     exec_frame = prices if open_ is None else open_.bfill()
     out = run_portfolio_kernel(w, prices.to_numpy(), open_=None if open_ is None else exec_frame.to_numpy(np.float64),

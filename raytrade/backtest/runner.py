@@ -7,6 +7,7 @@ shared precomputation, whatever the grid's size.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -353,6 +354,7 @@ def evaluate_sleeves(
     sizing: Sizing | None = None,
     initial_capital: float = 100_000.0,
     warmup: int | None = None,
+    symbols: Sequence[str] | None = None,
 ) -> KernelOutput:
     """Each set of ``block`` traded on every asset of ``close`` (T, N) over bars [start, end), the
     capital split equally over the N sleeves, summed: equity (end - start, K) and combined stats.
@@ -368,7 +370,7 @@ def evaluate_sleeves(
         from raytrade.backtest.portfolio_runner import evaluate_portfolio
 
         return evaluate_portfolio(strategy, close, block, start, end, open_=open_, costs=costs,  # type: ignore[arg-type]
-                                  sizing=sizing, initial_capital=initial_capital, warmup=warmup)
+                                  sizing=sizing, initial_capital=initial_capital, warmup=warmup, symbols=symbols)
     sizing = sizing or Sizing()
     n_assets = close.shape[1]
     history = sizing.kelly_lookback if sizing.mode is SizingMode.KELLY else sizing.vol_lookback

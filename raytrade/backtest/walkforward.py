@@ -128,6 +128,7 @@ class Inputs:
     sizing: Sizing
     initial_capital: float
     warmup: int
+    symbols: tuple[str, ...] | None = None   # the columns' names (strategies that group by sector)
 
 
 @dataclass
@@ -185,7 +186,7 @@ def score_chunk(
     """Score sets ``offset .. offset + len(block) - 1`` on ``window`` (in and out of sample), or
     on the whole history when ``window`` is None (in sample only, plus returns of ``sample_ids``)."""
     kwargs = {"open_": inputs.open_, "costs": inputs.costs, "sizing": inputs.sizing,
-              "initial_capital": inputs.initial_capital, "warmup": inputs.warmup}
+              "initial_capital": inputs.initial_capital, "warmup": inputs.warmup, "symbols": inputs.symbols}
     n_bars = inputs.close.shape[0]
     start, end = (0, n_bars) if window is None else (window.train_start, window.train_end)
     ins = evaluate_sleeves(strategy, inputs.close, block, start, end, **kwargs)

@@ -18,10 +18,11 @@ from raytrade.strategies.mean_reversion import BollingerMeanReversion
 from raytrade.strategies.momentum import TimeSeriesMomentum
 from raytrade.strategies.pairs import PairsTrading
 from raytrade.strategies.space import ParameterSpace
+from raytrade.strategies.stat_arb import MomentumDivergence, ResidualReversion
 
 STRATEGIES: dict[str, type] = {
     cls.name: cls for cls in (MovingAverageCrossover, TimeSeriesMomentum, BollingerMeanReversion, EqualWeight,
-                          PairsTrading)
+                          PairsTrading, ResidualReversion, MomentumDivergence)
 }
 PROTOCOL = ("prepare", "warmup")
 

@@ -59,7 +59,7 @@ class WalkForwardOptimizer:
                                anchored=self.anchored)
         objective = resolve_objective(self.objective)
         inputs = Inputs(close.to_numpy(np.float64), None, self.costs, self.sizing, self.initial_capital,
-                        strat.warmup(block))
+                        strat.warmup(block), tuple(map(str, close.columns)))
         if use_ray:
             from raytrade.tune.walkforward import run_on_tune
 

@@ -121,7 +121,8 @@ def prepare(config: WalkForwardConfig, cpus: int):
         raise ConfigError("walkforward.window: no whole window fits the data")
     strategy = get_strategy(config.strategy.name, allow_short=config.strategy.allow_short)
     inputs = Inputs(close.to_numpy(np.float64), None if open_ is None else open_.to_numpy(np.float64),
-                    config.costs, config.sizing, config.initial_capital, strategy.warmup(block))
+                    config.costs, config.sizing, config.initial_capital, strategy.warmup(block),
+                    tuple(map(str, close.columns)))
     tasks = plan_tasks(len(block), windows, len(close), close.shape[1], cpus, config.chunk_size)
     return close, open_, block, windows, strategy, inputs, tasks
 

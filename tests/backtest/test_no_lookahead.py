@@ -57,10 +57,14 @@ PORTFOLIO_PARAMS = {
     "equal_weight": lambda d: {"gross": d.draw(st.floats(0.2, 1.5))},
     "pairs": lambda d: {"formation": 60, "reselect": d.draw(st.integers(5, 30)), "lookback": d.draw(st.integers(10, 30)),
                         "kalman": d.draw(st.integers(0, 1)), "fdr": 0.5, "max_pairs": d.draw(st.integers(1, 3))},
+    "residual_reversion": lambda d: {"horizon": d.draw(st.integers(1, 10)), "beta_lookback": d.draw(st.integers(20, 40)),
+                                     "holding": d.draw(st.integers(1, 7)), "factor": 0},
+    "momentum_divergence": lambda d: {"lookback": d.draw(st.integers(2, 30)), "holding": d.draw(st.integers(1, 10)),
+                                      "fraction": d.draw(st.sampled_from([0.25, 0.5])), "group": 0},
 }
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(data=st.data())
 def test_portfolio_strategies_do_not_look_ahead(data):
     """The same property for portfolio strategies: weights and the book up to bar t ignore later prices

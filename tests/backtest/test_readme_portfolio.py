@@ -34,7 +34,7 @@ def test_the_python_examples_run_as_written() -> None:
 def test_the_commands_run_as_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "configs").symlink_to(ROOT / "configs")
     monkeypatch.chdir(tmp_path)
-    (bash,) = blocks("bash")
+    bash, stat_arb = blocks("bash")
     lines = [ln for ln in bash.splitlines() if ln.strip()]
     assert len(lines) == 2
     backtest = CliRunner().invoke(app, shlex.split(lines[0])[1:])
@@ -45,6 +45,13 @@ def test_the_commands_run_as_written(tmp_path: Path, monkeypatch: pytest.MonkeyP
     wf = CliRunner().invoke(app, [*shlex.split(lines[1])[1:], "--local"])
     assert wf.exit_code == 0, wf.output
     assert "stitched out of sample" in wf.output and "PBO" in wf.output
+    quoted = {"walkforward_residual_reversion": "Sharpe 0.14, CAGR 1.0%", "walkforward_momentum_divergence":
+              "Sharpe -0.16, CAGR -2.6%"}
+    for line in filter(str.strip, stat_arb.splitlines()):
+        res = CliRunner().invoke(app, [*shlex.split(line)[1:], "--local"])
+        assert res.exit_code == 0, res.output
+        name = shlex.split(line)[-1].split("/")[-1].removesuffix(".yaml")
+        assert f"stitched out of sample: {quoted[name]}" in res.output   # the figures the README quotes
 
 
 def test_the_crypto_section_runs_as_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
