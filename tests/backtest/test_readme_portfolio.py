@@ -68,3 +68,14 @@ def test_the_crypto_section_runs_as_written(tmp_path: Path, monkeypatch: pytest.
     (run,) = (tmp_path / "runs").glob("crypto_eth_trend_vol-*")
     book = json.loads((run / "metrics.json").read_text())["PORTFOLIO"]
     assert 0.28 < book["annual_volatility"] < 0.34 and book["round_trips"] == 634   # the figures the README quotes
+
+
+def test_the_overlay_section_runs_as_written_and_its_figures_hold() -> None:
+    (code,) = blocks("python", "## Options overlays: covered calls and cash-secured puts")
+    scope: dict = {}
+    exec(compile(code, "README.md", "exec"), scope)
+    s, p = scope["result"].summary, scope["puts"].summary
+    assert (s["sales"], s["assignments"], round(s["premium_income"])) == (154, 47, 21062)
+    assert round(s["annualised_premium_yield"], 3) == 0.091 and round(s["total_return"], 3) == 2.465
+    assert round(s["benchmark_total_return"], 3) == 2.463
+    assert p["assignments"] == 23 and round(p["annualised_premium_yield"], 3) == 0.095 and round(p["total_return"], 2) == 0.60
