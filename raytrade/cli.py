@@ -81,7 +81,7 @@ def _fmt(value: Any, pct: bool = False, integer: bool = False) -> str:
     return str(value)
 
 
-PCT = {"OOS CAGR", "total_return", "annual_return", "annual_volatility", "max_drawdown", "win_rate", "exposure",
+PCT = {"OOS CAGR", "oos_cagr", "oos_max_drawdown", "pbo", "total_return", "annual_return", "annual_volatility", "max_drawdown", "win_rate", "exposure",
        "var_95", "cvar_95", "hold_annual_return", "hold_max_drawdown"}
 
 
@@ -269,6 +269,42 @@ def research_walkforward(config: ConfigOption, output_dir: OutputOption = None, 
     With --address http://HEAD:8265 (or RAY_ADDRESS set so) the run is submitted as a Ray job."""
     if not _submitted("walkforward", config, address, ["--rerun"] if rerun else []):
         _run_walkforward(config, output_dir, address, cpus, rerun, local, verbose)
+
+
+@research_app.command("compare")
+@user_errors
+def research_compare(config: ConfigOption, output_dir: OutputOption = None, address: AddressOption = None,
+                     cpus: CpusOption = None,
+                     rerun: Annotated[bool, typer.Option(help="Recompute walk-forwards that already finished.")] = False,
+                     local: Annotated[bool, typer.Option(help="Run in this process without Ray (baseline).")] = False,
+                     ) -> None:
+    """Walk the strategy catalogue forward side by side: one table of out-of-sample Sharpe, CAGR,
+    drawdown, turnover, PBO and deflated Sharpe (compare.html).
+
+    With --address http://HEAD:8265 (or RAY_ADDRESS set so) the run is submitted as a Ray job."""
+    if _submitted("compare", config, address, ["--rerun"] if rerun else []):
+        return
+    from raytrade.configfile import load_yaml
+    from raytrade.tune.compare import CompareConfig, run_compare
+
+    cfg = load_yaml(config, CompareConfig)
+    if output_dir is not None:
+        cfg = cfg.model_copy(update={"output_dir": output_dir})
+    from raytrade.tune.walkforward_job import prepare
+
+    for wf in cfg.configs():   # every config and data mistake surfaces here, before Ray starts
+        prepare(wf, cpus or 1)
+    n_cpus = 1 if local else _connect(address, cpus)["cpus"]
+    run = run_compare(cfg, cpus=n_cpus, use_ray=not local, rerun=rerun,
+                      on_run=lambda name, done, total: out.print(f"[{done}/{total}] {name} done"))
+    shown = run.table.drop(columns="run").set_index("entry")
+    _print_frame(shown, f"{cfg.name}: walked forward, out of sample", "entry",
+                 labels={"oos_cagr": "OOS CAGR", "oos_max_drawdown": "OOS max DD"},
+                 integers={"sets", "windows"})
+    kept = int(shown["survives"].sum())
+    out.print(f"{kept} of {len(shown)} survive the overfitting statistics (OOS Sharpe > 0, PBO < 50%, "
+              f"deflated Sharpe >= 0.95)")
+    out.print(f"run folder: {run.folder} (compare.html)")
 
 
 def _run_walkforward(config_path: Path, output_dir: Path | None, address: str | None, cpus: int | None,

@@ -355,6 +355,7 @@ def evaluate_sleeves(
     initial_capital: float = 100_000.0,
     warmup: int | None = None,
     symbols: Sequence[str] | None = None,
+    periods_per_year: float = PERIODS_PER_YEAR,
 ) -> KernelOutput:
     """Each set of ``block`` traded on every asset of ``close`` (T, N) over bars [start, end), the
     capital split equally over the N sleeves, summed: equity (end - start, K) and combined stats.
@@ -381,7 +382,7 @@ def evaluate_sleeves(
         c = np.ascontiguousarray(close[lo:end, j])
         full = strategy.signals(strategy.prepare(c, block), block)
         sig = full[start - lo:]
-        scale = sizing_scale(c[:, None], sizing, full)[start - lo:]  # Kelly reads the signals' history too
+        scale = sizing_scale(c[:, None], sizing, full, periods_per_year=periods_per_year)[start - lo:]  # Kelly: history
         o = None if open_ is None else open_[start:end, j]
         out = run_kernel(sig, c[start - lo:], open_=o, costs=costs, sizing=sizing, equity_into=equity,
                          initial_capital=initial_capital / n_assets, record_shares=False, scale=scale)

@@ -33,7 +33,7 @@ from raytrade.backtest.costs import CostModel, Sizing
 from raytrade.backtest.kernel import STAT_FIELDS
 from raytrade.backtest.runner import evaluate_sleeves
 from raytrade.core.errors import ConfigError
-from raytrade.strategies.base import Strategy
+from raytrade.strategies.base import Strategy, is_portfolio
 from raytrade.strategies.space import ParamBlock
 
 BUILTIN_OBJECTIVES = ("sharpe", "sortino", "calmar", "total_return", "annual_return", "max_drawdown")
@@ -129,6 +129,7 @@ class Inputs:
     initial_capital: float
     warmup: int
     symbols: tuple[str, ...] | None = None   # the columns' names (strategies that group by sector)
+    periods_per_year: float = 252.0           # bars a year of the data's calendar (365 a day for crypto)
 
 
 @dataclass
@@ -167,10 +168,12 @@ class ChunkScore:
                    a["sample_ids"], a["sample_returns"])
 
 
-def _metrics(equity: np.ndarray, stats: np.ndarray) -> dict[str, np.ndarray]:
-    m = performance_metrics(equity)
+def _metrics(equity: np.ndarray, stats: np.ndarray, periods_per_year: float = 252.0) -> dict[str, np.ndarray]:
+    m = performance_metrics(equity, periods_per_year=periods_per_year)
     out = {k: m[k] for k in SCORED_METRICS}
     out["round_trips"] = stats[:, STAT_FIELDS.index("round_trips")]
+    years = max(equity.shape[0] - 1, 1) / periods_per_year   # annual turnover, as trade_metrics has it
+    out["turnover"] = stats[:, STAT_FIELDS.index("turnover")] / years
     return out
 
 
@@ -187,10 +190,12 @@ def score_chunk(
     on the whole history when ``window`` is None (in sample only, plus returns of ``sample_ids``)."""
     kwargs = {"open_": inputs.open_, "costs": inputs.costs, "sizing": inputs.sizing,
               "initial_capital": inputs.initial_capital, "warmup": inputs.warmup, "symbols": inputs.symbols}
+    if not is_portfolio(strategy):
+        kwargs["periods_per_year"] = inputs.periods_per_year   # vol-target sizing's annualisation
     n_bars = inputs.close.shape[0]
     start, end = (0, n_bars) if window is None else (window.train_start, window.train_end)
     ins = evaluate_sleeves(strategy, inputs.close, block, start, end, **kwargs)
-    is_metrics = _metrics(ins.equity, ins.stats)
+    is_metrics = _metrics(ins.equity, ins.stats, inputs.periods_per_year)
     score = _score(objective, is_metrics, len(block))
     local = int(np.argmax(score))
     ids = np.arange(offset, offset + len(block))
@@ -202,7 +207,7 @@ def score_chunk(
         sample = _returns(ins.equity[:, chosen - offset])[1:].astype(np.float32)
     else:
         oos = evaluate_sleeves(strategy, inputs.close, block, window.test_start, window.test_end, **kwargs)
-        oos_metrics = _metrics(oos.equity, oos.stats)
+        oos_metrics = _metrics(oos.equity, oos.stats, inputs.periods_per_year)
         best_oos = _returns(oos.equity[:, local])
         chosen, sample = np.zeros(0, dtype=np.int64), np.zeros((0, 0), dtype=np.float32)
     return ChunkScore(-1 if window is None else window.index, ids, is_metrics, oos_metrics, score,
@@ -352,7 +357,7 @@ def run_local(strategy: Strategy, inputs: Inputs, block: ParamBlock, windows: Se
                     block, windows)
 
 
-def summarize(result: WalkForwardResult, block: ParamBlock, *, periods_per_year: int = 252,
+def summarize(result: WalkForwardResult, block: ParamBlock, *, periods_per_year: float = 252,
               pbo_blocks: int = 16) -> dict:
     """The run's verdict as plain JSON-able numbers (no timings: the same inputs give the same
     summary, bit for bit).
@@ -376,6 +381,7 @@ def summarize(result: WalkForwardResult, block: ParamBlock, *, periods_per_year:
     oos = {k: float(v[0]) for k, v in performance_metrics(oos_equity, periods_per_year=periods_per_year).items()}
     is_sharpe = float(np.mean([w.is_metrics["sharpe"] for w in result.windows]))
     is_return = float(np.mean([w.is_metrics["annual_return"] for w in result.windows]))
+    oos["turnover"] = float(np.mean([w.oos_metrics["turnover"] for w in result.windows]))  # a year, mean of windows
     ratio = overfitting_ratio(is_sharpe, oos["sharpe"])
     per_period = result.full_metrics["sharpe"] / math.sqrt(periods_per_year)
     dsr = deflated_sharpe_ratio(result.full_best_returns[1:], per_period)

@@ -24,6 +24,7 @@ from raytrade.backtest.walkforward import (
     run_local,
     summarize,
 )
+from raytrade.core.calendars import bars_per_year
 from raytrade.strategies.registry import get_strategy
 from raytrade.tune.risk_jobs import StressSpec, stress_summary
 
@@ -59,7 +60,7 @@ class WalkForwardOptimizer:
                                anchored=self.anchored)
         objective = resolve_objective(self.objective)
         inputs = Inputs(close.to_numpy(np.float64), None, self.costs, self.sizing, self.initial_capital,
-                        strat.warmup(block), tuple(map(str, close.columns)))
+                        strat.warmup(block), tuple(map(str, close.columns)), bars_per_year(close.index))
         if use_ray:
             from raytrade.tune.walkforward import run_on_tune
 
@@ -71,7 +72,7 @@ class WalkForwardOptimizer:
                                  verbose=0)
         else:
             result = run_local(strat, inputs, block, windows, objective, max_pbo_trials=self.max_pbo_trials)
-        return result, summarize(result, block, pbo_blocks=self.pbo_blocks)
+        return result, summarize(result, block, pbo_blocks=self.pbo_blocks, periods_per_year=inputs.periods_per_year)
 
 
 @dataclass

@@ -103,9 +103,12 @@ def montecarlo_table(mc: dict) -> pd.DataFrame:
 
 
 def stress_tables(stress: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
-    hist = pd.DataFrame([r for r in stress["historical"] if r.get("covered")]).set_index("scenario")
+    covered = [r for r in stress["historical"] if r.get("covered")]
+    # data outside every crisis window (e.g. crypto bars of 2018) covers none of them
+    hist = (pd.DataFrame(covered).set_index("scenario").drop(columns="covered") if covered
+            else pd.DataFrame({"note": ["the data covers none of the historical windows"]}))
     hyp = pd.DataFrame(stress["hypothetical"]).set_index("scenario")
-    return hist.drop(columns="covered"), hyp
+    return hist, hyp
 
 
 def risk_sections(mc: dict | None, stress: dict | None) -> list[tuple[str, str]]:

@@ -35,6 +35,7 @@ from raytrade.backtest.walkforward import (
     run_local,
     summarize,
 )
+from raytrade.core.calendars import bars_per_year
 from raytrade.core.errors import ConfigError
 from raytrade.data.loaders import frame_digest
 from raytrade.strategies.registry import check_shorts, get_strategy
@@ -122,7 +123,7 @@ def prepare(config: WalkForwardConfig, cpus: int):
     strategy = get_strategy(config.strategy.name, allow_short=config.strategy.allow_short)
     inputs = Inputs(close.to_numpy(np.float64), None if open_ is None else open_.to_numpy(np.float64),
                     config.costs, config.sizing, config.initial_capital, strategy.warmup(block),
-                    tuple(map(str, close.columns)))
+                    tuple(map(str, close.columns)), bars_per_year(close.index))
     tasks = plan_tasks(len(block), windows, len(close), close.shape[1], cpus, config.chunk_size)
     return close, open_, block, windows, strategy, inputs, tasks
 
@@ -156,7 +157,7 @@ def run_walkforward_job(config: WalkForwardConfig, *, cpus: int = 1, rerun: bool
         result = run_local(strategy, inputs, block, windows, resolve_objective(config.objective),
                            max_pbo_trials=config.max_pbo_trials, chunk_size=tasks[0].size)
     seconds = time.perf_counter() - started
-    summary = summarize(result, block, pbo_blocks=config.pbo_blocks)
+    summary = summarize(result, block, pbo_blocks=config.pbo_blocks, periods_per_year=inputs.periods_per_year)
     risk = {}
     if config.montecarlo is not None:
         mc_fn = montecarlo_summary if use_ray else _montecarlo_local
