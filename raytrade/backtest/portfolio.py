@@ -21,7 +21,8 @@ bar from this statement, and the tests hold the two equal):
    ``ref_n = exec_price[t+1, n]`` (the open when opens exist, else the close); one decided at the
    last bar never is. Equity at execution E = cash + sum_n shares_n x ref_n. If E <= 0 every
    target is flat (a ruined book is liquidated). Otherwise the target count of asset n is
-   w_n x E / ref_n, truncated toward zero to a multiple of ``lot_size`` with ``whole_shares``;
+   w_n x E / ref_n, truncated toward zero to a multiple of ``lot_size`` with ``whole_shares``
+   (:func:`~raytrade.execution.formulas.book_target_shares`);
    every asset whose count differs trades the difference q_n in one fill.
 4. Fill price and costs, per leg (the formulas of :mod:`raytrade.execution.formulas`): fill =
    ref x (1 + side x (half_spread_bps + slippage_bps) / 1e4); commission = |q| x fill x
@@ -49,7 +50,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from raytrade.backtest.costs import CalendarPeriod, CostModel, Rebalance
 from raytrade.backtest.kernel import N_STATS, KernelOutput
 from raytrade.core.errors import BacktestError
-from raytrade.execution.formulas import commission, fill_price
+from raytrade.execution.formulas import book_target_shares, commission, fill_price
 
 PortfolioRebalance = Rebalance  # one vocabulary for both kernels (calendar and threshold: portfolios only)
 
@@ -109,11 +110,7 @@ def _portfolio_kernel(exec_price, close, weights, due, mode, threshold, max_gros
                     eq += p[n] * exec_price[t, n]
                 for n in range(n_assets):
                     ref = exec_price[t, n]
-                    goal = 0.0
-                    if eq > 0.0:
-                        goal = target[k, n] * eq / ref
-                        if whole:
-                            goal = np.sign(goal) * np.floor(abs(goal) / lot) * lot
+                    goal = book_target_shares(target[k, n], eq, ref, whole, lot)
                     p0 = p[n]
                     q = goal - p0
                     if q == 0.0:

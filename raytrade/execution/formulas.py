@@ -70,6 +70,20 @@ def target_shares(weight: float, cash: float, position: float, ref: float, impac
 
 
 @register_jitable
+def book_target_shares(weight: float, equity: float, ref: float, whole: bool, lot: float) -> float:
+    """The signed share count of one leg of a portfolio book (the portfolio kernel's rule 3):
+    ``weight`` x ``equity`` / ``ref``, truncated toward zero to a multiple of ``lot`` with
+    ``whole``; flat when equity is not > 0. Costs are not netted here: the book pays them from
+    cash (:mod:`raytrade.backtest.portfolio`)."""
+    if equity <= 0.0 or weight == 0.0:
+        return 0.0
+    n = weight * equity / ref
+    if whole:
+        n = math.copysign(math.floor(abs(n) / lot) * lot, n)
+    return n
+
+
+@register_jitable
 def rebalance_due(every_bar: bool, signal: float, previous_signal: float, sized: bool, scale: float) -> bool:
     """Whether a new target is set at this bar: at every bar with ``every_bar``; otherwise when the
     signal changed, or when the last target was set while the sizing scale was 0 (volatility

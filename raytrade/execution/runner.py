@@ -13,6 +13,14 @@ from the log), so two runners on one account do not size from each other's money
 ids are ``<runner>-<symbol>-<bar time>``: a bar processed again after a restart sends the same ids,
 which the engine answers with the orders already placed (never a second order).
 
+A portfolio strategy (:class:`~raytrade.strategies.base.PortfolioStrategy`) runs as one book over
+the runner's symbols: at each close where every symbol has a bar, its target weights are computed
+from the closes since the runner's first bar (it keeps them all, so re-balance and selection
+schedules count from that bar as a backtest's count from its first), and executed at the next bar
+by :class:`~raytrade.execution.targets.BookTargetTrader`, the portfolio kernel's rules, sized from
+the runner's whole equity. Its sizing is the book's (fixed fraction 1; ``max_leverage`` caps the
+gross exposure); ``threshold`` rebalancing stays in backtests.
+
 After a restart the runner rebuilds its positions and cash flow from the log, and its signal
 state from the snapshot it saves after every bar (:meth:`StrategyRunnerCore.snapshot`; the
 store's snapshot table, a cache beside the log). Without a snapshot it replays the market data
@@ -33,9 +41,11 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from raytrade.backtest.costs import CostModel, Sizing, SizingMode
 from raytrade.backtest.kernel import sizing_scale
+from raytrade.backtest.portfolio_runner import portfolio_sizing, portfolio_weights
 from raytrade.core.errors import ConfigError
-from raytrade.execution.targets import TargetOrder, TargetTrader
-from raytrade.strategies.registry import get_strategy
+from raytrade.execution.targets import BookTargetTrader, TargetOrder, TargetTrader
+from raytrade.strategies.base import is_portfolio
+from raytrade.strategies.registry import check_shorts, get_strategy
 
 RUNNER_NAME = r"^[A-Za-z0-9_.:-]{1,64}$"
 
@@ -71,9 +81,13 @@ class RunnerSpec(BaseModel):
 
     @model_validator(mode="after")
     def _params_fit(self) -> RunnerSpec:
-        """The parameters, checked by the strategy's space, with its defaults filled in."""
+        """The parameters, checked by the strategy's space, with its defaults filled in; a
+        portfolio strategy's sizing read as a book's (fixed fraction 1, max_leverage the gross cap)."""
         strategy = get_strategy(self.strategy, allow_short=self.allow_short)
         object.__setattr__(self, "params", strategy.space.validate(self.params, "params"))
+        if is_portfolio(strategy):
+            check_shorts(self.strategy, self.allow_short)
+            BookTargetTrader(self.symbols, portfolio_sizing(self.sizing))
         return self
 
 
@@ -91,8 +105,11 @@ class StrategyRunnerCore:
         self.spec = spec
         self.costs = costs
         self.strategy = get_strategy(spec.strategy, allow_short=spec.allow_short)
+        self.book = is_portfolio(self.strategy)
         self._set_params(spec.params)
-        self.trader = TargetTrader(spec.symbols, spec.sizing, costs)
+        self.trader: TargetTrader | BookTargetTrader = (
+            BookTargetTrader(spec.symbols, portfolio_sizing(spec.sizing)) if self.book
+            else TargetTrader(spec.symbols, spec.sizing, costs))
         self.history: dict[str, list[float]] = {s: [] for s in spec.symbols}
         self.last_bar: datetime | None = None
         self.last_signal: dict[str, float] = {}
@@ -103,7 +120,9 @@ class StrategyRunnerCore:
         need = self.strategy.warmup(self.block) + 2
         if self.spec.sizing.mode is SizingMode.VOL_TARGET:
             need = max(need, self.spec.sizing.vol_lookback + 2)
-        self.keep = max(need, 2)
+        # a book keeps every bar since the runner started: its re-balance and selection schedules
+        # count from its first bar, as a backtest's count from the first bar of its data
+        self.keep = 10**9 if self.book else max(need, 2)
 
     def update_params(self, params: Mapping[str, Any]) -> None:
         """New parameters (validated by the strategy's space; ConfigError naming the field)."""
@@ -119,7 +138,7 @@ class StrategyRunnerCore:
             closes = {s: by_time.get(s, {}).get(t) for s in self.spec.symbols}
             self._observe(t, {s: p for s, p in closes.items() if p is not None})
             if i < len(stamps) - 1:
-                self.trader.pending = [False] * len(self.spec.symbols)  # executed (or not) back then
+                self.trader.clear_pending()  # executed (or not) back then
         return len(stamps)
 
     def on_bar(self, at: datetime, closes: Mapping[str, float], positions: Mapping[str, float],
@@ -141,6 +160,10 @@ class StrategyRunnerCore:
             h.append(p)
             del h[:-self.keep]
         self.last_bar = at
+        if self.book:
+            self._observe_book(at, closes)
+            return
+        assert isinstance(self.trader, TargetTrader)
         sig = np.zeros(len(self.spec.symbols))
         scl = np.zeros(len(self.spec.symbols))
         for j, s in enumerate(self.spec.symbols):
@@ -154,6 +177,19 @@ class StrategyRunnerCore:
             self.last_signal[s] = sig[j]
             self.last_weight[s] = sig[j] * scl[j]
         self.trader.observe(sig, scl)
+
+    def _observe_book(self, at: datetime, closes: Mapping[str, float]) -> None:
+        """A portfolio strategy's weights at this close, from the aligned histories of all its
+        symbols (a bar missing for one of them sets no new targets)."""
+        assert isinstance(self.trader, BookTargetTrader)
+        if any(s not in closes for s in self.spec.symbols):
+            return
+        n = min(len(h) for h in self.history.values())
+        matrix = np.column_stack([np.asarray(self.history[s][-n:], dtype=np.float64) for s in self.spec.symbols])
+        row = portfolio_weights(self.strategy, matrix, self.block, list(self.spec.symbols))[-1, 0]  # type: ignore[arg-type]
+        self.trader.observe(row, at)
+        self.last_signal = {s: float(w) for s, w in zip(self.spec.symbols, row, strict=True)}
+        self.last_weight = dict(self.last_signal)
 
     def snapshot(self) -> dict[str, Any]:
         """JSON-ready state after a bar (the runner saves it; :meth:`restore` reads it back)."""

@@ -14,9 +14,10 @@ and applied to the core, as the order manager commits and applies them.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -32,7 +33,7 @@ from raytrade.core.market import Bar
 from raytrade.core.orders import Fill
 from raytrade.data.feeds import session_stamps
 from raytrade.execution.core import TradingCore
-from raytrade.execution.targets import TargetTrader
+from raytrade.execution.targets import BookTargetTrader, TargetTrader
 from raytrade.risk.limits import RiskLimits
 
 # Limits that never bind a replay of a strategy meant to be held equal to the kernel (the kernel
@@ -153,12 +154,34 @@ def replay_targets(close: pd.DataFrame, signals: np.ndarray, scale: np.ndarray, 
     core in process (rules in the module docstring). Whole-share sizing trades the sizing's lot;
     fractional sizing trades multiples of :data:`FRACTIONAL_LOT` shares (each order rounded to
     it, as a broker would)."""
+    trader = TargetTrader([str(s) for s in close.columns], sizing, costs)
+    return _replay(close, trader, lambda t: trader.observe(signals[t], scale[t]), costs=costs, sizing=sizing,
+                   initial_capital=initial_capital, strategy=strategy, limits=limits)
+
+
+def replay_weights(close: pd.DataFrame, weights: np.ndarray, *, costs: CostModel, sizing: Any,
+                   initial_capital: float = 100_000.0, strategy: str = "sim",
+                   limits: RiskLimits | None = None) -> SimResult:
+    """Replay daily ``close`` (dates x symbols) with a book's target ``weights`` (T, N) through the
+    core in process, as :func:`replay_targets` does for per-asset signals: the rows go through
+    :class:`~raytrade.execution.targets.BookTargetTrader` (``sizing`` a
+    :class:`~raytrade.backtest.portfolio.PortfolioSizing`), so what the portfolio kernel computes
+    is what the engine's runner orders. Fractional books trade multiples of :data:`FRACTIONAL_LOT`."""
+    trader = BookTargetTrader([str(s) for s in close.columns], sizing)
+    return _replay(close, trader, lambda t: trader.observe(weights[t], close.index[t]), costs=costs, sizing=sizing,
+                   initial_capital=initial_capital, strategy=strategy, limits=limits)
+
+
+def _replay(close: pd.DataFrame, trader: TargetTrader | BookTargetTrader, observe: Callable[[int], object], *,
+            costs: CostModel, sizing: Any, initial_capital: float, strategy: str,
+            limits: RiskLimits | None) -> SimResult:
+    """The bar loop both replays share: prices, the pending targets' orders through the core,
+    equity at the close, then ``observe(t)`` sets the next targets."""
     symbols = [str(s) for s in close.columns]
     c = close.to_numpy(np.float64)
     stamps = [t.to_pydatetime() for t in session_stamps(pd.DatetimeIndex(close.index))]
     lot = sizing.lot_size if sizing.whole_shares else FRACTIONAL_LOT
     sim = CoreSimulator(symbols, costs=costs, limits=limits, initial_cash=initial_capital, lot_size=lot)
-    trader = TargetTrader(symbols, sizing, costs)
     core = sim.core
     equity = np.empty(len(c))
     rejected = 0
@@ -179,5 +202,5 @@ def replay_targets(close: pd.DataFrame, signals: np.ndarray, scale: np.ndarray, 
                                      "strategy": strategy, "reason": f"target {o.weight:+.4f} of equity"})
                 rejected += status == "rejected"
         equity[t] = core.portfolio.equity
-        trader.observe(signals[t], scale[t])
+        observe(t)
     return SimResult(equity, sim.fills(), rejected, sim)

@@ -21,7 +21,12 @@ import numpy as np
 
 from raytrade.backtest.costs import CostModel, Rebalance, Sizing
 from raytrade.core.errors import ConfigError
-from raytrade.execution.formulas import rebalance_due, sized_after, target_shares
+from raytrade.execution.formulas import (
+    book_target_shares,
+    rebalance_due,
+    sized_after,
+    target_shares,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +86,10 @@ class TargetTrader:
     def any_pending(self) -> bool:
         return any(self.pending)
 
+    def clear_pending(self) -> None:
+        """Forget the pending targets (a warm-up replay's were executed, or not, back then)."""
+        self.pending = [False] * len(self.symbols)
+
     def observe(self, signals: Sequence[float] | np.ndarray, scale: Sequence[float] | np.ndarray) -> list[str]:
         """Bar close: ``signals`` and ``scale`` (N,) set new targets where a rebalance is due;
         returns the symbols that got one (executed by the next :meth:`orders`)."""
@@ -108,3 +117,82 @@ class TargetTrader:
         self.pending = [bool(x) for x in state["pending"]]
         self.pending_weight = [float(x) for x in state["pending_weight"]]
         self.sized = [bool(x) for x in state["sized"]]
+
+
+class BookTargetTrader:
+    """The portfolio kernel's rules 1-3 (:mod:`raytrade.backtest.portfolio`) for a book traded
+    through the engine: a row of target weights at each close (capped at ``max_gross``), set as
+    the pending target when a rebalance is due (``on_change``, ``every_bar`` or ``calendar``: the
+    first bar of each period); executed at the next bar as one order per leg to
+    :func:`~raytrade.execution.formulas.book_target_shares` of the whole equity. ``threshold``
+    rebalancing needs the book at the close and is left to backtests."""
+
+    def __init__(self, symbols: Sequence[str], sizing: Any) -> None:  # sizing: PortfolioSizing
+        from raytrade.backtest.portfolio import PortfolioRebalance
+
+        if sizing.rebalance is PortfolioRebalance.THRESHOLD:
+            raise ConfigError("sizing.rebalance threshold is for portfolio backtests; the engine's runner "
+                              "rebalances a book on_change, every_bar or on a calendar")
+        self.symbols = list(symbols)
+        self.sizing = sizing
+        self.prev_row = [0.0] * len(self.symbols)
+        self.pending: list[float] | None = None
+        self.last_period: int | None = None
+
+    @property
+    def any_pending(self) -> bool:
+        return self.pending is not None
+
+    def clear_pending(self) -> None:
+        self.pending = None
+
+    def observe(self, weights: Sequence[float] | np.ndarray, at: Any = None) -> bool:
+        """Bar close: the weight row (N,) at ``at`` (a timestamp, for calendar rebalancing); True
+        when it became the pending target."""
+        import pandas as pd
+
+        from raytrade.backtest.portfolio import PortfolioRebalance
+
+        row = [float(x) for x in (weights.tolist() if isinstance(weights, np.ndarray) else weights)]
+        gross = sum(abs(x) for x in row)
+        capped = [x * self.sizing.max_gross / gross for x in row] if gross > self.sizing.max_gross else row
+        mode = self.sizing.rebalance
+        if mode is PortfolioRebalance.EVERY_BAR:
+            due = True
+        elif mode is PortfolioRebalance.ON_CHANGE:
+            due = row != self.prev_row
+        else:
+            freq = {"week": "W", "month": "M", "quarter": "Q", "year": "Y"}[str(self.sizing.calendar)]
+            stamp = pd.Timestamp(at)
+            period = int((stamp.tz_convert(None) if stamp.tzinfo else stamp).to_period(freq).ordinal)
+            due = self.last_period is None or period != self.last_period
+            self.last_period = period
+        if due:
+            self.pending = capped
+        self.prev_row = row
+        return due
+
+    def orders(self, refs: Mapping[str, float], positions: Mapping[str, float], equity: float) -> list[TargetOrder]:
+        """Execute the pending row at the reference prices (all legs at once; the row waits while a
+        leg has no price)."""
+        if self.pending is None or any(s not in refs for s in self.symbols):
+            return []
+        row, self.pending = self.pending, None
+        out = []
+        for sym, w in zip(self.symbols, row, strict=True):
+            pos = positions.get(sym, 0.0)
+            target = book_target_shares(w, equity, refs[sym], self.sizing.whole_shares, self.sizing.lot_size)
+            if target != pos:
+                out.append(TargetOrder(sym, target - pos, target, w))
+        return out
+
+    def state(self) -> dict[str, Any]:
+        return {"symbols": self.symbols, "prev_row": list(self.prev_row), "pending": self.pending,
+                "last_period": self.last_period}
+
+    def restore(self, state: Mapping[str, Any]) -> None:
+        if list(state["symbols"]) != self.symbols or "prev_row" not in state:
+            return
+        self.prev_row = [float(x) for x in state["prev_row"]]
+        self.pending = None if state.get("pending") is None else [float(x) for x in state["pending"]]
+        self.last_period = state.get("last_period")

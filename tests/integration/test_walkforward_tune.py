@@ -208,7 +208,7 @@ def test_a_portfolio_strategy_walks_forward_on_tune(ray_session, tmp_path):
     """Pairs trading (a portfolio strategy: one book, one cash account) on Tune, the same numbers
     as in one process; the pairs are re-selected inside every window from its own past."""
     changes = {"data": {"dataset": "us_equities_20", "symbols": ["KO", "PEP", "XOM", "CVX", "JPM", "BAC"],
-                        "start": "2004-01-01"},
+                        "start": "2011-01-01"},
                "strategy": {"name": "pairs", "allow_short": True,
                             "grid": {"entry_z": [1.5, 2.0], "lookback": [40, 60]}},
                "walkforward": {"window": 1260}}

@@ -258,6 +258,14 @@ def test_a_strategy_runs_in_the_engine_through_the_api(api: Api) -> None:
     assert status["runner"]["symbols"] == ["KO"] and status["pnl"] == 0.0
     r = api("POST", "/api/strategies/stop", Role.ADMIN, json={"reason": "done", "strategy": "ma-api"})
     assert r.status_code == 200 and r.json()["running"] is False
+    # a portfolio strategy (one book over its symbols) starts the same way; one it cannot run is a 422
+    book = {"strategy": "equal_weight", "params": {"gross": 0.5}, "symbols": ["KO", "JPM"], "capital": 50_000}
+    r = api("POST", "/api/strategies/start", Role.ADMIN, json={"reason": "go", "strategy": "ew-api", "runner": book})
+    assert r.status_code == 200 and r.json()["spec"]["params"] == {"gross": 0.5}, r.text
+    r = api("POST", "/api/strategies/start", Role.ADMIN,
+            json={"reason": "x", "strategy": "pairs-api", "runner": {**book, "strategy": "pairs", "params": {}}})
+    assert r.status_code == 422 and "allow_short" in r.json()["detail"], r.text
+    assert api("POST", "/api/strategies/stop", Role.ADMIN, json={"reason": "done", "strategy": "ew-api"}).status_code == 200
 
 
 def test_tca_answers_typed_per_parent_algorithm_and_venue(api: Api) -> None:
