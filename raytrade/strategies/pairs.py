@@ -165,7 +165,7 @@ def cointegration_pvalues(log_close: np.ndarray, *, fast: bool = True,
     logs = np.asarray(log_close, dtype=np.float64)
     ia = np.array([a for a, _ in pairs])
     ib = np.array([b for _, b in pairs])
-    ok = np.isfinite(logs).all(axis=0)
+    ok = np.asarray(np.isfinite(logs).all(axis=0))
     good = np.flatnonzero(ok[ia] & ok[ib])
     if fast and len(logs) <= BATCH_MAX_BARS:
         if len(good) and len(logs) >= MIN_OBSERVATIONS:
