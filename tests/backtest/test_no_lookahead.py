@@ -64,7 +64,7 @@ PORTFOLIO_PARAMS = {
 }
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(data=st.data())
 def test_portfolio_strategies_do_not_look_ahead(data):
     """The same property for portfolio strategies: weights and the book up to bar t ignore later prices

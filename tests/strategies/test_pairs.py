@@ -69,7 +69,7 @@ def _synthetic_pair(seed: int, n: int = 1500, beta: float = 1.5, phi: float = 0.
 
 def test_the_fast_test_equals_coint_on_real_windows_of_every_length() -> None:
     logs = np.log(load_dataset("us_equities_20").to_numpy())
-    for n in (30, 61, 252, 1000, 8313):
+    for n in (30, 61, 252, 1000, 2520):
         for i, j in list(combinations(range(20), 2))[::37]:
             a, b = logs[-n:, i], logs[-n:, j]
             t, p, _ = coint(a, b, trend="c", method="aeg", autolag="aic")
