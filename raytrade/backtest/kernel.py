@@ -252,11 +252,7 @@ def run_kernel(
     exec_price = close if open_ is None else _as_2d(open_, "open")
     if exec_price.shape != close.shape:
         raise BacktestError(f"open shape {exec_price.shape} differs from close shape {close.shape}")
-    for name, arr in (("close", close), ("open", exec_price)):
-        bad = ~(np.isfinite(arr) & (arr > 0))
-        if bad.any():
-            t, a = np.argwhere(bad)[0]
-            raise BacktestError(f"{name} price at bar {t}, asset {a} is {arr[t, a]}: prices must be finite and > 0")
+    check_prices(close, exec_price)
     if not np.isfinite(signal).all():
         t, k = np.argwhere(~np.isfinite(signal))[0]
         raise BacktestError(f"signal at bar {t}, column {k} is {signal[t, k]}: signals must be finite")
@@ -303,6 +299,16 @@ def run_kernel(
             NO_IMPACT if imp is None else imp.code, adv, sig, *(0.0, 0.0, 0.0, 0.0) if imp is None else
             (imp.eta, imp.beta, imp.gamma, imp.y), by_col)
     return KernelOutput(equity, shares if record_shares else None, stats)
+
+
+def check_prices(close: np.ndarray, exec_price: np.ndarray) -> None:
+    """BacktestError naming the first bar and asset whose close or open is not finite and > 0
+    (both kernels' input check)."""
+    for name, arr in (("close", close), ("open", exec_price)):
+        bad = ~(np.isfinite(arr) & (arr > 0))
+        if bad.any():
+            t, a = np.argwhere(bad)[0]
+            raise BacktestError(f"{name} price at bar {t}, asset {a} is {arr[t, a]}: prices must be finite and > 0")
 
 
 def _as_2d(arr: np.ndarray, name: str) -> np.ndarray:

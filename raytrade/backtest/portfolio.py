@@ -48,7 +48,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from raytrade.backtest.costs import CalendarPeriod, CostModel, Rebalance
-from raytrade.backtest.kernel import N_STATS, KernelOutput
+from raytrade.backtest.kernel import N_STATS, KernelOutput, check_prices
 from raytrade.core.errors import BacktestError
 from raytrade.execution.formulas import book_target_shares, commission, fill_price
 
@@ -211,11 +211,7 @@ def run_portfolio_kernel(
     ex = c if open_ is None else np.ascontiguousarray(open_, dtype=np.float64)
     if ex.shape != c.shape:
         raise BacktestError(f"open shape {ex.shape} differs from close shape {c.shape}")
-    for name, arr in (("close", c), ("open", ex)):
-        bad = ~(np.isfinite(arr) & (arr > 0))
-        if bad.any():
-            t, a = np.argwhere(bad)[0]
-            raise BacktestError(f"{name} price at bar {t}, asset {a} is {arr[t, a]}: prices must be finite and > 0")
+    check_prices(c, ex)
     if not np.isfinite(w).all():
         t, k, a = np.argwhere(~np.isfinite(w))[0]
         raise BacktestError(f"weight at bar {t}, set {k}, asset {a} is {w[t, k, a]}: weights must be finite")

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from raytrade.backtest.costs import CostModel, Rebalance, Sizing
 from raytrade.core.errors import ConfigError
@@ -128,9 +129,7 @@ class BookTargetTrader:
     rebalancing needs the book at the close and is left to backtests."""
 
     def __init__(self, symbols: Sequence[str], sizing: Any) -> None:  # sizing: PortfolioSizing
-        from raytrade.backtest.portfolio import PortfolioRebalance
-
-        if sizing.rebalance is PortfolioRebalance.THRESHOLD:
+        if sizing.rebalance is Rebalance.THRESHOLD:
             raise ConfigError("sizing.rebalance threshold is for portfolio backtests; the engine's runner "
                               "rebalances a book on_change, every_bar or on a calendar")
         self.symbols = list(symbols)
@@ -149,17 +148,13 @@ class BookTargetTrader:
     def observe(self, weights: Sequence[float] | np.ndarray, at: Any = None) -> bool:
         """Bar close: the weight row (N,) at ``at`` (a timestamp, for calendar rebalancing); True
         when it became the pending target."""
-        import pandas as pd
-
-        from raytrade.backtest.portfolio import PortfolioRebalance
-
         row = [float(x) for x in (weights.tolist() if isinstance(weights, np.ndarray) else weights)]
         gross = sum(abs(x) for x in row)
         capped = [x * self.sizing.max_gross / gross for x in row] if gross > self.sizing.max_gross else row
         mode = self.sizing.rebalance
-        if mode is PortfolioRebalance.EVERY_BAR:
+        if mode is Rebalance.EVERY_BAR:
             due = True
-        elif mode is PortfolioRebalance.ON_CHANGE:
+        elif mode is Rebalance.ON_CHANGE:
             due = row != self.prev_row
         else:
             freq = {"week": "W", "month": "M", "quarter": "Q", "year": "Y"}[str(self.sizing.calendar)]

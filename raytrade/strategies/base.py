@@ -84,3 +84,10 @@ def is_portfolio(strategy: object) -> bool:
     """Whether ``strategy`` returns portfolio weights (a :class:`PortfolioStrategy`) rather than
     per-asset signals."""
     return callable(getattr(strategy, "weights", None)) and not callable(getattr(strategy, "signals", None))
+
+
+def rolling_sum(x: np.ndarray, window: int) -> np.ndarray:
+    """Sum over the ``window`` rows ending at each row, along the first axis (by running sums):
+    shape (T - window + 1, ...), row i the sum of rows i .. i + window - 1."""
+    c = np.concatenate([np.zeros((1, *x.shape[1:])), np.cumsum(x, axis=0)])
+    return c[window:] - c[:-window]

@@ -31,6 +31,7 @@ import numba as nb
 import numpy as np
 
 from raytrade.core.errors import ConfigError, DataError
+from raytrade.strategies.base import rolling_sum
 from raytrade.strategies.space import ParamBlock, Parameter, ParameterSpace
 
 MIN_OBSERVATIONS = 30
@@ -266,11 +267,7 @@ def rolling_hedge(log_a: np.ndarray, log_b: np.ndarray, window: int) -> tuple[np
     if window < 3 or n < window:
         return alpha, beta, z
 
-    def sums(x: np.ndarray) -> np.ndarray:
-        c = np.concatenate([[0.0], np.cumsum(x)])
-        return c[window:] - c[:-window]
-
-    sa, sb, sab, sbb, saa = sums(a), sums(b), sums(a * b), sums(b * b), sums(a * a)
+    sa, sb, sab, sbb, saa = (rolling_sum(x, window) for x in (a, b, a * b, b * b, a * a))
     with np.errstate(divide="ignore", invalid="ignore"):
         vb = sbb - sb * sb / window
         cov = sab - sa * sb / window

@@ -28,6 +28,7 @@ from typing import ClassVar
 import numpy as np
 
 from raytrade.core.errors import ConfigError
+from raytrade.strategies.base import rolling_sum
 from raytrade.strategies.space import ParamBlock, Parameter, ParameterSpace
 
 
@@ -75,9 +76,8 @@ def rolling_beta(r: np.ndarray, m: np.ndarray, window: int) -> np.ndarray:
     """(T, N) OLS beta of each column of returns ``r`` (T, N) on ``m`` (T,) over the ``window``
     rows ending at each row (NaN before, or where m does not vary); NaN rows of r give NaN."""
     def sums(x: np.ndarray) -> np.ndarray:
-        c = np.concatenate([np.zeros((1, *x.shape[1:])), np.cumsum(x, axis=0)])
         out = np.full(x.shape, np.nan)
-        out[window - 1:] = c[window:] - c[:-window]
+        out[window - 1:] = rolling_sum(x, window)
         return out
 
     mm = m[:, None]
