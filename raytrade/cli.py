@@ -169,6 +169,8 @@ def backtest(config: ConfigOption, output_dir: OutputOption = None) -> None:
     shown = run.result.metrics[list(cols)]
     side = "long and short" if cfg.strategy.allow_short else "long only"
     _print_frame(shown, f"{cfg.name}: {cfg.strategy.name} {run.result.params}, {side}", "symbol", labels=cols)
+    if run.note:
+        out.print(f"note: {run.note}")
     out.print(f"run folder: [bold]{run.folder}[/]")
 
 
@@ -297,13 +299,15 @@ def research_compare(config: ConfigOption, output_dir: OutputOption = None, addr
     n_cpus = 1 if local else _connect(address, cpus)["cpus"]
     run = run_compare(cfg, cpus=n_cpus, use_ray=not local, rerun=rerun,
                       on_run=lambda name, done, total: out.print(f"[{done}/{total}] {name} done"))
-    shown = run.table.drop(columns="run").set_index("entry")
+    shown = run.table.drop(columns=["run", "note"]).set_index("entry")
     _print_frame(shown, f"{cfg.name}: walked forward, out of sample", "entry",
                  labels={"oos_cagr": "OOS CAGR", "oos_max_drawdown": "OOS max DD"},
                  integers={"sets", "windows"})
     kept = int(shown["survives"].sum())
     out.print(f"{kept} of {len(shown)} survive the overfitting statistics (OOS Sharpe > 0, PBO < 50%, "
               f"deflated Sharpe >= 0.95)")
+    for row in run.table[run.table["note"].astype(bool)].itertuples():
+        out.print(f"{row.entry}: {row.note}")
     out.print(f"run folder: {run.folder} (compare.html)")
 
 

@@ -12,7 +12,8 @@ from raytrade.backtest.config import BacktestConfig
 from raytrade.backtest.runfolder import library_versions, new_run_folder, write_json, write_yaml
 from raytrade.backtest.runner import BacktestResult, backtest
 from raytrade.data.loaders import frame_digest
-from raytrade.strategies.base import is_portfolio
+from raytrade.strategies.base import is_overlay, is_portfolio
+from raytrade.strategies.options import SYNTHETIC_NOTE
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,6 +21,7 @@ class BacktestRun:
     config: BacktestConfig
     result: BacktestResult
     folder: Path
+    note: str | None = None   # said with the results (an options overlay's synthetic prices)
 
 
 def run_backtest_job(config: BacktestConfig) -> BacktestRun:
@@ -45,6 +47,7 @@ def run_backtest_job(config: BacktestConfig) -> BacktestRun:
         "bars": len(close), "symbols": list(close.columns),
         "start": close.index[0].isoformat(), "end": close.index[-1].isoformat(),
         "synthetic": bool(close.attrs.get("synthetic", False)),
+        **({"note": SYNTHETIC_NOTE} if is_overlay(strategy) else {}),
         "versions": library_versions(),
     })
     write_json(folder / "metrics.json", {sym: row.to_dict() for sym, row in result.metrics.iterrows()})
@@ -56,13 +59,15 @@ def run_backtest_job(config: BacktestConfig) -> BacktestRun:
     # a portfolio strategy's symbol columns are position values (short ones negative): the book alone
     curves = result.equity[["PORTFOLIO"]] if is_portfolio(strategy) else result.equity
     equity_drawdown_figure(curves, folder / "equity_drawdown.png", title)
-    write_backtest_report(folder / "report.html", result, title)
-    return BacktestRun(config, result, folder)
+    note = SYNTHETIC_NOTE if is_overlay(strategy) else None
+    write_backtest_report(folder / "report.html", result, title, note=note)
+    return BacktestRun(config, result, folder, note)
 
 
-def write_backtest_report(path: Path, result: BacktestResult, title: str) -> Path:
+def write_backtest_report(path: Path, result: BacktestResult, title: str, note: str | None = None) -> Path:
     """One page: the plot of :meth:`BacktestResult.plot`, :meth:`BacktestResult.stats` as a
-    formatted table, the metrics per symbol and the round trips."""
+    formatted table, the metrics per symbol and the round trips; ``note`` first when given (an
+    options overlay's synthetic prices)."""
     from raytrade.analytics.report import figure_html, table_html, write_report
 
     stats = result.stats()
@@ -78,7 +83,7 @@ def write_backtest_report(path: Path, result: BacktestResult, title: str) -> Pat
     trips["return"] = trips["return"].map(lambda v: "–" if pd.isna(v) else f"{v:.1%}")
     trips["duration"] = trips["duration"].map(lambda v: "–" if pd.isna(v) else f"{v.days} d")
     trips.columns = [c.replace("_", " ") for c in trips.columns]
-    return write_report(path, title, [
+    return write_report(path, title, ([("Note", f"<p><strong>{note}</strong></p>")] if note else []) + [
         ("Equity against buy and hold", figure_html(result.plot(title), "equity, buy and hold, trades")),
         ("Headline figures", shown.to_html(border=0)),
         (f"Round trips ({len(trips)})", table_html(trips, "{:,.2f}")),

@@ -25,7 +25,7 @@ from raytrade.backtest.kernel import STAT_FIELDS, KernelOutput, run_kernel, sizi
 from raytrade.core.calendars import bars_per_year
 from raytrade.core.errors import BacktestError
 from raytrade.execution.impact import impact_inputs
-from raytrade.strategies.base import Strategy, is_portfolio
+from raytrade.strategies.base import Strategy, is_overlay, is_portfolio
 from raytrade.strategies.space import ParamBlock
 
 DEFAULT_MEMORY_BUDGET = 256 * 2**20
@@ -140,6 +140,12 @@ def run_grid(
                                   initial_capital=initial_capital, chunk_size=chunk_size, risk_free=risk_free,
                                   tail=tail, periods_per_year=periods_per_year)
     close, open_, volume = _check_prices(close, open_, volume)
+    if is_overlay(strategy):
+        from raytrade.backtest.overlays import run_overlay_grid
+
+        return run_overlay_grid(strategy, close, block, costs=costs, sizing=sizing,  # type: ignore[arg-type]
+                                initial_capital=initial_capital, risk_free=risk_free, tail=tail,
+                                periods_per_year=periods_per_year)
     if len(block) == 0:
         raise BacktestError("the parameter grid is empty")
     ppy = bars_per_year(close.index) if periods_per_year is None else periods_per_year
@@ -286,6 +292,12 @@ def backtest(
                                   costs=costs, sizing=sizing, initial_capital=initial_capital, risk_free=risk_free,
                                   periods_per_year=periods_per_year)
     close, open_, volume = _check_prices(close, open_, volume)
+    if is_overlay(strategy):
+        from raytrade.backtest.overlays import backtest_overlay
+
+        return backtest_overlay(strategy, params, close, costs=costs, sizing=sizing,  # type: ignore[arg-type]
+                                initial_capital=initial_capital, risk_free=risk_free,
+                                periods_per_year=periods_per_year)
     ppy = bars_per_year(close.index) if periods_per_year is None else periods_per_year
     unlisted = _unlisted(close.to_numpy(np.float64))
     if unlisted.all(axis=0).any():
@@ -356,6 +368,7 @@ def evaluate_sleeves(
     warmup: int | None = None,
     symbols: Sequence[str] | None = None,
     periods_per_year: float = PERIODS_PER_YEAR,
+    days: np.ndarray | None = None,
 ) -> KernelOutput:
     """Each set of ``block`` traded on every asset of ``close`` (T, N) over bars [start, end), the
     capital split equally over the N sleeves, summed: equity (end - start, K) and combined stats.
@@ -365,8 +378,14 @@ def evaluate_sleeves(
     so they only read the past. Pass the whole grid's warm-up when scoring a grid in chunks, so
     that a set's numbers do not depend on which chunk it is in. This is the unit a walk-forward
     trial scores. A portfolio strategy is scored as one book instead
-    (:func:`~raytrade.backtest.portfolio_runner.evaluate_portfolio`).
+    (:func:`~raytrade.backtest.portfolio_runner.evaluate_portfolio`), an options overlay by
+    :func:`~raytrade.backtest.overlays.evaluate_overlay` (``days``: each bar's calendar day).
     """
+    if is_overlay(strategy):
+        from raytrade.backtest.overlays import evaluate_overlay
+
+        return evaluate_overlay(strategy, close, block, start, end, days=days, costs=costs,  # type: ignore[arg-type]
+                                sizing=sizing, initial_capital=initial_capital, warmup=warmup)
     if is_portfolio(strategy):
         from raytrade.backtest.portfolio_runner import evaluate_portfolio
 

@@ -33,7 +33,7 @@ from raytrade.backtest.costs import CostModel, Sizing
 from raytrade.backtest.kernel import STAT_FIELDS
 from raytrade.backtest.runner import evaluate_sleeves
 from raytrade.core.errors import ConfigError
-from raytrade.strategies.base import Strategy, is_portfolio
+from raytrade.strategies.base import Strategy, is_overlay, is_portfolio
 from raytrade.strategies.space import ParamBlock
 
 BUILTIN_OBJECTIVES = ("sharpe", "sortino", "calmar", "total_return", "annual_return", "max_drawdown")
@@ -130,6 +130,7 @@ class Inputs:
     warmup: int
     symbols: tuple[str, ...] | None = None   # the columns' names (strategies that group by sector)
     periods_per_year: float = 252.0           # bars a year of the data's calendar (365 a day for crypto)
+    days: np.ndarray | None = None             # each bar's calendar day (option expiries count them)
 
 
 @dataclass
@@ -190,7 +191,9 @@ def score_chunk(
     on the whole history when ``window`` is None (in sample only, plus returns of ``sample_ids``)."""
     kwargs = {"open_": inputs.open_, "costs": inputs.costs, "sizing": inputs.sizing,
               "initial_capital": inputs.initial_capital, "warmup": inputs.warmup, "symbols": inputs.symbols}
-    if not is_portfolio(strategy):
+    if is_overlay(strategy):
+        kwargs = {k: kwargs[k] for k in ("costs", "sizing", "initial_capital", "warmup")} | {"days": inputs.days}
+    elif not is_portfolio(strategy):
         kwargs["periods_per_year"] = inputs.periods_per_year   # vol-target sizing's annualisation
     n_bars = inputs.close.shape[0]
     start, end = (0, n_bars) if window is None else (window.train_start, window.train_end)

@@ -7,7 +7,12 @@ volatility-target sizing, Monte Carlo) reads.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from raytrade.core.errors import ConfigError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 SESSIONS_PER_YEAR: dict[str, int] = {"XNYS": 252, "CRYPTO": 365}
 MINUTES_PER_SESSION: dict[str, int] = {"XNYS": 390, "CRYPTO": 1440}
@@ -47,3 +52,13 @@ def bars_per_year(index: object) -> float:
     252 for daily US equity bars, 365 for daily crypto bars, 105,120 for 5-minute crypto bars."""
     calendar, minutes = infer_calendar(index)
     return periods_per_year(calendar, minutes)
+
+
+def day_numbers(index: object) -> np.ndarray:
+    """Each timestamp's calendar day as days since 1970-01-01 (int64 numpy array; in the index's
+    own time zone): what option expiries, counted in calendar days, are measured in."""
+    import numpy as np
+    import pandas as pd
+
+    idx = pd.DatetimeIndex(index)
+    return np.asarray((idx.normalize() - pd.Timestamp(0, tz=idx.tz)).days, dtype=np.int64)

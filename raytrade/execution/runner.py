@@ -44,7 +44,7 @@ from raytrade.backtest.kernel import sizing_scale
 from raytrade.backtest.portfolio_runner import portfolio_sizing, portfolio_weights
 from raytrade.core.errors import ConfigError
 from raytrade.execution.targets import BookTargetTrader, TargetOrder, TargetTrader
-from raytrade.strategies.base import is_portfolio
+from raytrade.strategies.base import is_overlay, is_portfolio
 from raytrade.strategies.registry import check_shorts, get_strategy
 
 RUNNER_NAME = r"^[A-Za-z0-9_.:-]{1,64}$"
@@ -84,6 +84,9 @@ class RunnerSpec(BaseModel):
         """The parameters, checked by the strategy's space, with its defaults filled in; a
         portfolio strategy's sizing read as a book's (fixed fraction 1, max_leverage the gross cap)."""
         strategy = get_strategy(self.strategy, allow_short=self.allow_short)
+        if is_overlay(strategy):
+            raise ValueError(f"{self.strategy} writes options, and the engine holds no option positions yet: "
+                             "backtest and walk it forward (raytrade backtest / research walkforward)")
         object.__setattr__(self, "params", strategy.space.validate(self.params, "params"))
         if is_portfolio(strategy):
             check_shorts(self.strategy, self.allow_short)

@@ -86,6 +86,34 @@ def is_portfolio(strategy: object) -> bool:
     return callable(getattr(strategy, "weights", None)) and not callable(getattr(strategy, "signals", None))
 
 
+@runtime_checkable
+class OverlayStrategy(Protocol):
+    """An options overlay on each asset: the rules of writing options against a stock (covered
+    calls) or against cash (cash-secured puts), evaluated by
+    :mod:`raytrade.backtest.overlays` per asset sleeve with synthetic option prices.
+
+    ``overlay(params)`` returns, for one parameter set, the fields of
+    :class:`~raytrade.backtest.overlays.OverlayConfig` it sets (``kind``, ``delta``,
+    ``days_to_expiry``, ...); ``warmup`` the bars of history a sale reads (the volatility window).
+    The engine's strategy runner holds no option positions and refuses these strategies."""
+
+    name: ClassVar[str]
+    space: ClassVar[ParameterSpace]
+
+    def overlay(self, params: dict[str, int | float]) -> dict[str, Any]:
+        """The overlay settings of one parameter set."""
+        ...
+
+    def warmup(self, block: ParamBlock) -> int:
+        """Bars of history a bar's sale reads (as :meth:`Strategy.warmup`)."""
+        ...
+
+
+def is_overlay(strategy: object) -> bool:
+    """Whether ``strategy`` is an options overlay (:class:`OverlayStrategy`)."""
+    return callable(getattr(strategy, "overlay", None))
+
+
 def rolling_sum(x: np.ndarray, window: int) -> np.ndarray:
     """Sum over the ``window`` rows ending at each row, along the first axis (by running sums):
     shape (T - window + 1, ...), row i the sum of rows i .. i + window - 1."""

@@ -24,7 +24,7 @@ from raytrade.backtest.walkforward import (
     run_local,
     summarize,
 )
-from raytrade.core.calendars import bars_per_year
+from raytrade.core.calendars import bars_per_year, day_numbers
 from raytrade.strategies.registry import get_strategy
 from raytrade.tune.risk_jobs import StressSpec, stress_summary
 
@@ -60,7 +60,8 @@ class WalkForwardOptimizer:
                                anchored=self.anchored)
         objective = resolve_objective(self.objective)
         inputs = Inputs(close.to_numpy(np.float64), None, self.costs, self.sizing, self.initial_capital,
-                        strat.warmup(block), tuple(map(str, close.columns)), bars_per_year(close.index))
+                        strat.warmup(block), tuple(map(str, close.columns)), bars_per_year(close.index),
+                        day_numbers(close.index))
         if use_ray:
             from raytrade.tune.walkforward import run_on_tune
 

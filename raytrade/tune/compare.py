@@ -25,7 +25,7 @@ from raytrade.core.errors import ConfigError
 from raytrade.tune.walkforward_job import WalkForwardConfig, run_walkforward_job
 
 COLUMNS = ("entry", "strategy", "sets", "windows", "oos_sharpe", "oos_cagr", "oos_max_drawdown", "oos_turnover", "pbo",
-           "deflated_sharpe", "survives", "run")
+           "deflated_sharpe", "survives", "note", "run")
 
 
 class CompareConfig(BaseModel):
@@ -67,7 +67,7 @@ def summary_row(config: WalkForwardConfig, summary: dict, folder: Path) -> dict:
     return {"entry": config.name.removeprefix("walkforward_"), "strategy": config.strategy.name, "sets": summary["n_trials"], "windows": len(summary["windows"]),
             "oos_sharpe": oos["sharpe"], "oos_cagr": oos["annual_return"], "oos_max_drawdown": oos["max_drawdown"],
             "oos_turnover": oos.get("turnover"), "pbo": pbo, "deflated_sharpe": dsr,
-            "survives": survives(oos["sharpe"], pbo, dsr), "run": str(folder)}
+            "survives": survives(oos["sharpe"], pbo, dsr), "note": summary.get("note", ""), "run": str(folder)}
 
 
 def run_compare(config: CompareConfig, *, cpus: int = 1, use_ray: bool = True, rerun: bool = False,
@@ -86,13 +86,15 @@ def run_compare(config: CompareConfig, *, cpus: int = 1, use_ray: bool = True, r
     write_yaml(folder / "config.yaml", config.model_dump(mode="json"))
     table.to_csv(folder / "compare.csv", index=False)
     write_json(folder / "compare.json", {"rows": rows})
-    shown = table.drop(columns="run").set_index("entry")
+    shown = table.drop(columns=["run", "note"]).set_index("entry")
     kept = int(shown["survives"].sum())
+    noted = table[table["note"].astype(bool)]
+    notes = "".join(f"<p><strong>{row.entry}</strong>: {row.note}.</p>" for row in noted.itertuples())
     write_report(folder / "compare.html", f"{config.name}: the catalogue walked forward", [
         ("Out of sample, after the overfitting statistics", (
             f"<p>{len(shown)} strategies, each walked forward on its own grid; {kept} survive (stitched "
             "out-of-sample Sharpe &gt; 0, PBO &lt; 50 % and deflated Sharpe &ge; 0.95). CAGR and drawdown "
             "are fractions; turnover is the mean out-of-sample traded notional over equity a year.</p>"
-            + table_html(shown))),
+            + table_html(shown) + notes)),
     ])
     return CompareRun(folder, table)

@@ -35,9 +35,11 @@ from raytrade.backtest.walkforward import (
     run_local,
     summarize,
 )
-from raytrade.core.calendars import bars_per_year
+from raytrade.core.calendars import bars_per_year, day_numbers
 from raytrade.core.errors import ConfigError
 from raytrade.data.loaders import frame_digest
+from raytrade.strategies.base import is_overlay
+from raytrade.strategies.options import SYNTHETIC_NOTE
 from raytrade.strategies.registry import check_shorts, get_strategy
 from raytrade.strategies.space import ParamBlock
 from raytrade.tune.grid_job import GridStrategySpec
@@ -123,7 +125,7 @@ def prepare(config: WalkForwardConfig, cpus: int):
     strategy = get_strategy(config.strategy.name, allow_short=config.strategy.allow_short)
     inputs = Inputs(close.to_numpy(np.float64), None if open_ is None else open_.to_numpy(np.float64),
                     config.costs, config.sizing, config.initial_capital, strategy.warmup(block),
-                    tuple(map(str, close.columns)), bars_per_year(close.index))
+                    tuple(map(str, close.columns)), bars_per_year(close.index), day_numbers(close.index))
     tasks = plan_tasks(len(block), windows, len(close), close.shape[1], cpus, config.chunk_size)
     return close, open_, block, windows, strategy, inputs, tasks
 
@@ -158,6 +160,8 @@ def run_walkforward_job(config: WalkForwardConfig, *, cpus: int = 1, rerun: bool
                            max_pbo_trials=config.max_pbo_trials, chunk_size=tasks[0].size)
     seconds = time.perf_counter() - started
     summary = summarize(result, block, pbo_blocks=config.pbo_blocks, periods_per_year=inputs.periods_per_year)
+    if is_overlay(strategy):
+        summary["note"] = SYNTHETIC_NOTE
     risk = {}
     if config.montecarlo is not None:
         mc_fn = montecarlo_summary if use_ray else _montecarlo_local
@@ -220,7 +224,7 @@ def _equal_weight_hold(close: pd.DataFrame, config: WalkForwardConfig, start: in
 
 def verdict(summary: dict) -> list[str]:
     """Plain-language reading of the overfitting statistics."""
-    lines = []
+    lines = [f"Note: {summary['note']}."] if summary.get("note") else []
     ratio = summary["overfitting_ratio"]
     if summary["overfit"]:
         lines.append(f"Overfitting ratio {ratio:.2f} is above 2.0: the in-sample Sharpe does not carry out of sample.")

@@ -14,6 +14,7 @@ PARAMS = {
     "ts_momentum": lambda d: {"lookback": d.draw(st.integers(2, 20)), "skip": d.draw(st.integers(0, 1))},
     "bollinger_reversion": lambda d: {"window": d.draw(st.integers(2, 15)),
                                       "entry_z": d.draw(st.floats(0.5, 2.0)), "exit_z": d.draw(st.floats(-0.5, 0.4))},
+    "crypto_trend": lambda d: {"entry": d.draw(st.integers(3, 15)), "exit": d.draw(st.integers(2, 3))},
 }
 
 
@@ -94,3 +95,49 @@ def test_portfolio_strategies_do_not_look_ahead(data):
 
     for a, b in zip(run(close), run(changed), strict=True):
         np.testing.assert_array_equal(a[: t + 1], b[: t + 1])
+
+
+@settings(max_examples=30, deadline=None)
+@given(data=st.data())
+def test_options_overlays_do_not_look_ahead(data):
+    """Covered calls and cash-secured puts: the sleeves' equity, stock and written options up to bar
+    t ignore later prices (the payout at an expiry after t is not known before it)."""
+    import pandas as pd
+
+    from raytrade.backtest.overlays import backtest_overlay
+
+    name = data.draw(st.sampled_from(["covered_call", "cash_secured_put"]))
+    strategy = get_strategy(name)
+    params = {"delta": data.draw(st.floats(0.1, 0.6)), "days_to_expiry": data.draw(st.integers(7, 40)),
+              "vol_lookback": data.draw(st.integers(5, 20)), "vol_premium": data.draw(st.floats(0.0, 0.1))}
+    n = data.draw(st.integers(40, 120))
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
+    index = pd.bdate_range("2020-01-01", periods=n, tz="UTC")
+    close = pd.DataFrame(100 * np.exp(np.cumsum(rng.normal(0, 0.02, (n, 2)), axis=0)), index=index, columns=["A", "B"])
+    t = data.draw(st.integers(0, n - 2))
+    changed = close.copy()
+    changed.iloc[t + 1:] *= np.exp(rng.normal(0, 0.1, (n - t - 1, 2)))
+    a, b = (backtest_overlay(strategy, params, c, initial_capital=1e4) for c in (close, changed))
+    for x, y in ((a.equity, b.equity), (a.shares, b.shares), (a.signals, b.signals)):
+        np.testing.assert_array_equal(x.to_numpy()[: t + 1], y.to_numpy()[: t + 1])
+
+
+@settings(max_examples=3, deadline=None)
+@given(data=st.data())
+def test_the_ensemble_book_does_not_look_ahead(data):
+    """The ensemble long-short book re-fits its models as it walks: its weights up to bar t ignore
+    later prices (synthetic, seeded prices; small fits, so the property costs seconds)."""
+    from raytrade.backtest.portfolio_runner import portfolio_weights
+
+    strategy = get_strategy("ensemble_long_short", allow_short=True)
+    block = strategy.space.block({"quantile": 0.25, "hold": data.draw(st.integers(1, 5)), "refit": 15,
+                                  "train_bars": 63, "horizon": data.draw(st.integers(1, 5))})
+    n = 380
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
+    close = 50 * np.exp(np.cumsum(rng.normal(0.0003, 0.02, (n, 4)), axis=0))
+    t = data.draw(st.integers(strategy.warmup(block), n - 2))
+    changed = close.copy()
+    changed[t + 1:] *= np.exp(rng.normal(0, 0.1, (n - t - 1, 4)))
+    wa, wb = portfolio_weights(strategy, close, block), portfolio_weights(strategy, changed, block)
+    assert np.abs(wa[strategy.warmup(block):]).sum() > 0       # the book trades
+    np.testing.assert_array_equal(wa[: t + 1], wb[: t + 1])

@@ -98,3 +98,99 @@ def test_bad_input_is_named():
         run_overlay(pd.Series([1.0, 2.0]))
     with pytest.raises(BacktestError, match="volatility warm-up"):
         run_overlay(scripted(100.0).iloc[:10])
+
+
+# --- the overlays as catalogue strategies (sleeves sized by capital) ---------------------------
+
+def _kw(**params):
+    from raytrade.strategies.registry import get_strategy
+
+    return get_strategy(params.pop("name")), params
+
+
+def test_covered_call_strategy_is_the_overlay_sized_by_capital():
+    """A covered_call sleeve whose capital buys exactly 500 KO shares equals run_overlay with 5
+    contracts (the hand-checked accounting), bar by bar; the fills add up to its cash."""
+    from raytrade.backtest.costs import CostModel
+    from raytrade.backtest.overlays import backtest_overlay
+
+    close = load_prices(["KO"], start="2015-01-01")
+    strategy, params = _kw(name="covered_call", delta=0.3, days_to_expiry=30, vol_lookback=21, vol_premium=0.02,
+                           option_half_spread=0.02)
+    costs = CostModel(commission_bps=1.0, half_spread_bps=1.0)
+    capital = float(close["KO"].iloc[21]) * 500 * (1 + 2e-4)
+    res = backtest_overlay(strategy, params, close, costs=costs, initial_capital=capital)
+    ref = run_overlay(close["KO"], OverlayConfig(contracts=5, delta=0.3, vol_premium=0.02, option_half_spread=0.02,
+                                                 commission_bps=2.0))
+    np.testing.assert_allclose(res.equity["KO"].iloc[21:].to_numpy(), ref.equity.to_numpy(), rtol=1e-12)
+    assert (res.equity["KO"].iloc[:21] == capital).all()           # in cash through the volatility warm-up
+    assert res.shares["KO"].iloc[-1] == pytest.approx(500)
+    sells = res.fills[res.fills["symbol"].str.endswith(" C") & (res.fills["side"] == "sell")]
+    assert len(sells) == ref.summary["sales"] and np.allclose(sells["quantity"], 500)
+    # cash = capital - stock bought + premiums in - intrinsic values paid - commissions
+    signed = np.where(res.fills["side"] == "buy", -1, 1) * res.fills["quantity"] * res.fills["price"]
+    cash = capital + signed.sum() - res.fills["commission"].sum()
+    # no option is open at the end (no bar lies 30 days after the last expiry): equity = cash + stock
+    assert res.equity["KO"].iloc[-1] == pytest.approx(cash + 500 * close["KO"].iloc[-1], rel=1e-12)
+    trips = res.trades   # every call written, closed at expiry, and the stock, still held
+    assert len(trips) == ref.summary["sales"] + 1 and trips["open"].tolist() == [False] * len(sells) + [True]
+    assert res.metrics.loc["KO", "round_trips"] == len(sells)
+
+
+def test_cash_secured_puts_sized_by_capital_by_hand():
+    """Notional sizing: every sale writes cash / (K x 100) puts. On the scripted fall to 90 the
+    first put (sold at bar 5) is assigned at bar 27, a loss of K - 90 a share; the second, sold
+    there, expires worthless; no bar lies 30 days after the third sale's bar, so none is sold."""
+    from raytrade.backtest.overlays import backtest_overlay, realised_vol
+
+    close = scripted(90.0).to_frame()
+    strategy, params = _kw(name="cash_secured_put", delta=0.3, days_to_expiry=30, vol_lookback=5, vol_premium=0.25,
+                           option_half_spread=0.0)
+    res = backtest_overlay(strategy, params, close, initial_capital=10_000.0)
+    c = close["SYN"].to_numpy()
+    sig = realised_vol(c, 5) + 0.25
+    days = (close.index - close.index[0]).days.to_numpy()
+    e1 = int(np.searchsorted(days, days[5] + 30))
+    e2 = int(np.searchsorted(days, days[e1] + 30))
+    assert (e1, e2) == (27, 49) and days[-1] < days[e2] + 30
+    T1, T2 = (days[e1] - days[5]) / 365, (days[e2] - days[e1]) / 365
+    K1 = strike_for_delta(c[5], T1, 0.0, sig[5], 0.3, call=False)
+    n1 = 10_000 / (K1 * 100)
+    cash1 = 10_000 + bs(c[5], K1, T1, sig[5], call=False) * 100 * n1 - (K1 - 90.0) * 100 * n1
+    assert K1 > 90.0                                                         # assigned
+    K2 = strike_for_delta(90.0, T2, 0.0, sig[e1], 0.3, call=False)
+    n2 = cash1 / (K2 * 100)
+    p2 = bs(90.0, K2, T2, sig[e1], call=False)
+    sells = res.fills[res.fills["side"] == "sell"]
+    assert sells["quantity"].tolist() == pytest.approx([100 * n1, 100 * n2], rel=1e-12)
+    assert res.equity["SYN"].iloc[e1] == pytest.approx(cash1, rel=1e-12)    # the new put marked at its sale price
+    assert res.equity["SYN"].iloc[-1] == pytest.approx(cash1 + p2 * 100 * n2, rel=1e-12)
+    assert res.trades["pnl"].round(6).tolist()[:1] == [round((bs(c[5], K1, T1, sig[5], False) - (K1 - 90)) * 100 * n1, 6)]
+
+
+def test_walk_forward_scoring_equals_a_backtest_of_the_window():
+    """evaluate_overlay (a walk-forward trial's unit) on bars [a, b) equals backtest_overlay on the
+    same bars with the warm-up before them, sleeve for sleeve, for every set of a grid."""
+    from raytrade.backtest.overlays import backtest_overlay, evaluate_overlay
+    from raytrade.core.calendars import day_numbers
+
+    close = load_prices(["KO", "XOM", "WMT"], start="2005-01-01", end="2012-12-31")
+    strategy, _ = _kw(name="covered_call")
+    block = strategy.space.grid({"delta": [0.2, 0.4], "days_to_expiry": [30, 45], "vol_lookback": [21, 63]})
+    a, b = 800, 1400
+    out = evaluate_overlay(strategy, close.to_numpy(), block, a, b, days=day_numbers(close.index),
+                           initial_capital=3e5)
+    for k, params in enumerate(block.rows()):
+        # the trial starts every sleeve at bar a; a backtest sells after its own warm-up
+        warm = int(params["vol_lookback"])
+        starts = backtest_overlay(strategy, params, close.iloc[a - warm:b], initial_capital=3e5)
+        np.testing.assert_allclose(out.equity[:, k], starts.equity["PORTFOLIO"].iloc[warm:].to_numpy(), rtol=1e-12)
+        assert out.stat("round_trips")[k] == starts.metrics.loc["PORTFOLIO", "round_trips"]
+
+
+def test_the_engine_refuses_an_options_overlay():
+    from raytrade.core.errors import ConfigError
+    from raytrade.execution.runner import parse_runner_spec
+
+    with pytest.raises(ConfigError, match="covered_call writes options, and the engine holds no option positions"):
+        parse_runner_spec({"name": "cc", "strategy": "covered_call", "symbols": ["KO"]})

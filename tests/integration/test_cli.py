@@ -138,6 +138,10 @@ def test_user_csv_backtest(tmp_path):
 def test_shipped_backtest_configs_run(tmp_path, path):
     res = raytrade("backtest", "--config", str(path), "--output-dir", str(tmp_path))
     assert res.returncode == 0, res.stderr
+    if "covered_call" in path.name:   # an options overlay says its prices are synthetic, in the CLI and the report
+        assert "note: synthetic option prices" in res.stdout
+        (folder,) = tmp_path.iterdir()
+        assert "synthetic option prices" in (folder / "report.html").read_text()
 
 
 @pytest.mark.slow

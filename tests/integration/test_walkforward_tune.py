@@ -3,6 +3,8 @@ killed worker, and after an interrupted run resumes."""
 
 from __future__ import annotations
 
+import json
+
 import os
 import re
 import signal
@@ -223,3 +225,16 @@ def test_a_portfolio_strategy_walks_forward_on_tune(ray_session, tmp_path):
     with pytest.raises(ConfigError, match="allow_short"):
         bad = dict(changes, strategy={"name": "pairs", "grid": {"entry_z": [2.0]}})
         run_walkforward_job(config(tmp_path / "c", "pairs", **bad), use_ray=False)
+
+
+def test_an_options_overlay_walks_forward_on_tune(ray_session, tmp_path):
+    """Covered calls (the third kind: option expiries counted in calendar days, which the trials
+    get with the prices) on Tune: the same numbers as in one process, the synthetic-price note in
+    the summary."""
+    changes = {"data": {"dataset": "us_equities_20", "symbols": ["KO", "XOM", "WMT"], "start": "2013-01-01"},
+               "strategy": {"name": "covered_call", "grid": {"delta": [0.2, 0.3], "days_to_expiry": [30]}},
+               "walkforward": {"window": 1260}}
+    local = run_walkforward_job(config(tmp_path / "a", "cc", **changes), use_ray=False)
+    tuned = run_walkforward_job(config(tmp_path / "b", "cc", **changes), cpus=2, verbose=0)
+    assert summary_bytes(local) == summary_bytes(tuned)
+    assert "synthetic option prices" in json.loads(summary_bytes(tuned))["note"]
