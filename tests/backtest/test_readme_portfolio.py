@@ -71,9 +71,15 @@ def test_the_crypto_section_runs_as_written(tmp_path: Path, monkeypatch: pytest.
 
 
 def test_the_overlay_section_runs_as_written_and_its_figures_hold() -> None:
-    (code,) = blocks("python", "## Options overlays: covered calls and cash-secured puts")
+    code, strategy = blocks("python", "## Options overlays: covered calls and cash-secured puts")
     scope: dict = {}
     exec(compile(code, "README.md", "exec"), scope)
+    calls: dict = {}
+    exec(compile(strategy, "README.md", "exec"), calls)
+    options, stats = calls["options"], calls["calls"].stats()
+    assert (len(options), round(options["pnl"].sum()), round(options["pnl"].gt(0).mean(), 2)) == (616, -48470, 0.75)
+    assert [round(v, 3) for v in stats.loc["annual_return"]] == [0.087, 0.098]
+    assert [round(v, 2) for v in stats.loc["sharpe"]] == [0.70, 0.73]
     s, p = scope["result"].summary, scope["puts"].summary
     assert (s["sales"], s["assignments"], round(s["premium_income"])) == (154, 47, 21062)
     assert round(s["annualised_premium_yield"], 3) == 0.090 and round(s["total_return"], 3) == 2.465

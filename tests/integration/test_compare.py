@@ -1,6 +1,6 @@
 """`raytrade research compare`: the catalogue config as written is valid (every entry read and its
 data loaded), and the command runs it end to end on a cut-down copy (each entry's grid reduced to
-its first values and four of its eight entries, so the suite stays within its time budget; every
+its first values and five of its eleven entries, so the suite stays within its time budget; every
 entry is loaded as written; the full run is the README's)."""
 
 from __future__ import annotations
@@ -30,9 +30,10 @@ def test_the_catalogue_config_is_valid_as_written(monkeypatch: pytest.MonkeyPatc
     monkeypatch.chdir(ROOT)
     config = load_yaml("configs/research/compare.yaml", CompareConfig)
     entries = config.configs()
-    assert len(entries) >= 8
+    assert len(entries) >= 11
     names = {e.strategy.name for e in entries}
-    assert {"ma_crossover", "pairs", "residual_reversion", "momentum_divergence", "equal_weight"} <= names
+    assert {"ma_crossover", "pairs", "residual_reversion", "momentum_divergence", "equal_weight", "covered_call",
+            "cash_secured_put", "crypto_trend", "ensemble_long_short"} <= names
     for entry in entries:
         prepare(entry, 1)
 
@@ -42,7 +43,7 @@ def test_compare_runs_the_catalogue_cut_down(tmp_path: Path, monkeypatch: pytest
     monkeypatch.chdir(ROOT)
     source = yaml.safe_load((ROOT / "configs/research/compare.yaml").read_text())
     cut = []
-    for path in [p for p in source["runs"] if any(k in p for k in ("_ma.", "equal_weight", "residual", "crypto"))]:
+    for path in [p for p in source["runs"] if any(k in p for k in ("_ma.", "equal_weight", "residual", "crypto", "covered_call"))]:
         wf = yaml.safe_load((ROOT / path).read_text())
         wf["strategy"]["grid"] = {k: (v[:2] if isinstance(v, list) else v) for k, v in wf["strategy"]["grid"].items()}
         if wf["strategy"]["name"] == "ma_crossover":
@@ -58,10 +59,12 @@ def test_compare_runs_the_catalogue_cut_down(tmp_path: Path, monkeypatch: pytest
     res = CliRunner().invoke(app, ["research", "compare", "-c", str(cfg_path), "--local"])
     assert res.exit_code == 0, res.output
     assert "survive the overfitting statistics" in res.output
+    assert "covered_call: synthetic option prices" in res.output      # said in every report
     (folder,) = (tmp_path / "runs").glob("cut-*")
     rows = json.loads((folder / "compare.json").read_text())["rows"]
     assert len(rows) == len(cut) and all(r["windows"] >= 5 for r in rows)
-    assert "deflated" in (folder / "compare.html").read_text()
+    html = (folder / "compare.html").read_text()
+    assert "deflated" in html and "synthetic option prices" in html
     # run again: every walk-forward is read back, the table is the same
     again = run_compare(load_yaml(cfg_path, CompareConfig), use_ray=False)
     assert again.table["oos_sharpe"].tolist() == [r["oos_sharpe"] for r in rows]
