@@ -748,6 +748,7 @@ def serve(config: ConfigOption = Path("configs/serve/local.yaml"),
     from raytrade.serve.api import ServeFile, build
 
     cfg = load_yaml(config, ServeFile)
+    _check_store(cfg.api.engine)
     if cfg.ingress == "haproxy" and not os.environ.get("RAY_ADDRESS"):
         from raytrade.serve.ingress import use_throughput_ingress
 
@@ -772,6 +773,22 @@ def serve(config: ConfigOption = Path("configs/serve/local.yaml"),
     except KeyboardInterrupt:
         ray_serve.shutdown()
         engine.shutdown()
+
+
+def _check_store(engine: Any) -> None:
+    """Open and close the engine's event store before Ray starts, so that an unreachable or
+    refusing database is said in one line at once, not after the cluster and the actors are up."""
+    import asyncio
+
+    store = engine.open_store()
+
+    async def probe() -> None:
+        try:
+            await store.open()
+        finally:
+            await store.close()
+
+    asyncio.run(probe())
 
 
 @models_app.command("train")
