@@ -132,13 +132,14 @@ class PortfolioMirror(ActorBase):
 
     def __init__(self, config: EngineConfig) -> None:
         super().__init__(config)
-        self.book = Portfolio(0.0)
+        self.multipliers = {s: i.multiplier for s, i in config.instrument_map().items()}
+        self.book = Portfolio(0.0, self.multipliers)
         self.rebuilt_upto = 0
         self._seen: set[int] = set()
 
     async def rebuild(self) -> None:
         assert self.store is not None
-        self.book = Portfolio(0.0)
+        self.book = Portfolio(0.0, self.multipliers)
         records = await self.store.read(1, types=MIRROR_TYPES + self.extra_types())
         for r in records:
             self.apply_event(r.event)

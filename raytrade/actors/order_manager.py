@@ -484,7 +484,8 @@ class OrderManager(ActorBase):
         await self.ensure_ready()
         assert self.store is not None
         records = await self.store.read(types=BOOK_TYPES)
-        return book_history((r.event for r in records), self._marks(), self.now())
+        return book_history((r.event for r in records), self._marks(), self.now(),
+                            {s: i.multiplier for s, i in self.instruments.items()})
 
     async def attribution(self) -> dict[str, Any]:
         """P&L of the book by sector, strategy and symbol, rebuilt from the log at its session
@@ -707,7 +708,9 @@ class OrderManager(ActorBase):
         for name, row in out.items():
             b = self.core.strategy_books.get(name)
             row["positions"] = dict(b.positions) if b else {}
-            row["pnl"] = (b.cash_flow + sum(q * marks.get(s, 0.0) for s, q in b.positions.items())) if b else 0.0
+            mult = self.core.portfolio.multipliers
+            row["pnl"] = (b.cash_flow + sum(q * marks.get(s, 0.0) * mult.get(s, 1.0) for s, q in b.positions.items())
+                          if b else 0.0)
             if name in self.core.strategy_specs:
                 row["spec"] = self.core.strategy_specs[name]
                 handle = self._runners.get(name) if runners else None

@@ -55,9 +55,11 @@ class BookHistory:
 
 
 def book_history(events: Iterable[Event], now: Mapping[str, float] | None = None,
-                 at: datetime | None = None) -> BookHistory:
+                 at: datetime | None = None, multipliers: Mapping[str, float] | None = None) -> BookHistory:
     """Rebuild the book from ``events`` in log order (see the module); ``now``: the current
-    marks, added as a last point at ``at``."""
+    marks, added as a last point at ``at``; ``multipliers``: the instruments' contract
+    multipliers (absent: 1), applied to every value and cash flow."""
+    mult = dict(multipliers or {})
     cash = 0.0
     flow = 0.0
     pos: dict[str, float] = defaultdict(float)
@@ -76,11 +78,11 @@ def book_history(events: Iterable[Event], now: Mapping[str, float] | None = None
     def point(t: datetime) -> None:
         nonlocal flow
         times.append(t)
-        equity.append(cash + sum(q * marks.get(s, 0.0) for s, q in pos.items()))
+        equity.append(cash + sum(q * marks.get(s, 0.0) * mult.get(s, 1.0) for s, q in pos.items()))
         flows.append(flow)
         flow = 0.0
-        sym_rows.append({s: sym_cash[s] + pos[s] * marks.get(s, 0.0) for s in sym_cash})
-        strat_rows.append({g: strat_cash[g] + sum(q * marks.get(s, 0.0) for s, q in p.items())
+        sym_rows.append({s: sym_cash[s] + pos[s] * marks.get(s, 0.0) * mult.get(s, 1.0) for s in sym_cash})
+        strat_rows.append({g: strat_cash[g] + sum(q * marks.get(s, 0.0) * mult.get(s, 1.0) for s, q in p.items())
                            for g, p in strat_pos.items()})
 
     for e in events:
@@ -92,7 +94,7 @@ def book_history(events: Iterable[Event], now: Mapping[str, float] | None = None
         elif t is EventType.FILL:
             f = Fill.from_dict(p["fill"])
             g = tag_of.get(f.client_order_id, MANUAL)
-            cf = f.cash_flow
+            cf = f.cash_change(mult.get(f.symbol, 1.0))
             cash += cf
             pos[f.symbol] += f.signed_quantity
             sym_cash[f.symbol] += cf

@@ -117,8 +117,14 @@ class Fill:
 
     @property
     def cash_flow(self) -> float:
-        """Cash change of the fill: a buy pays price x quantity + commission (negative)."""
-        return -self.signed_quantity * self.price - self.commission
+        """Cash change of the fill of an instrument with multiplier 1: a buy pays price x quantity
+        + commission (negative). For options use :meth:`cash_change` with the multiplier."""
+        return self.cash_change(1.0)
+
+    def cash_change(self, multiplier: float = 1.0) -> float:
+        """Cash change of the fill: a buy pays price x quantity x multiplier + commission
+        (negative); the multiplier is the instrument's (100 for US equity options)."""
+        return -self.signed_quantity * self.price * multiplier - self.commission
 
     def to_dict(self) -> dict[str, Any]:
         out = {"client_order_id": self.client_order_id, "symbol": self.symbol, "side": self.side.value,

@@ -1,12 +1,16 @@
 """Positions and portfolio snapshots.
 
-A position's ``quantity`` is signed (+ long, - short). ``avg_cost`` is the average entry price per
-share of the open quantity, commissions included (average-cost method). P&L in currency units.
+A position's ``quantity`` is signed (+ long, - short), in units of the instrument (shares, coins,
+contracts). ``avg_cost`` is the average entry price per unit of the price's quote (a share, or the
+share of a contract's underlying an option premium is quoted for) of the open quantity, commissions
+included (average-cost method). ``multiplier`` is the instrument's (100 for US equity options,
+1 otherwise): value = quantity x price x multiplier. P&L and cash in currency units.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
@@ -23,34 +27,37 @@ class Position:
     quantity: float = 0.0
     avg_cost: float = 0.0
     realized_pnl: float = 0.0
+    multiplier: float = 1.0
 
     def __post_init__(self) -> None:
         checks.identifier(self.symbol, "symbol")
+        object.__setattr__(self, "multiplier", checks.positive(self.multiplier, "multiplier"))
         object.__setattr__(self, "quantity", checks.finite(self.quantity, "quantity"))
         object.__setattr__(self, "avg_cost", checks.non_negative(self.avg_cost, "avg_cost"))
         object.__setattr__(self, "realized_pnl", checks.finite(self.realized_pnl, "realized_pnl"))
 
     def unrealized_pnl(self, mark: float) -> float:
-        return self.quantity * (checks.positive(mark, "mark") - self.avg_cost)
+        return self.quantity * (checks.positive(mark, "mark") - self.avg_cost) * self.multiplier
 
     def market_value(self, mark: float) -> float:
-        return self.quantity * checks.positive(mark, "mark")
+        return self.quantity * checks.positive(mark, "mark") * self.multiplier
 
     def apply(self, fill: Fill) -> Position:
         """The position after ``fill``.
 
         Increasing fills move ``avg_cost`` to the quantity-weighted mean, the commission added to
-        the cost; reducing fills realise (price - avg_cost) x closed quantity (sign-aware) minus the
-        commission; a fill through zero closes the old side and opens the rest at the fill price.
+        the cost (per unit of the quote: commission / multiplier); reducing fills realise
+        (price - avg_cost) x closed quantity x multiplier (sign-aware) minus the commission; a
+        fill through zero closes the old side and opens the rest at the fill price.
         """
-        q, dq = self.quantity, fill.signed_quantity
+        q, dq, m = self.quantity, fill.signed_quantity, self.multiplier
         if math.isclose(q, 0.0, abs_tol=1e-12) or (q > 0) == (dq > 0):
             new_q = q + dq
-            cost = abs(q) * self.avg_cost + abs(dq) * fill.price + fill.commission
+            cost = abs(q) * self.avg_cost + abs(dq) * fill.price + fill.commission / m
             return replace(self, quantity=new_q, avg_cost=cost / abs(new_q))
         closed = min(abs(q), abs(dq))
         direction = 1.0 if q > 0 else -1.0
-        realized = direction * closed * (fill.price - self.avg_cost) - fill.commission
+        realized = direction * closed * (fill.price - self.avg_cost) * m - fill.commission
         new_q = q + dq
         if math.isclose(new_q, 0.0, abs_tol=1e-12):
             return replace(self, quantity=0.0, avg_cost=0.0, realized_pnl=self.realized_pnl + realized)
@@ -107,8 +114,10 @@ class Portfolio:
     engine passes the exchange session date; UTC dates otherwise).
     """
 
-    def __init__(self, cash: float = 0.0) -> None:
+    def __init__(self, cash: float = 0.0, multipliers: Mapping[str, float] | None = None) -> None:
         self.cash = checks.finite(cash, "cash")
+        # the instruments' contract multipliers (absent: 1), applied to every value and cash flow
+        self.multipliers = {s: checks.positive(float(m), f"multiplier of {s}") for s, m in (multipliers or {}).items()}
         self.positions: dict[str, Position] = {}
         self.marks: dict[str, float] = {}
         self.day: date | None = None
@@ -127,10 +136,11 @@ class Portfolio:
     def apply_fill(self, fill: Fill) -> float:
         """Apply ``fill``; return the P&L it realised (commission included)."""
         self._version += 1
-        pos = self.positions.get(fill.symbol) or Position(fill.symbol)
+        m = self.multipliers.get(fill.symbol, 1.0)
+        pos = self.positions.get(fill.symbol) or Position(fill.symbol, multiplier=m)
         new = pos.apply(fill)
         self.positions[fill.symbol] = new
-        self.cash += fill.cash_flow
+        self.cash += fill.cash_change(m)
         self.marks.setdefault(fill.symbol, fill.price)
         return new.realized_pnl - pos.realized_pnl
 
@@ -158,22 +168,22 @@ class Portfolio:
         return self.marks.get(symbol)
 
     def market_value(self, symbol: str) -> float:
-        q = self.quantity(symbol)
-        return q * self.marks[symbol] if q else 0.0
+        p = self.positions.get(symbol)
+        return p.quantity * self.marks[symbol] * p.multiplier if p and p.quantity else 0.0
 
     @property
     def net_exposure(self) -> float:
         if self._net[0] == self._version:
             return self._net[1]
         m = self.marks
-        net = sum(p.quantity * m[s] for s, p in self.positions.items() if p.quantity)
+        net = sum(p.quantity * m[s] * p.multiplier for s, p in self.positions.items() if p.quantity)
         self._net = (self._version, net)
         return net
 
     @property
     def gross_exposure(self) -> float:
         m = self.marks
-        return sum(abs(p.quantity * m[s]) for s, p in self.positions.items() if p.quantity)
+        return sum(abs(p.quantity * m[s] * p.multiplier) for s, p in self.positions.items() if p.quantity)
 
     @property
     def equity(self) -> float:
@@ -199,15 +209,18 @@ class Portfolio:
         """JSON-ready state (for snapshots); :meth:`from_state` restores it exactly."""
         return {"cash": self.cash, "day": self.day.isoformat() if self.day else None,
                 "day_start_equity": self.day_start_equity, "marks": dict(self.marks),
-                "positions": {s: [p.quantity, p.avg_cost, p.realized_pnl] for s, p in self.positions.items()}}
+                "multipliers": dict(self.multipliers),
+                "positions": {s: [p.quantity, p.avg_cost, p.realized_pnl, p.multiplier]
+                              for s, p in self.positions.items()}}
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> Portfolio:
-        p = cls(state["cash"])
+        """The portfolio of :meth:`to_state` (a state written before multipliers reads as all 1)."""
+        p = cls(state["cash"], state.get("multipliers"))
         p.day = date.fromisoformat(state["day"]) if state.get("day") else None
         p.day_start_equity = state["day_start_equity"]
         p.marks = {s: float(m) for s, m in state["marks"].items()}
-        p.positions = {s: Position(s, q, c, r) for s, (q, c, r) in state["positions"].items()}
+        p.positions = {s: Position(s, *row) for s, row in state["positions"].items()}
         p._version += 1
         return p
 

@@ -91,20 +91,21 @@ def json_safe(value: Any) -> Any:
 @dataclass(slots=True)
 class StrategyBook:
     """What one strategy's orders did: signed ``positions`` per symbol, the ``cash_flow`` of its
-    fills (currency: sales in, purchases and commissions out) and the number of ``fills``. Its
-    equity at prices p is capital + cash_flow + sum(position x p)."""
+    fills (currency: sales in, purchases and commissions out, with the instrument's multiplier) and
+    the number of ``fills``. Its equity at prices p is capital + cash_flow + sum(position x p x
+    multiplier)."""
 
     positions: dict[str, float] = field(default_factory=dict)
     cash_flow: float = 0.0
     fills: int = 0
 
-    def apply(self, fill: Fill) -> None:
+    def apply(self, fill: Fill, multiplier: float = 1.0) -> None:
         q = self.positions.get(fill.symbol, 0.0) + fill.signed_quantity
         if abs(q) < 1e-12:
             self.positions.pop(fill.symbol, None)
         else:
             self.positions[fill.symbol] = q
-        self.cash_flow += fill.cash_flow
+        self.cash_flow += fill.cash_change(multiplier)
         self.fills += 1
 
     def to_dict(self) -> dict[str, Any]:
@@ -145,7 +146,7 @@ class TradingCore:
         self.rules = rules or ComplianceRules()
         self.sectors = {s: i.sector for s, i in self.instruments.items()}
         self.book = OrderBook()
-        self.portfolio = Portfolio(0.0)
+        self.portfolio = Portfolio(0.0, {s: i.multiplier for s, i in self.instruments.items()})
         self.risk = PreTradeRisk(self.base_limits, self.sectors)
         self.compliance = ComplianceChecker(self.rules)
         self.violations: list[Violation] = []
@@ -232,6 +233,10 @@ class TradingCore:
                              {"order": order.to_dict()}, now, typed=payloads.OrderAccepted(order))
         self._reserved[order.symbol] += order.signed_quantity
         return v
+
+    def _multiplier(self, symbol: str) -> float:
+        i = self.instruments.get(symbol)
+        return i.multiplier if i is not None else 1.0
 
     def _exec_spec(self, order: Order, request: Mapping[str, Any], now: datetime) -> dict[str, Any] | str:
         """A parent's algorithm spec {name, params, urgency, start, end} checked by building the
@@ -525,7 +530,7 @@ class TradingCore:
                 tag = self.book.get(fill.client_order_id).order.strategy
                 self.compliance.on_fill(fill, tag)
                 if tag is not None:
-                    self.strategy_books.setdefault(tag, StrategyBook()).apply(fill)
+                    self.strategy_books.setdefault(tag, StrategyBook()).apply(fill, self._multiplier(fill.symbol))
             return ok
         if t is EventType.SESSION_STARTED:  # the hot path of a replay: read without the schema's checks
             p = event.payload

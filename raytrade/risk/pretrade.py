@@ -132,7 +132,7 @@ class PreTradeRisk:
                 values[s] = abs(after) * unit_value
             else:
                 q = book.quantity(s) + open_quantities.get(s, 0.0)
-                values[s] = abs(q) * (book.price(s) or 0.0)
+                values[s] = abs(q) * (book.price(s) or 0.0) * book.multipliers.get(s, 1.0)
         w = values[order.symbol] / equity
         if w > lim.max_symbol_weight + EPS:
             return RiskDecision.reject(RejectReason.SYMBOL_LIMIT, f"{order.symbol} would be {w:.2%} of equity "
@@ -155,7 +155,7 @@ class PreTradeRisk:
         """Current use of each limit (for the API and dashboards)."""
         equity = book.equity
         per_symbol = {s: abs(book.quantity(s) + open_quantities.get(s, 0.0)) * (book.price(s) or 0.0)
-                      for s in set(book.positions) | set(open_quantities)}
+                      * book.multipliers.get(s, 1.0) for s in set(book.positions) | set(open_quantities)}
         sectors: dict[str, float] = {}
         for s, v in per_symbol.items():
             if self.sectors.get(s):

@@ -340,3 +340,26 @@ def test_cancelling_a_parent_cancels_its_children_and_bad_parents_are_refused() 
                        ({"parent_id": "nobody"}, "not a working parent")):
         v = sim.core.submit("bad", {"symbol": "AAA", "side": "buy", "quantity": 10, **extra}, "sim")
         assert v.code is RejectReason.INVALID_ORDER and why in v.detail, v.detail
+
+
+def test_an_option_order_through_the_core_is_booked_at_its_multiplier() -> None:
+    """2 calls bought through the core and the paper broker at 3.50: cash falls by 700 (100 shares a
+    contract), the book is worth 2 x 3.50 x 100, and the risk usage weighs it at that value."""
+    from datetime import date
+
+    from raytrade.core.instruments import option
+
+    call = option("AAA", date(2024, 6, 21), 100.0, "call")
+    c = TradingCore({"AAA": equity("AAA"), call.symbol: call}, limits=NO_LIMITS, rules=ComplianceRules())
+    c.apply(Event(EventType.CASH_CHANGED, "admin", "capital", {"amount": 100_000.0}))
+    broker = PaperBroker(PaperBrokerConfig(participation_rate=None))
+    broker.on_bar(Bar(call.symbol, OPEN, 3.5, 3.5, 3.5, 3.5, 1_000))
+    bars(c, OPEN, **{"AAA": 100.0, call.symbol: 3.5})
+    v = c.submit("c1", {"symbol": call.symbol, "side": "buy", "quantity": 2, "strategy": "income"}, "alice")
+    assert v.order is not None, v.detail
+    broker.submit_now(v.order, c.instruments[call.symbol])
+    commit(c, [v.accept, *c.from_broker(broker.take_events("c1"), (v.order, "alice"))])  # type: ignore[list-item]
+    assert c.portfolio.cash == pytest.approx(100_000 - 700)
+    assert c.portfolio.market_value(call.symbol) == pytest.approx(700) and c.portfolio.equity == pytest.approx(100_000)
+    assert c.strategy_books["income"].cash_flow == pytest.approx(-700)
+    assert c.risk.usage(c.portfolio, {})["symbol_weights"][call.symbol] == pytest.approx(0.007)

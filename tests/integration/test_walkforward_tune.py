@@ -4,7 +4,6 @@ killed worker, and after an interrupted run resumes."""
 from __future__ import annotations
 
 import json
-
 import os
 import re
 import signal

@@ -109,3 +109,24 @@ def test_limits_refuse_infinity_and_nan() -> None:
     for bad in (float("inf"), float("nan")):
         with pytest.raises(pydantic.ValidationError, match="finite"):
             RiskLimits(max_order_notional=bad)
+
+
+def test_an_option_position_counts_at_its_multiplier() -> None:
+    """3 calls at 10.00 (100 shares each) are worth 3,000, 3 % of equity: 2 more pass the 5 % symbol
+    limit, 3 more do not; the usage reports the 3 %."""
+    opt = "KO    250117C00060000"
+    p = Portfolio(100_000, {opt: 100.0})
+    p.roll_day(date(2024, 3, 1))
+    p.apply_fill(Fill("seed", opt, "buy", 3, 10.0, 0.0, T))
+    p.day_start_equity = p.equity
+    r = risk()
+    assert r.usage(p, {})["symbol_weights"][opt] == pytest.approx(0.03)
+    assert r.check(buy(opt, 2), p, {}, T, multiplier=100.0).ok
+    assert r.check(buy(opt, 3), p, {}, T, multiplier=100.0).code is RejectReason.SYMBOL_LIMIT
+    # another symbol's order sees the option at its value too: at a 5 % gross limit, 3 % of calls and
+    # 2.5 % of AAPL is too much (at a multiplier of 1 the calls would be 0.03 %)
+    p.mark("AAPL", 100.0)
+    tight = risk(max_gross_leverage=0.05)
+    d = tight.check(buy("AAPL", 25), p, {}, T)
+    assert d.code is RejectReason.GROSS_LEVERAGE and d.numbers["leverage"] == pytest.approx(0.055)
+    assert tight.check(buy("AAPL", 19), p, {}, T).ok
