@@ -33,3 +33,32 @@ def equity_drawdown_figure(equity: pd.Series | pd.DataFrame, path: Path, title: 
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def hedging_error_figure(table: pd.DataFrame, path: Path, title: str, example: pd.DataFrame | None = None) -> Path:
+    """The delta-hedging study (:func:`raytrade.risk.hedging.hedging_error_study`): the standard
+    deviation of the hedging error as a fraction of the premium against the bars between
+    rebalances (with the sqrt(interval) line through the daily point, what a diffusion gives), and,
+    given one hedged option's ``example`` path, its book value against the option's value."""
+    n = 2 if example is not None else 1
+    fig, axes = plt.subplots(1, n, figsize=(5.5 * n, 4))
+    ax = axes[0] if n == 2 else axes
+    x = table.index.to_numpy(dtype=float)
+    y = table["std_error_of_premium"].to_numpy(dtype=float)
+    ax.plot(x, y * 100, marker="o", label="hedging error (std, % of premium)")
+    ax.plot(x, y[0] * (x / x[0]) ** 0.5 * 100, ls="--", color="grey", label="sqrt(bars between hedges)")
+    ax.set_xlabel("bars between rebalances")
+    ax.set_ylabel("% of the premium")
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=7)
+    if example is not None:
+        right = axes[1]
+        right.plot(example.index, example["option_value"], label="option value (Black-Scholes)")
+        right.plot(example.index, example["cash"] + example["shares"] * example["spot"], label="hedge: cash + shares")
+        right.set_title("one written call, hedged daily", fontsize=9)
+        right.legend(fontsize=7)
+        right.tick_params(axis="x", labelrotation=30, labelsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

@@ -84,7 +84,7 @@ def test_the_readme_example_runs_as_written():
     text = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     part = text[text.index("## Options pricing"):]
     part = part[:part.index("\n## ", 5)]
-    (code,) = re.findall(r"```python\n(.*?)```", part, flags=re.S)
+    code = re.findall(r"```python\n(.*?)```", part, flags=re.S)[0]
     scope: dict = {}
     exec(compile(code, "README.md", "exec"), scope)
     g = scope["g"]
