@@ -40,6 +40,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from raytrade.actors.config import EngineConfig
 from raytrade.actors.engine import TradingEngine
 from raytrade.backtest.config import BacktestConfig
+from raytrade.backtest.costs import SizingMode
 from raytrade.backtest.kernel import sizing_scale
 from raytrade.backtest.runfolder import library_versions, new_run_folder, write_json, write_yaml
 from raytrade.backtest.runner import backtest
@@ -94,7 +95,8 @@ def run_paper(config: PaperConfig, *, on_progress: Callable[[int, int], None] | 
     n_bars, n_sym = c.shape
     signals = np.column_stack([strategy.signals(strategy.prepare(c[:, j], block), block)[:, 0]
                                for j in range(n_sym)]).astype(np.float64)
-    scale = sizing_scale(c, config.sizing)
+    # Kelly reads the returns each symbol's own signals earned (the kernel's rule, same function)
+    scale = sizing_scale(c, config.sizing, signals if config.sizing.mode is SizingMode.KELLY else None)
     stamps = session_stamps(pd.DatetimeIndex(close.index))
 
     folder = new_run_folder(config.output_dir, config.name)

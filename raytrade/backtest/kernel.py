@@ -191,8 +191,7 @@ def sizing_scale(close: np.ndarray, sizing: Sizing, signal: np.ndarray | None = 
     close = np.asarray(close, dtype=np.float64)
     if sizing.mode is SizingMode.KELLY:
         if signal is None:
-            raise ConfigError("kelly sizing reads the strategy's own signals: it sizes backtests and research "
-                              "runs (the paper replay and the engine's runner do not take it yet)")
+            raise ConfigError("kelly sizing reads the strategy's own signals: pass them (signal=...) to size by it")
         sig = np.asarray(signal)
         if col_asset is None:
             col_asset = np.arange(sig.shape[1]) if close.shape[1] == sig.shape[1] else np.zeros(sig.shape[1], int)

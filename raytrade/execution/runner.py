@@ -5,7 +5,10 @@ its target weights into orders through the engine's normal order path (risk, com
 the strategy's tag on every order). Per bar, in this order (the kernel's timing, rules 1-4 of
 :mod:`raytrade.backtest.kernel`): the targets set at the previous close are executed at this bar's
 close (:class:`~raytrade.execution.targets.TargetTrader`), then this bar's signals, computed from
-the closes up to and including it, set the next targets.
+the closes up to and including it, set the next targets. Sizing is the kernel's too
+(:func:`~raytrade.backtest.kernel.sizing_scale`): fixed fraction, volatility target, or Kelly from
+the returns the strategy's own signals earned over the lookback (the runner keeps the bars that
+takes).
 
 The runner trades ``capital`` of the account: its equity is capital + the cash flow of its own
 fills + its positions at the bar's closes (:class:`~raytrade.execution.core.StrategyBook`, rebuilt
@@ -72,13 +75,6 @@ class RunnerSpec(BaseModel):
             raise ValueError("symbols must be distinct")
         return v
 
-    @field_validator("sizing")
-    @classmethod
-    def _not_kelly(cls, v: Sizing) -> Sizing:
-        if v.mode is SizingMode.KELLY:
-            raise ValueError("kelly sizing sizes backtests and research runs; the engine's runner does not take it yet")
-        return v
-
     @model_validator(mode="after")
     def _params_fit(self) -> RunnerSpec:
         """The parameters, checked by the strategy's space, with its defaults filled in; a
@@ -123,6 +119,8 @@ class StrategyRunnerCore:
         need = self.strategy.warmup(self.block) + 2
         if self.spec.sizing.mode is SizingMode.VOL_TARGET:
             need = max(need, self.spec.sizing.vol_lookback + 2)
+        elif self.spec.sizing.mode is SizingMode.KELLY:   # the signals of the whole lookback, each warmed up
+            need += self.spec.sizing.kelly_lookback + 1
         # a book keeps every bar since the runner started: its re-balance and selection schedules
         # count from its first bar, as a backtest's count from the first bar of its data
         self.keep = 10**9 if self.book else max(need, 2)
@@ -175,8 +173,11 @@ class StrategyRunnerCore:
                 sig[j] = self.trader.prev_signal[j]  # no new bar for it: nothing changes
                 continue
             arr = np.asarray(h, dtype=np.float64)
-            sig[j] = float(self.strategy.signals(self.strategy.prepare(arr, self.block), self.block)[-1, 0])
-            scl[j] = float(sizing_scale(arr[:, None], self.spec.sizing)[-1, 0])
+            full = self.strategy.signals(self.strategy.prepare(arr, self.block), self.block)
+            sig[j] = float(full[-1, 0])
+            # Kelly reads the returns the strategy's own signals earned (the kernel's rule, same function)
+            kelly = self.spec.sizing.mode is SizingMode.KELLY
+            scl[j] = float(sizing_scale(arr[:, None], self.spec.sizing, full if kelly else None)[-1, 0])
             self.last_signal[s] = sig[j]
             self.last_weight[s] = sig[j] * scl[j]
         self.trader.observe(sig, scl)

@@ -82,7 +82,7 @@ def test_kelly_on_real_data_in_a_backtest_and_a_grid() -> None:
 def test_kelly_refusals() -> None:
     with pytest.raises(ValidationError, match="Kelly multiplier"):
         Sizing(mode="kelly", fraction=1.5)
-    with pytest.raises(ConfigError, match="reads the strategy's own signals"):
+    with pytest.raises(ConfigError, match="reads the strategy's own signals: pass them"):
         sizing_scale(np.ones((5, 1)), Sizing(mode="kelly"))
 
 

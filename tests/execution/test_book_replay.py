@@ -103,3 +103,34 @@ def test_a_runner_refuses_a_book_it_cannot_size() -> None:
                            "sizing": {"mode": "vol_target"}})
     with pytest.raises(ConfigError, match="allow_short"):
         parse_runner_spec({"name": "b", "strategy": "pairs", "symbols": ["KO", "PEP"]})
+
+
+def test_the_engines_runner_sizes_by_kelly_as_its_backtest() -> None:
+    """Kelly sizing in the engine's runner (its plain core fed bar by bar, fills at each close, no
+    costs) holds the positions the backtest's kernel holds with the same Kelly sizing: the scale read
+    from the returns the strategy's own signals earned over the lookback, with the same function."""
+    from raytrade.backtest import Sizing, backtest
+    from raytrade.data import load_prices
+    from raytrade.execution.runner import StrategyRunnerCore, parse_runner_spec
+    from raytrade.strategies import get_strategy
+
+    close = load_prices(["MSFT"], start="2015-01-01").iloc[:400]
+    sizing = {"mode": "kelly", "fraction": 0.5, "kelly_lookback": 60, "max_leverage": 1.5, "whole_shares": False}
+    params = {"fast": 10, "slow": 30}
+    spec = parse_runner_spec({"name": "k", "strategy": "ma_crossover", "params": params, "symbols": ["MSFT"],
+                              "sizing": sizing, "capital": 100_000.0, "allow_short": True})
+    runner = StrategyRunnerCore(spec, CostModel())
+    assert runner.keep >= 30 + 60
+    positions: dict[str, float] = {}
+    cash_flow = 0.0
+    held = []
+    for at, row in close.iterrows():
+        closes = row.to_dict()
+        for o in runner.on_bar(at.to_pydatetime(), closes, positions, cash_flow):
+            positions[o.symbol] = positions.get(o.symbol, 0.0) + o.quantity
+            cash_flow -= o.quantity * closes[o.symbol]
+        held.append(positions.get("MSFT", 0.0))
+    result = backtest(get_strategy("ma_crossover", allow_short=True), params, close, sizing=Sizing(**sizing))
+    np.testing.assert_allclose(held, result.shares["MSFT"].to_numpy(), rtol=1e-9, atol=1e-9)
+    sizes = {round(abs(h) * p / 100_000, 2) for h, p in zip(held, close["MSFT"], strict=True) if h}
+    assert len(sizes) > 3   # the Kelly fraction moves with the signal's record, not a fixed size

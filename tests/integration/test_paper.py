@@ -46,6 +46,20 @@ def test_a_refused_order_is_recorded_and_breaks_parity_where_it_happens(ray_sess
     assert not run.parity["trades_equal"]
 
 
+def test_kelly_sizing_in_the_paper_replay_matches_the_backtest(ray_session: dict, tmp_path: Path) -> None:
+    """Half-Kelly from the signal's own 60-day record (10/30-day crossover, KO 2011): the actors
+    trade what the backtest's kernel trades, whole shares, costs and all."""
+    cfg = short_config(tmp_path, start=pd.Timestamp("2011-01-01").date(), end=pd.Timestamp("2011-12-31").date())
+    cfg = cfg.model_copy(update={
+        "strategy": cfg.strategy.model_copy(update={"params": {"fast": 10, "slow": 30}}),
+        "sizing": cfg.sizing.model_copy(update={"mode": "kelly", "fraction": 0.5, "kelly_lookback": 60,
+                                                "max_leverage": 0.95})})
+    run = run_paper(cfg)
+    p = run.parity
+    assert p["trades_backtest"] >= 2 and p["trades_equal"], (run.fills, p)
+    assert p["max_abs_equity_diff"] < 1e-6 * p["final_equity_backtest"] and p["rejections"] == 0
+
+
 def test_paper_cli_end_to_end(tmp_path: Path) -> None:
     cfg = yaml.safe_load((ROOT / "configs/paper/ma_crossover_ko.yaml").read_text())
     cfg["data"].update(start="2009-01-01", end="2010-06-30")
