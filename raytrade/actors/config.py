@@ -75,6 +75,9 @@ class EngineConfig(BaseModel):
     audit_checkpoint_s: float = Field(5.0, gt=0, le=3600, description="seconds between checkpoints")
     store_resolve_s: float = Field(30.0, gt=0, le=600, description="PostgreSQL: seconds to settle a commit whose "
                                    "reply was lost before the order manager restarts and rebuilds from the log")
+    risk_figures_s: float = Field(10.0, gt=0, le=3600, description="seconds between computations of the book's "
+                                  "VaR, CVaR, leverage, correlation risk and Greeks (also soon after a fill)")
+    risk_lookback: int = Field(252, ge=20, le=5000, description="daily returns the VaR figures read")
 
     @field_validator("equities")
     @classmethod

@@ -45,6 +45,15 @@ class Metrics:
                                                 "outcome win or loss", boundaries=MONEY_BOUNDS,
                                                 tag_keys=(*e, "outcome"))
         self.risk_halt = Gauge("risk_halt", "1 while risk-increasing orders are halted", tag_keys=e)
+        self.risk_var = Gauge("risk_var", "the book's historical VaR at 99 %, a fraction of equity (positive = "
+                              "loss), by horizon (1d, 10d)", tag_keys=(*e, "horizon"))
+        self.risk_cvar = Gauge("risk_cvar", "the book's historical CVaR at 99 %, a fraction of equity, by horizon",
+                               tag_keys=(*e, "horizon"))
+        self.risk_figure = Gauge("risk_figure", "the book's gross_leverage and correlation_risk (fractions) and "
+                                 "Greeks (dollar_delta, dollar_gamma, vega, theta, rho: currency)",
+                                 tag_keys=(*e, "figure"))
+        self.risk_figures_time = Gauge("risk_figures_time", "Unix time of the last risk figures (staleness = "
+                                       "time() - this)", tag_keys=e)
         self.actor_restarts = Counter("actor_restarts", "engine actor restarts", tag_keys=(*e, "actor"))
         self.cache_degraded = Gauge("cache_degraded", "1 while a configured Redis is unreachable",
                                     tag_keys=(*e, "actor"))

@@ -95,6 +95,9 @@ class OrderManager(ActorBase):
         self._last_committed: tuple[int, str] | None = None  # (sequence, hash) of this process's newest commit
         self._checkpoints: asyncio.Task[None] | None = None
         self._pump: asyncio.Task[None] | None = None
+        self._figures: Any = None            # the last RiskFigures (raytrade.risk.live)
+        self._figures_task: asyncio.Task[None] | None = None
+        self._figures_due = asyncio.Event()  # set by a fill: recompute now rather than at the next tick
         self._marks_saved_at = 0.0
         self._unrecorded: list[Event] = []  # broker reports executed but not yet committed (retried first)
         self._portfolio: CallBatcher | None = None
@@ -156,6 +159,8 @@ class OrderManager(ActorBase):
         await self._reconcile()
         if not self.broker.in_process and (self._pump is None or self._pump.done()):
             self._pump = asyncio.create_task(self._pump_reports())
+        if self._figures_task is None or self._figures_task.done():
+            self._figures_task = asyncio.create_task(self._risk_figures_loop())
         self._runners = {}
         for name in core.strategy_specs:
             if core.strategies.get(name):
@@ -387,6 +392,45 @@ class OrderManager(ActorBase):
                     print(f"raytrade order manager {self.config.name}: cannot write the checkpoint file: {exc}",
                           file=sys.stderr, flush=True)
 
+    async def _risk_figures_loop(self) -> None:
+        """The book's risk figures (:mod:`raytrade.risk.live`), every ``risk_figures_s`` and soon
+        after a fill, off the order path: a submission never waits for them, and a failure here is
+        said on stderr and leaves the last figures (their age shows it)."""
+        while True:
+            try:
+                await asyncio.wait_for(self._figures_due.wait(), timeout=self.config.risk_figures_s)
+                trigger = "fill"
+            except TimeoutError:
+                trigger = "timer"
+            self._figures_due.clear()
+            try:
+                self._compute_figures(trigger)
+            except Exception as exc:
+                print(f"raytrade order manager {self.config.name}: risk figures failed: {type(exc).__name__}: {exc}",
+                      file=sys.stderr, flush=True)
+            await asyncio.sleep(0.2)   # a burst of fills is one recomputation
+
+    def _compute_figures(self, trigger: str) -> None:
+        from raytrade.risk.live import compute_figures, daily_closes
+
+        closes = daily_closes({s: ((t, c) for t, c, _ in tape) for s, tape in self._tape.items()})
+        f = compute_figures(self.core.portfolio, self.instruments, closes, as_of=self.now(), trigger=trigger,
+                            lookback=self.config.risk_lookback)
+        self._figures = f
+        m, t = metrics(), tags(self.config.name)
+        for horizon, value, tail in (("1d", f.var_1d, f.cvar_1d), ("10d", f.var_10d, f.cvar_10d)):
+            if value is not None:
+                m.risk_var.set(value, {**t, "horizon": horizon})
+            if tail is not None:
+                m.risk_cvar.set(tail, {**t, "horizon": horizon})
+        for name in ("gross_leverage", "correlation_risk"):
+            value = getattr(f, name)
+            if value is not None:
+                m.risk_figure.set(value, {**t, "figure": name})
+        for name, value in f.greeks.items():
+            m.risk_figure.set(value, {**t, "figure": name})
+        m.risk_figures_time.set(time.time(), t)
+
     def _restart_from_log(self, exc: StoreOutcomeUnknownError) -> NoReturn:
         """The log may hold events this process has not applied: end the process so that Ray
         restarts it and it rebuilds from the log before it answers anyone (see the module)."""
@@ -423,6 +467,7 @@ class OrderManager(ActorBase):
         for r in records:
             if r.event.type is EventType.FILL:
                 self.counts["fills"] += 1
+                self._figures_due.set()
                 f = r.event.payload["fill"]
                 self.tally.inc(m.trades, tags(self.config.name, symbol=f["symbol"]))
                 mark = self.core.portfolio.marks.get(f["symbol"])
@@ -789,8 +834,11 @@ class OrderManager(ActorBase):
         return await getattr(self, f"_{role}_{method}")(*args)
 
     async def _risk_status(self, open_quantities: dict[str, float] | None = None) -> dict[str, Any]:
+        """The limits, their use and the halt state, and ``figures``: the book's last risk figures
+        with their age in seconds (None before the first computation)."""
         metrics().risk_halt.set(float(self.core.risk.halted), tags(self.config.name))
-        return self.core.risk_status()
+        figures = self._figures.to_dict(datetime.now(UTC)) if self._figures is not None else None
+        return {**self.core.risk_status(), "figures": figures}
 
     async def _risk_halt(self, principal: str, reason: str) -> dict[str, Any]:
         await self._commit_apply([self.core.halt_event(principal, reason)])

@@ -473,7 +473,8 @@ def test_a_market_data_feed_prices_the_engine_and_resumes_after_a_restart(engine
     """The replay feed sends the bundled closes (20 trading days a second): a market order fills
     against them at once; SIGKILL of the feed's actor and it continues after the last moment the
     order manager saw (the log's sessions never go back in time)."""
-    eng = engine_factory(market_data={"source": "bundled", "start": "2015-01-02", "bars_per_second": 20})
+    eng = engine_factory(market_data={"source": "bundled", "start": "2015-01-02", "bars_per_second": 20},
+                         risk_figures_s=0.5)
 
     def market_now(after: str | None = None, timeout_s: float = 60.0) -> str:
         deadline = time.monotonic() + timeout_s
@@ -499,3 +500,14 @@ def test_a_market_data_feed_prices_the_engine_and_resumes_after_a_restart(engine
     days = [r.event.payload["day"] for r in log if r.event.type is EventType.SESSION_STARTED]
     assert ok and len(days) > 5 and days == sorted(days) and len(set(days)) == len(days)
     assert ray.get(feed.ping.remote())
+    # the risk figures follow the book off the order path: VaR of the KO position once it has 20
+    # daily returns of the feed behind it, with their age, in the risk actor's status
+    deadline = time.monotonic() + 60
+    while True:
+        figures = ray.get(eng.handles["risk"].status.remote())["figures"]
+        if figures and figures["var_1d"] is not None:
+            break
+        assert time.monotonic() < deadline, figures
+        time.sleep(0.2)
+    assert figures["days"] >= 20 and 0 < figures["var_1d"] < 0.01 and figures["age_s"] < 30
+    assert figures["exposures"]["KO"] > 0 and figures["greeks"]["dollar_delta"] == figures["exposures"]["KO"]
