@@ -396,12 +396,8 @@ class OrderManager(ActorBase):
         """The book's risk figures (:mod:`raytrade.risk.live`), every ``risk_figures_s`` and soon
         after a fill, off the order path: a submission never waits for them, and a failure here is
         said on stderr and leaves the last figures (their age shows it)."""
+        trigger = "start"
         while True:
-            try:
-                await asyncio.wait_for(self._figures_due.wait(), timeout=self.config.risk_figures_s)
-                trigger = "fill"
-            except TimeoutError:
-                trigger = "timer"
             self._figures_due.clear()
             try:
                 self._compute_figures(trigger)
@@ -409,6 +405,11 @@ class OrderManager(ActorBase):
                 print(f"raytrade order manager {self.config.name}: risk figures failed: {type(exc).__name__}: {exc}",
                       file=sys.stderr, flush=True)
             await asyncio.sleep(0.2)   # a burst of fills is one recomputation
+            try:
+                await asyncio.wait_for(self._figures_due.wait(), timeout=self.config.risk_figures_s)
+                trigger = "fill"
+            except TimeoutError:
+                trigger = "timer"
 
     def _compute_figures(self, trigger: str) -> None:
         from raytrade.risk.live import compute_figures, daily_closes
@@ -417,6 +418,7 @@ class OrderManager(ActorBase):
         f = compute_figures(self.core.portfolio, self.instruments, closes, as_of=self.now(), trigger=trigger,
                             lookback=self.config.risk_lookback)
         self._figures = f
+        self.core.risk.figures = f   # what the configured VaR and Greeks limits read (never computed on the order path)
         m, t = metrics(), tags(self.config.name)
         for horizon, value, tail in (("1d", f.var_1d, f.cvar_1d), ("10d", f.var_10d, f.cvar_10d)):
             if value is not None:

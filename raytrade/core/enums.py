@@ -106,6 +106,8 @@ class RejectReason(StrEnum):
     GROSS_LEVERAGE = "GROSS_LEVERAGE"
     DAILY_LOSS_HALT = "DAILY_LOSS_HALT"
     TRADING_HALTED = "TRADING_HALTED"
+    RISK_FIGURE_LIMIT = "RISK_FIGURE_LIMIT"        # a configured VaR or Greeks limit (raytrade.risk.checks)
+    RISK_FIGURES_STALE = "RISK_FIGURES_STALE"      # those limits' figures are missing or too old: fail closed
     # the engine
     ENGINE_STOPPED = "ENGINE_STOPPED"
     STRATEGY_STOPPED = "STRATEGY_STOPPED"

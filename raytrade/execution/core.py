@@ -470,7 +470,7 @@ class TradingCore:
     def limits_event(self, limits: Mapping[str, Any], principal: str, reason: str) -> Event:
         """``parameter_changed`` for the risk limits with ``limits`` changed (validated first)."""
         new = RiskLimits.model_validate({**self.risk.limits.model_dump(), **limits})
-        return Event(EventType.PARAMETER_CHANGED, principal, reason, {"component": "risk", "limits": new.model_dump()},
+        return Event(EventType.PARAMETER_CHANGED, principal, reason, {"component": "risk", "limits": new.model_dump(mode="json")},
                      self.now())
 
     # --- market data -------------------------------------------------------------------------
@@ -557,8 +557,10 @@ class TradingCore:
                 spec["params"] = data.values["params"]
         elif isinstance(data, payloads.ParameterChanged) and data.component == "risk":
             state = (self.risk.halted, self.risk.halt_code, self.risk.halt_detail, self.risk._resumed)
+            figures = self.risk.figures   # new limits read the same last figures
             self.risk = PreTradeRisk(RiskLimits.model_validate(data.values["limits"]), self.sectors)
             self.risk.halted, self.risk.halt_code, self.risk.halt_detail, self.risk._resumed = state
+            self.risk.figures = figures
         elif isinstance(data, payloads.ViolationPayload):
             self.violations.append(Violation.from_dict(data.to_payload()))
         return True

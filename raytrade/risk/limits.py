@@ -10,6 +10,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from raytrade.risk.checks import CheckSpec
+
 
 class RiskLimits(BaseModel):
     """Every limit is a finite number (an infinite one would switch a check off unseen)."""
@@ -24,6 +26,10 @@ class RiskLimits(BaseModel):
     max_order_notional: float = Field(1_000_000.0, gt=0, description="quantity x price x multiplier per order")
     max_orders_per_second: float = Field(50.0, gt=0, description="accepted orders in any one-second window")
     max_limit_deviation: float = Field(0.10, gt=0, le=10, description="|limit / market price - 1| of a limit order")
+    checks: tuple[CheckSpec, ...] = Field((), description="limits on the book's risk figures (var, delta, gamma, "
+                                          "vega; raytrade.risk.checks), for orders that add risk")
+    figures_max_age_s: float = Field(60.0, gt=0, le=86_400, description="with checks: risk figures older than "
+                                     "this (wall seconds) refuse orders that add risk (fail closed)")
 
 
 def load_risk_limits(path: str | Path) -> RiskLimits:

@@ -11,32 +11,18 @@ can always be reduced. Rejections carry a reason code and the numbers that trigg
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import datetime
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from raytrade.core.enums import RejectReason
 from raytrade.core.orders import Order
 from raytrade.core.portfolio import Portfolio
+from raytrade.risk.decision import OK, RiskDecision
 from raytrade.risk.limits import RiskLimits
 
 EPS = 1e-9
-
-
-@dataclass(frozen=True, slots=True)
-class RiskDecision:
-    ok: bool
-    code: RejectReason | None = None
-    detail: str = ""
-    numbers: dict[str, float] = field(default_factory=dict)
-
-    @classmethod
-    def reject(cls, code: RejectReason, detail: str, **numbers: float) -> RiskDecision:
-        return cls(False, code, detail, {k: float(v) for k, v in numbers.items()})
-
-
-OK = RiskDecision(True)
+__all__ = ["OK", "PreTradeRisk", "RiskDecision"]
 
 
 class PreTradeRisk:
@@ -46,8 +32,11 @@ class PreTradeRisk:
     ``halted`` before and after to record the halt); only :meth:`resume` clears it.
     """
 
-    def __init__(self, limits: RiskLimits, sectors: Mapping[str, str | None] | None = None) -> None:
+    def __init__(self, limits: RiskLimits, sectors: Mapping[str, str | None] | None = None,
+                 wall: Callable[[], datetime] | None = None) -> None:
         self.limits = limits
+        self.figures: Any = None   # the book's last RiskFigures (raytrade.risk.live), set by the engine
+        self.wall = wall or (lambda: datetime.now(UTC))
         self.sectors = dict(sectors or {})
         self.halted = False
         self.halt_code: RejectReason | None = None
@@ -116,7 +105,27 @@ class PreTradeRisk:
             decision = self._exposure(order, book, open_quantities, after, mark * multiplier)
             if not decision.ok:
                 return decision
+            if lim.checks:
+                decision = self._figure_checks()
+                if not decision.ok:
+                    return decision
         self._recent.append(ts)
+        return OK
+
+    def _figure_checks(self) -> RiskDecision:
+        """The configured limits on the book's risk figures (:mod:`raytrade.risk.checks`), read from
+        the figures last computed; missing or older than ``figures_max_age_s`` refuses (fail closed)."""
+        f, lim = self.figures, self.limits
+        age = (self.wall() - f.computed_at).total_seconds() if f is not None else None
+        if age is None or age > lim.figures_max_age_s:
+            said = "not computed yet" if age is None else f"{age:,.0f} s old"
+            return RiskDecision.reject(RejectReason.RISK_FIGURES_STALE, f"the book's risk figures are {said} (max "
+                                       f"{lim.figures_max_age_s:g} s): orders that add risk wait for fresh ones",
+                                       limit=lim.figures_max_age_s, **({"age_s": age} if age is not None else {}))
+        for check in lim.checks:
+            decision = check.decide(f)
+            if not decision.ok:
+                return decision
         return OK
 
     def _exposure(self, order: Order, book: Portfolio, open_quantities: Mapping[str, float], after: float,

@@ -56,7 +56,7 @@ from raytrade.storage import EventBus, EventStore, RedisCache
 STRATEGY_NAME = r"^[A-Za-z0-9._:-]+$"
 # Refusals that are the server's, not the client's, and pass: 503 with Retry-After, never 422.
 SERVER_SIDE = {RejectReason.STORE_UNAVAILABLE, RejectReason.RISK_UNAVAILABLE, RejectReason.COMPLIANCE_UNAVAILABLE,
-               RejectReason.BROKER_UNAVAILABLE, RejectReason.NO_MARKET_PRICE}
+               RejectReason.BROKER_UNAVAILABLE, RejectReason.NO_MARKET_PRICE, RejectReason.RISK_FIGURES_STALE}
 RETRY_AFTER_S = 1
 WS_RATE_LIMITED = 4429
 
@@ -204,7 +204,9 @@ class ParametersBody(BaseModel):
     component: Literal["risk", "strategy"]
     strategy: str | None = Field(None, min_length=1, max_length=64, pattern=STRATEGY_NAME,
                                  description="component strategy: the running strategy whose parameters change")
-    values: dict[str, Annotated[float, Field(allow_inf_nan=False)]]
+    values: dict[str, Annotated[float, Field(allow_inf_nan=False)] | list[dict[str, Any]]] = Field(
+        description="numbers by name; for the risk component also ``checks``, the list of limits on the book's "
+                    "risk figures (raytrade.risk.checks), e.g. [{kind: var, max: 0.03}]")
     reason: str = Field("parameters updated through the API", max_length=200)
 
     _text = field_validator("reason", mode="before")(_plain_text)
@@ -214,7 +216,8 @@ class ParametersBody(BaseModel):
     def _no_bools(cls, values: Any) -> Any:
         if isinstance(values, dict):
             for v in values.values():
-                _no_bool(v)
+                if not isinstance(v, list):
+                    _no_bool(v)
         return values
 
 

@@ -363,3 +363,24 @@ def test_an_option_order_through_the_core_is_booked_at_its_multiplier() -> None:
     assert c.portfolio.market_value(call.symbol) == pytest.approx(700) and c.portfolio.equity == pytest.approx(100_000)
     assert c.strategy_books["income"].cash_flow == pytest.approx(-700)
     assert c.risk.usage(c.portfolio, {})["symbol_weights"][call.symbol] == pytest.approx(0.007)
+
+
+def test_limits_on_the_risk_figures_refuse_through_the_core_and_survive_a_limits_change() -> None:
+    """A VaR limit in the engine's risk config: without figures the core refuses an order that adds
+    risk with RISK_FIGURES_STALE (logged as a rejection); with the figures the engine computed, it
+    accepts; a later change of limits (a logged parameter_changed) keeps reading the same figures."""
+    from raytrade.risk.live import compute_figures
+
+    limits = RiskLimits.model_validate({**NO_LIMITS.model_dump(), "checks": [{"kind": "var", "max": 0.05}]})
+    c = core(limits)
+    bars(c, OPEN, AAA=100.0)
+    v = c.submit("f1", {"symbol": "AAA", "side": "buy", "quantity": 10}, "alice")
+    assert not v.accepted and v.code is RejectReason.RISK_FIGURES_STALE
+    assert [e.type for e in v.events] == [EventType.ORDER_REJECTED]
+    c.risk.figures = compute_figures(c.portfolio, c.instruments, pd.DataFrame(), as_of=OPEN)
+    assert c.risk.figures.var_1d == 0.0                      # no position yet: nothing at risk
+    v = c.submit("f2", {"symbol": "AAA", "side": "buy", "quantity": 10}, "alice")
+    assert v.accepted, v.detail
+    commit(c, [c.limits_event({"max_symbol_weight": 0.9}, "admin", "wider")])
+    assert c.risk.limits.checks[0].max == 0.05 and c.risk.figures is not None
+    assert c.submit("f3", {"symbol": "AAA", "side": "buy", "quantity": 1}, "alice").accepted

@@ -130,3 +130,61 @@ def test_an_option_position_counts_at_its_multiplier() -> None:
     d = tight.check(buy("AAPL", 25), p, {}, T)
     assert d.code is RejectReason.GROSS_LEVERAGE and d.numbers["leverage"] == pytest.approx(0.055)
     assert tight.check(buy("AAPL", 19), p, {}, T).ok
+
+
+def _figures(at: datetime, **kw: object):
+    from raytrade.risk.live import RiskFigures
+
+    base = dict(computed_at=at, as_of=at, trigger="timer", equity=100_000.0, gross_leverage=0.1, net_leverage=0.1,
+                days=252, level=0.99, var_1d=0.01, cvar_1d=0.015, var_10d=0.03, cvar_10d=0.04, var_normal_1d=0.009,
+                correlation_risk=0.3, greeks={"dollar_delta": 10_000.0, "dollar_gamma": 0.0, "vega": -800.0,
+                                              "theta": 0.0, "rho": 0.0})
+    return RiskFigures(**{**base, **kw})  # type: ignore[arg-type]
+
+
+def test_limits_on_the_risk_figures_read_the_last_figures_and_fail_closed() -> None:
+    """VaR and vega limits from the config list: no figures or stale ones refuse orders that add
+    risk (never ones that reduce); a breach refuses with the figure and the limit; within, accepted."""
+    from raytrade.risk.checks import FIGURE_CHECKS
+
+    assert set(FIGURE_CHECKS) == {"var", "delta", "gamma", "vega"}
+    limits = RiskLimits.model_validate({"checks": [{"kind": "var", "max": 0.02}, {"kind": "vega", "max": 0.01},
+                                                   {"kind": "var", "max": 0.025, "horizon": "10d"}],
+                                        "figures_max_age_s": 30})
+    wall = [T]
+    r = PreTradeRisk(limits, SECTORS, wall=lambda: wall[0])
+    b = book(AAPL=(20, 100.0))
+    d = r.check(buy("AAPL", 1), b, {}, T)
+    assert d.code is RejectReason.RISK_FIGURES_STALE and "not computed yet" in d.detail
+    assert r.check(Order("AAPL", "sell", 5, created_at=T), b, {}, T).ok      # reducing: always
+    r.figures = _figures(T - timedelta(seconds=45))
+    d = r.check(buy("AAPL", 1), b, {}, T)
+    assert d.code is RejectReason.RISK_FIGURES_STALE and d.numbers["age_s"] == 45
+    r.figures = _figures(T - timedelta(seconds=5))
+    d = r.check(buy("AAPL", 1), b, {}, T)                 # 10-day VaR 3 % > 2.5 %
+    assert d.code is RejectReason.RISK_FIGURE_LIMIT and "10d 99% VaR is 3.00%" in d.detail
+    r.figures = _figures(T, var_10d=0.02, greeks={"vega": -1_500.0})
+    d = r.check(buy("AAPL", 1), b, {}, T)                 # |vega| 1.5 % of equity > 1 %
+    assert d.code is RejectReason.RISK_FIGURE_LIMIT and d.numbers == {"value": 0.015, "limit": 0.01}
+    r.figures = _figures(T, var_10d=0.02, var_1d=None, note="3 daily returns")
+    assert "not known (3 daily returns)" in r.check(buy("AAPL", 1), b, {}, T).detail   # unknown: fail closed
+    r.figures = _figures(T, var_10d=0.02)
+    assert r.check(buy("AAPL", 1), b, {}, T).ok
+    with pytest.raises(Exception, match=r"checks\.0"):
+        RiskLimits.model_validate({"checks": [{"kind": "beta", "max": 1}]})
+
+
+def test_the_shipped_risk_config_is_the_default_and_its_example_checks_parse() -> None:
+    import re
+    from pathlib import Path
+
+    import yaml
+
+    from raytrade.risk import load_risk_limits
+
+    path = Path(__file__).resolve().parents[2] / "configs" / "risk.yaml"
+    assert load_risk_limits(path) == RiskLimits()
+    example = "\n".join(re.sub(r"^# ?", "", ln) for ln in path.read_text().splitlines()
+                        if ln.startswith(("# checks:", "#   -", "# figures_max_age_s:")))
+    parsed = RiskLimits.model_validate(yaml.safe_load(example))
+    assert [c.kind for c in parsed.checks] == ["var", "var", "vega", "delta"] and parsed.figures_max_age_s == 60
