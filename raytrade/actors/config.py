@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from datetime import date
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator
@@ -10,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_val
 from raytrade.brokers.paper import PaperBrokerConfig
 from raytrade.brokers.routed import RoutedBrokerConfig
 from raytrade.compliance.rules import ComplianceRules
-from raytrade.core.enums import AssetClass
+from raytrade.core.enums import AssetClass, OptionRight
 from raytrade.core.instruments import Instrument
 from raytrade.data.feeds import FeedConfig
 from raytrade.risk.limits import RiskLimits
@@ -40,6 +41,40 @@ class InstrumentSpec(BaseModel):
                           lot_size=self.lot_size or (1e-8 if crypto else 1.0))
 
 
+class OptionSpec(BaseModel):
+    """A listed European option the engine may trade (OCC-style symbol, multiplier 100 by default):
+    its symbol is built from these fields (``raytrade.core.instruments.option``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    underlying: str = Field(min_length=1, max_length=6)
+    expiry: date
+    strike: float = Field(gt=0, allow_inf_nan=False)
+    right: OptionRight
+    multiplier: float = Field(100.0, gt=0, allow_inf_nan=False)
+
+    def build(self) -> Instrument:
+        from dataclasses import replace
+
+        from raytrade.core.instruments import option
+
+        built = option(self.underlying.upper(), self.expiry, self.strike, self.right)
+        return built if self.multiplier == 100.0 else replace(built, multiplier=self.multiplier)
+
+
+class HedgerConfig(BaseModel):
+    """The engine's delta hedger (:class:`raytrade.risk.hedging.DeltaHedger`): after each
+    computation of the risk figures, each underlying the book holds options on whose net delta
+    (stock + options, in shares) is worth more than ``band`` of equity is traded back to ``target``
+    shares of net delta with a market order in the underlying, tagged ``hedger``, through the
+    normal order path (risk, compliance, audit)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    band: float = Field(0.01, gt=0, le=1, description="|net delta x spot| / equity that triggers a hedge")
+    target: float = Field(0.0, allow_inf_nan=False, description="net delta in shares the hedge aims at")
+
+
 class EngineConfig(BaseModel):
     """Everything the engine's actors need; each actor gets a copy at creation.
 
@@ -55,6 +90,8 @@ class EngineConfig(BaseModel):
     initial_cash: float = Field(1_000_000.0, gt=0)
     equities: tuple[str, ...] = ()
     instruments: tuple[InstrumentSpec, ...] = ()
+    options: tuple[OptionSpec, ...] = Field((), description="listed options the engine may trade")
+    hedger: HedgerConfig | None = Field(None, description="delta-hedge the book's options (off by default)")
     calendar_venue: str = "XNYS"
     risk: RiskLimits = RiskLimits()
     compliance: ComplianceRules = ComplianceRules()
@@ -90,6 +127,7 @@ class EngineConfig(BaseModel):
         sectors = load_sectors()["gics_sector"].to_dict() if self.equities else {}
         out = {s: InstrumentSpec(symbol=s, sector=sectors.get(s)).build() for s in self.equities}
         out.update({i.symbol: i.build() for i in self.instruments})
+        out.update({o.build().symbol: o.build() for o in self.options})
         return out
 
     def resolved_store_url(self) -> str | None:

@@ -401,7 +401,9 @@ class OrderManager(ActorBase):
             self._figures_due.clear()
             try:
                 self._compute_figures(trigger)
-            except Exception as exc:
+                if self.config.hedger is not None:
+                    await self._hedge()
+            except Exception as exc:  # a failure here must not end the loop: the figures' age shows it
                 print(f"raytrade order manager {self.config.name}: risk figures failed: {type(exc).__name__}: {exc}",
                       file=sys.stderr, flush=True)
             await asyncio.sleep(0.2)   # a burst of fills is one recomputation
@@ -410,6 +412,25 @@ class OrderManager(ActorBase):
                 trigger = "fill"
             except TimeoutError:
                 trigger = "timer"
+
+    async def _hedge(self) -> None:
+        """The delta hedger (``hedger`` in the config): the stock orders that bring each optioned
+        underlying's net delta (positions, and open orders as if filled) back to the target, sent
+        through the normal order path as ``hedger`` with ids ``hedger-<symbol>-<figures' time>``
+        (computed again for the same moment, the engine answers with the order already placed)."""
+        import pandas as pd
+
+        from raytrade.risk.hedging import delta_hedge_orders
+
+        f, h = self._figures, self.config.hedger
+        if f is None or h is None or not f.positions:
+            return
+        lots = {s: i.lot_size for s, i in self.instruments.items()}
+        for order in delta_hedge_orders(pd.DataFrame(f.positions), f.equity, band=h.band, target=h.target,
+                                        pending=self.core.open_quantities(), lots=lots):
+            cid = f"hedger-{order.symbol}-{f.as_of:%Y%m%dT%H%M%S}"[:64]
+            await self.submit({"client_order_id": cid, "symbol": order.symbol, "side": "buy" if order.quantity > 0
+                               else "sell", "quantity": abs(order.quantity), "strategy": "hedger"}, "hedger")
 
     def _compute_figures(self, trigger: str) -> None:
         from raytrade.risk.live import compute_figures, daily_closes

@@ -10,6 +10,7 @@ Greeks are Black-Scholes-Merton (:mod:`raytrade.risk.options`); time in calendar
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -166,3 +167,41 @@ def hedging_error_study(close: pd.Series, *, intervals: tuple[int, ...] = (1, 2,
                      "std_error_of_notional": float(np.std(notional, ddof=1))})
     return pd.DataFrame(rows).set_index("every")
 
+
+
+@dataclass(frozen=True, slots=True)
+class HedgeOrder:
+    """A hedge the book needs: ``quantity`` (signed shares) of ``symbol`` and why."""
+
+    symbol: str
+    quantity: float
+    net_delta: float
+    spot: float
+
+
+def delta_hedge_orders(deltas: pd.DataFrame, equity: float, *, band: float, target: float = 0.0,
+                       pending: Mapping[str, float] | None = None,
+                       lots: Mapping[str, float] | None = None) -> list[HedgeOrder]:
+    """The stock trades that bring each optioned underlying's net delta back to ``target`` shares.
+
+    ``deltas``: the book Greeks' per-position rows (:func:`raytrade.risk.greeks.book_greeks`:
+    symbol, underlying, delta in shares, spot); ``pending``: signed shares of open orders, which
+    count as if filled (a hedge already sent is not sent again). Only underlyings with an option
+    position are hedged (a stock held alone is the book's choice, not a hedge's); one is when |net delta -
+    target| x spot > ``band`` x equity. The quantity is rounded toward zero to the underlying's lot
+    (``lots``, default 1 share); nothing below one lot is sent."""
+    if equity <= 0 or deltas.empty:
+        return []
+    out = []
+    optioned = deltas[deltas["symbol"] != deltas["underlying"]]
+    for under in sorted(set(optioned["underlying"])):
+        rows = deltas[deltas["underlying"] == under]
+        net, spot = float(rows["delta"].sum()) + float((pending or {}).get(under, 0.0)), float(rows["spot"].iloc[0])
+        gap = target - net
+        if abs(gap) * spot <= band * equity:
+            continue
+        lot = float((lots or {}).get(under, 1.0))
+        q = math.copysign(math.floor(abs(gap) / lot + 1e-9) * lot, gap)
+        if q:
+            out.append(HedgeOrder(under, q, net, spot))
+    return out

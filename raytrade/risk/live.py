@@ -58,6 +58,7 @@ class RiskFigures:
     greeks: dict[str, float] = field(default_factory=dict)
     exposures: dict[str, float] = field(default_factory=dict)
     note: str | None = None
+    positions: list[dict[str, Any]] = field(default_factory=list)   # per position: symbol, underlying, delta, spot
 
     def to_dict(self, now: datetime | None = None) -> dict[str, Any]:
         out = {k: getattr(self, k) for k in self.__slots__}  # type: ignore[attr-defined]
@@ -109,8 +110,9 @@ def compute_figures(book: Portfolio, instruments: Mapping[str, Instrument], clos
         g = book_greeks(held, instruments, spots, as_of=as_of.date(), volatility=vols,
                         vol_source=f"realised {vol_window}-day", option_prices=options, rate=rate)
         greeks, exposure = g.total, {str(u): float(v) for u, v in g.by_underlying["dollar_delta"].items()}
+        rows = g.positions[["symbol", "underlying", "quantity", "delta", "spot"]].to_dict(orient="records")
     except DomainError as exc:
-        greeks, exposure = {}, {}
+        greeks, exposure, rows = {}, {}, []
         notes.append(f"Greeks: {exc}")
     missing = [u for u in exposure if u not in rets.columns]
     window = rets[list(exposure)].iloc[-lookback:].dropna() if exposure and not missing else pd.DataFrame()
@@ -134,4 +136,4 @@ def compute_figures(book: Portfolio, instruments: Mapping[str, Instrument], clos
         corr = np.corrcoef(r, rowvar=False) if r.shape[1] > 1 else np.ones((1, 1))
         var_fields["correlation_risk"] = correlation_risk(w, np.nan_to_num(np.atleast_2d(corr)))
     return RiskFigures(**base, days=len(window), **var_fields, greeks=greeks, exposures=exposure,
-                       note="; ".join(notes) or None)
+                       note="; ".join(notes) or None, positions=rows)

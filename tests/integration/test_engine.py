@@ -511,3 +511,40 @@ def test_a_market_data_feed_prices_the_engine_and_resumes_after_a_restart(engine
         time.sleep(0.2)
     assert figures["days"] >= 20 and 0 < figures["var_1d"] < 0.01 and figures["age_s"] < 30
     assert figures["exposures"]["KO"] > 0 and figures["greeks"]["dollar_delta"] == figures["exposures"]["KO"]
+
+
+def test_the_hedger_delta_hedges_written_calls_through_the_order_path(engine_factory: Any) -> None:
+    """Calls on KO written through the engine (priced by a bar of their own) leave the book short
+    delta; the hedger buys KO back towards delta-neutral with `hedger` orders through risk, compliance
+    and the log, and the book's net delta ends within its band."""
+    from datetime import date
+
+    from raytrade.core.instruments import option
+
+    call = option("KO", date(2015, 3, 20), 43.0, "call")
+    eng = engine_factory(market_data={"source": "bundled", "start": "2015-01-02", "bars_per_second": 2},
+                         options=[{"underlying": "KO", "expiry": "2015-03-20", "strike": 43.0, "right": "call"}],
+                         hedger={"band": 0.0005}, risk_figures_s=0.3)
+    deadline = time.monotonic() + 60
+    while (now := ray.get(eng.orders.stats.remote())["market_now"]) is None:
+        assert time.monotonic() < deadline, "the feed sent nothing"
+        time.sleep(0.1)
+    ray.get(eng.orders.on_bars.remote([{"symbol": call.symbol, "timestamp": now, "open": 1.2, "high": 1.2,
+                                        "low": 1.2, "close": 1.2, "volume": 1e6}]))
+    view = eng.submit({"symbol": call.symbol, "side": "sell", "quantity": 20, "client_order_id": "write-1"})
+    assert view["status"] == "filled", view
+    while True:
+        status = ray.get(eng.orders.strategy_status.remote())
+        bought = status.get("hedger", {}).get("positions", {}).get("KO", 0.0)
+        figures = ray.get(eng.handles["risk"].status.remote())["figures"]
+        if bought > 0 and figures and figures["positions"]:
+            net = sum(p["delta"] for p in figures["positions"] if p["underlying"] == "KO")
+            if abs(net) * 43 <= 0.0005 * figures["equity"] + 43:   # within the band (and a share's rounding)
+                break
+        assert time.monotonic() < deadline + 60, (status.get("hedger"), figures)
+        time.sleep(0.2)
+    assert 300 < bought < 2_000                        # 20 calls x 100 x a delta of about 0.3-0.6
+    log, ok = read_log(eng.config)
+    hedges = [r.event for r in log if r.event.type is EventType.ORDER_ACCEPTED
+              and r.event.payload["order"].get("strategy") == "hedger"]
+    assert ok and hedges and all(h.principal == "hedger" for h in hedges)

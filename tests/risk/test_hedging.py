@@ -124,3 +124,23 @@ def test_the_readme_hedging_example_runs_as_written(tmp_path, monkeypatch):
     quoted = [0.11, 0.22, 0.35, 0.48, 0.74]   # the README's figures
     assert [round(v, 2) for v in scope["table"]["std_error_of_premium"]] == quoted
     assert abs(scope["one"].error) < 0.2 * scope["one"].premium
+
+
+def test_delta_hedge_orders_by_hand():
+    """Short 10 calls at delta 0.4 (-400 shares) beside 100 shares: net -300, hedged by buying 300
+    once -300 x 50 exceeds the band; an open buy of 250 counts as filled; a stock held alone is
+    never hedged; lots round toward zero."""
+    from raytrade.risk.hedging import delta_hedge_orders
+
+    rows = pd.DataFrame([{"symbol": "C1", "underlying": "KO", "quantity": -10, "delta": -400.0, "spot": 50.0},
+                         {"symbol": "KO", "underlying": "KO", "quantity": 100, "delta": 100.0, "spot": 50.0},
+                         {"symbol": "XOM", "underlying": "XOM", "quantity": 500, "delta": 500.0, "spot": 80.0}])
+    (o,) = delta_hedge_orders(rows, 1_000_000, band=0.01)
+    assert (o.symbol, o.quantity, o.net_delta) == ("KO", 300.0, -300.0)
+    assert delta_hedge_orders(rows, 1_000_000, band=0.02) == []              # 15,000 is 1.5 % of equity
+    (o,) = delta_hedge_orders(rows, 1_000_000, band=0.001, pending={"KO": 250.0})
+    assert o.quantity == 50.0
+    (o,) = delta_hedge_orders(rows, 1_000_000, band=0.001, lots={"KO": 100.0})
+    assert o.quantity == 300.0
+    (o,) = delta_hedge_orders(rows, 1_000_000, band=0.001, target=-100.0, lots={"KO": 150.0})
+    assert o.quantity == 150.0                                               # 200 to go, one lot of 150
