@@ -26,6 +26,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 
 from raytrade.analytics.metrics import performance_metrics
 from raytrade.analytics.overfitting import overfitting_ratio, walk_forward_efficiency
@@ -418,3 +419,22 @@ def summarize(result: WalkForwardResult, block: ParamBlock, *, periods_per_year:
         "oos_psr": {"probability": psr.probability, "sr_annual": psr.sr * math.sqrt(periods_per_year),
                     "observations": psr.n_obs},
     }
+
+
+def windows_table(summary: dict, index: pd.DatetimeIndex) -> pd.DataFrame:
+    """One row per window of a :func:`summarize` summary, dated by ``index`` (the bars'
+    timestamps): the training start, the test span, the chosen parameters, in- and out-of-sample
+    Sharpe and CAGR (fractions), the overfitting ratio and the walk-forward efficiency."""
+    rows = [{"window": w["index"], "train_from": index[w["train_start"]].date(),
+             "test_from": index[w["train_end"]].date(), "test_to": index[w["test_end"] - 1].date(),
+             **w["params"], "IS sharpe": w["in_sample"]["sharpe"], "OOS sharpe": w["out_of_sample"]["sharpe"],
+             "IS CAGR": w["in_sample"]["annual_return"], "OOS CAGR": w["out_of_sample"]["annual_return"],
+             "overfit ratio": w["overfitting_ratio"], "WFE": w["walk_forward_efficiency"]}
+            for w in summary["windows"]]
+    return pd.DataFrame(rows).set_index("window")
+
+
+def oos_series(result: WalkForwardResult, index: pd.DatetimeIndex) -> pd.Series:
+    """The stitched out-of-sample returns (a fraction a bar) dated by ``index``."""
+    return pd.Series(result.oos_returns, index=index[result.oos_start: result.oos_start + len(result.oos_returns)],
+                     name="oos_return")

@@ -18,15 +18,40 @@ from raytrade.backtest.walkforward import (
     Inputs,
     WalkForwardResult,
     make_windows,
+    oos_series,
     pbo_sample,
     plan_tasks,
     resolve_objective,
     run_local,
     summarize,
+    windows_table,
 )
 from raytrade.core.calendars import bars_per_year, day_numbers
 from raytrade.strategies.registry import get_strategy
 from raytrade.tune.risk_jobs import StressSpec, stress_summary
+
+
+class WalkForwardOutcome(tuple):
+    """``(result, summary)`` as :meth:`WalkForwardOptimizer.run` always returned them, and the same
+    as pandas objects dated by the data's index: ``windows`` (one row per window: dates, chosen
+    parameters, in- and out-of-sample Sharpe and CAGR, overfitting ratio, efficiency),
+    ``oos_returns`` (the stitched out-of-sample returns), ``parameters`` (each set's full-history
+    metrics, one row per set)."""
+
+    result: WalkForwardResult
+    summary: dict
+    windows: pd.DataFrame
+    oos_returns: pd.Series
+    parameters: pd.DataFrame
+
+    def __new__(cls, result: WalkForwardResult, summary: dict, index: pd.DatetimeIndex,
+                block_columns: dict[str, np.ndarray]) -> WalkForwardOutcome:
+        out = super().__new__(cls, (result, summary))
+        out.result, out.summary = result, summary
+        out.windows = windows_table(summary, index)
+        out.oos_returns = oos_series(result, index)
+        out.parameters = pd.concat([pd.DataFrame(block_columns), pd.DataFrame(result.full_metrics)], axis=1)
+        return out
 
 
 @dataclass
@@ -34,7 +59,9 @@ class WalkForwardOptimizer:
     """Walk-forward optimisation of ``strategy`` over ``grid`` (see raytrade.backtest.walkforward).
 
     >>> wf = WalkForwardOptimizer("ma_crossover", {"fast": [10, 20], "slow": [50, 100]}, window=1260)
-    >>> result, summary = wf.run(load_prices(["KO", "PEP"]), use_ray=False)
+    >>> out = wf.run(load_prices(["KO", "PEP"]), use_ray=False)
+    >>> out.windows, out.oos_returns, out.parameters    # DataFrames dated by the data
+    >>> result, summary = out                             # the raw result and summary, as before
     """
 
     strategy: str
@@ -52,8 +79,9 @@ class WalkForwardOptimizer:
     pbo_blocks: int = 16
 
     def run(self, close: pd.DataFrame, *, use_ray: bool = True, cpus: int = 2,
-            storage: Path | None = None) -> tuple[WalkForwardResult, dict]:
-        """(result, summary) on daily closes (T x symbols), trading at the next close."""
+            storage: Path | None = None) -> WalkForwardOutcome:
+        """The walk-forward on daily closes (T x symbols), trading at the next close: a
+        :class:`WalkForwardOutcome` (unpacks to ``(result, summary)``)."""
         strat = get_strategy(self.strategy, allow_short=self.allow_short)
         block = strat.space.grid(self.grid)
         windows = make_windows(len(close), window=self.window, train_fraction=self.train_fraction, step=self.step,
@@ -73,7 +101,8 @@ class WalkForwardOptimizer:
                                  verbose=0)
         else:
             result = run_local(strat, inputs, block, windows, objective, max_pbo_trials=self.max_pbo_trials)
-        return result, summarize(result, block, pbo_blocks=self.pbo_blocks, periods_per_year=inputs.periods_per_year)
+        summary = summarize(result, block, pbo_blocks=self.pbo_blocks, periods_per_year=inputs.periods_per_year)
+        return WalkForwardOutcome(result, summary, pd.DatetimeIndex(close.index), block.columns)
 
 
 @dataclass

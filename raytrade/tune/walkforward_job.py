@@ -29,11 +29,13 @@ from raytrade.backtest.walkforward import (
     Inputs,
     WalkForwardResult,
     make_windows,
+    oos_series,
     pbo_sample,
     plan_tasks,
     resolve_objective,
     run_local,
     summarize,
+    windows_table,
 )
 from raytrade.core.calendars import bars_per_year, day_numbers
 from raytrade.core.errors import ConfigError
@@ -193,18 +195,11 @@ def _montecarlo_local(returns: np.ndarray, spec: MonteCarloSpec) -> dict:
 def _write_outputs(folder: Path, config: WalkForwardConfig, close: pd.DataFrame, result: WalkForwardResult,
                    summary: dict, risk: dict) -> None:
     index = close.index
-    oos = pd.Series(result.oos_returns, index=index[result.oos_start: result.oos_start + len(result.oos_returns)],
-                    name="oos_return")
+    oos = oos_series(result, index)
     oos.to_frame().to_parquet(folder / "oos_returns.parquet")
     full = pd.DataFrame(result.full_metrics)
     full.to_parquet(folder / "full_sample.parquet")
-    rows = [{"window": w["index"], "train_from": index[w["train_start"]].date(),
-             "test_from": index[w["train_end"]].date(), "test_to": index[w["test_end"] - 1].date(),
-             **w["params"], "IS sharpe": w["in_sample"]["sharpe"], "OOS sharpe": w["out_of_sample"]["sharpe"],
-             "IS CAGR": w["in_sample"]["annual_return"], "OOS CAGR": w["out_of_sample"]["annual_return"],
-             "overfit ratio": w["overfitting_ratio"], "WFE": w["walk_forward_efficiency"]}
-            for w in summary["windows"]]
-    table = pd.DataFrame(rows).set_index("window")
+    table = windows_table(summary, index)
     table.to_csv(folder / "windows.csv")
     hold = _equal_weight_hold(close, config, result.oos_start)
     sections = _report_sections(config, summary, table, oos, hold, result, index)

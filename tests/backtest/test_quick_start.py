@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_the_python_quick_start_runs_as_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     text = (ROOT / "README.md").read_text()
     part = text[text.index("## Quick start: Python"):]
-    (code,) = re.findall(r"```python\n(.*?)```", part[:part.index("\n## ", 5)], flags=re.S)
+    code, walk = re.findall(r"```python\n(.*?)```", part[:part.index("\n## ", 5)], flags=re.S)
     (tmp_path / "examples").symlink_to(ROOT / "examples")  # the example reads examples/sp500_yahoo.csv
     monkeypatch.chdir(tmp_path)
     scope: dict[str, object] = {}
@@ -31,6 +31,10 @@ def test_the_python_quick_start_runs_as_written(tmp_path: Path, monkeypatch: pyt
     assert list(spx.equity.columns) == ["SPX", "PORTFOLIO"]      # type: ignore[attr-defined]
     assert spx.metrics.loc["SPX", "round_trips"] > 0             # type: ignore[attr-defined]
     assert (tmp_path / "ko_pep.png").stat().st_size > 10_000
+    scope = {}
+    exec(compile(walk, "README.md", "exec"), scope)
+    out = scope["out"]
+    assert len(out.windows) == len(out.summary["windows"]) > 3 and out.oos_returns.index.is_monotonic_increasing  # type: ignore[attr-defined]
 
 
 def test_shorting_is_asked_for() -> None:

@@ -13,10 +13,18 @@ def test_walkforward_optimizer_local():
     close = load_prices(["KO", "PEP", "XOM"], start="2005-01-01")
     wf = WalkForwardOptimizer("ts_momentum", {"lookback": [21, 63, 126, 252]}, window=1000, max_pbo_trials=4,
                               pbo_blocks=8)
-    result, summary = wf.run(close, use_ray=False)
+    out = wf.run(close, use_ray=False)
+    result, summary = out
     assert len(summary["windows"]) == len(result.windows) > 3
     assert summary["n_trials"] == 4
     assert {w["params"]["lookback"] for w in summary["windows"]} <= {21, 63, 126, 252}
+    # the same as pandas objects, dated: one row per window, the stitched returns on their bars
+    w = out.windows
+    assert len(w) == len(summary["windows"]) and w["lookback"].tolist() == [x["params"]["lookback"]
+                                                                            for x in summary["windows"]]
+    assert w["test_from"].iloc[0] == close.index[summary["windows"][0]["train_end"]].date()
+    assert out.oos_returns.index[0] == close.index[result.oos_start] and len(out.oos_returns) == len(result.oos_returns)
+    assert list(out.parameters["lookback"]) == [21, 63, 126, 252] and "sharpe" in out.parameters
 
 
 def test_monte_carlo_simulator_matches_simulate():
