@@ -70,6 +70,7 @@ from raytrade.core.errors import DomainError, OrderStateError, StoreError, Store
 from raytrade.core.events import Event
 from raytrade.core.market import Bar
 from raytrade.core.orders import Order, new_client_order_id
+from raytrade.core.portfolio import Portfolio
 from raytrade.execution.core import CORE_TYPES, TradingCore, checked_amount
 from raytrade.execution.orders import Rejection
 from raytrade.execution.runner import parse_runner_spec
@@ -400,16 +401,16 @@ class OrderManager(ActorBase):
         while True:
             self._figures_due.clear()
             try:
-                self._compute_figures(trigger)
+                await self._compute_figures(trigger)
                 if self.config.hedger is not None:
                     await self._hedge()
             except Exception as exc:  # a failure here must not end the loop: the figures' age shows it
                 print(f"raytrade order manager {self.config.name}: risk figures failed: {type(exc).__name__}: {exc}",
                       file=sys.stderr, flush=True)
-            await asyncio.sleep(0.2)   # a burst of fills is one recomputation
             try:
                 await asyncio.wait_for(self._figures_due.wait(), timeout=self.config.risk_figures_s)
                 trigger = "fill"
+                await asyncio.sleep(0.2)   # let the fill's own work go first; a burst of fills is one computation
             except TimeoutError:
                 trigger = "timer"
 
@@ -432,12 +433,20 @@ class OrderManager(ActorBase):
             await self.submit({"client_order_id": cid, "symbol": order.symbol, "side": "buy" if order.quantity > 0
                                else "sell", "quantity": abs(order.quantity), "strategy": "hedger"}, "hedger")
 
-    def _compute_figures(self, trigger: str) -> None:
+    async def _compute_figures(self, trigger: str) -> None:
+        """Copies of the book and the closes taken on the event loop, the figures computed in a
+        thread (the loop goes on deciding orders meanwhile), then published."""
         from raytrade.risk.live import compute_figures, daily_closes
 
-        closes = daily_closes({s: ((t, c) for t, c, _ in tape) for s, tape in self._tape.items()})
-        f = compute_figures(self.core.portfolio, self.instruments, closes, as_of=self.now(), trigger=trigger,
-                            lookback=self.config.risk_lookback)
+        book = Portfolio.from_state(self.core.portfolio.to_state())
+        tape = {s: [(t, c) for t, c, _ in bars] for s, bars in self._tape.items()}
+        now = self.now()
+
+        def work() -> Any:
+            return compute_figures(book, self.instruments, daily_closes(tape), as_of=now, trigger=trigger,
+                                   lookback=self.config.risk_lookback)
+
+        f = await asyncio.to_thread(work)
         self._figures = f
         self.core.risk.figures = f   # what the configured VaR and Greeks limits read (never computed on the order path)
         m, t = metrics(), tags(self.config.name)

@@ -10,6 +10,7 @@ itself: Ray reads these from the environment. A local ``ray.init()`` makes its o
 
 from __future__ import annotations
 
+import logging
 import os
 from typing import Any
 
@@ -66,6 +67,8 @@ def connect(
             kwargs["address"] = target
         else:
             kwargs["num_cpus"] = num_cpus
+            # a local instance makes its own token: Ray's notice that token auth is on says nothing to do
+            logging.getLogger(_TOKEN_SETUP_LOGGER).addFilter(_local_token_notice)
             if include_dashboard is not None:
                 kwargs["include_dashboard"] = include_dashboard
         try:
@@ -90,6 +93,12 @@ def connect(
 
 
 _state: dict[str, str | None] = {}
+_TOKEN_SETUP_LOGGER = "ray._private.authentication.authentication_token_setup"
+
+
+def _local_token_notice(record: logging.LogRecord) -> bool:
+    """Drop Ray's "Token authentication is enabled for this Ray cluster" notice (a local start)."""
+    return "Token authentication is enabled for this Ray cluster" not in record.getMessage()
 
 
 def _as_url(address: str | None) -> str | None:

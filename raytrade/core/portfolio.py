@@ -117,7 +117,8 @@ class Portfolio:
     def __init__(self, cash: float = 0.0, multipliers: Mapping[str, float] | None = None) -> None:
         self.cash = checks.finite(cash, "cash")
         # the instruments' contract multipliers (absent: 1), applied to every value and cash flow
-        self.multipliers = {s: checks.positive(float(m), f"multiplier of {s}") for s, m in (multipliers or {}).items()}
+        self.multipliers = {s: checks.positive(float(m), f"multiplier of {s}") for s, m in (multipliers or {}).items()
+                            if m != 1.0}
         self.positions: dict[str, Position] = {}
         self.marks: dict[str, float] = {}
         self.day: date | None = None
@@ -210,7 +211,9 @@ class Portfolio:
         return {"cash": self.cash, "day": self.day.isoformat() if self.day else None,
                 "day_start_equity": self.day_start_equity, "marks": dict(self.marks),
                 "multipliers": dict(self.multipliers),
-                "positions": {s: [p.quantity, p.avg_cost, p.realized_pnl, p.multiplier]
+                # the multiplier only where it is not 1: a stock book's state reads as it always has
+                "positions": {s: [p.quantity, p.avg_cost, p.realized_pnl, *([p.multiplier] if p.multiplier != 1.0
+                                                                             else [])]
                               for s, p in self.positions.items()}}
 
     @classmethod

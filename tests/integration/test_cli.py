@@ -156,6 +156,7 @@ def test_research_grid_on_ray(tmp_path):
     res = raytrade("research", "grid", "--config", str(write_config(tmp_path, config)), "--cpus", "2")
     assert res.returncode == 0, res.stderr
     assert "hold Sharpe" in res.stdout
+    assert "Token authentication is enabled" not in res.stdout + res.stderr   # a local start makes its own
     (folder,) = (tmp_path / "runs").iterdir()
     table = pd.read_parquet(folder / "results.parquet")
     assert len(table) == 18

