@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import math
 import os
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -636,12 +637,17 @@ def analytics_report(
     output: Annotated[Path | None, typer.Option(
         "--output", "-o", help="Folder for analytics.html (default: the run folder; runs/analytics for --log).")] = None,
     threshold: Annotated[float, typer.Option(help="Smallest drawdown listed, a fraction.", min=0.0, max=0.99)] = 0.05,
+    config: Annotated[Path | None, typer.Option(
+        "--config", "-c", help="With --log: the engine's serve config, for its instruments' contract multipliers "
+                               "(needed when the book held options) and its store.")] = None,
     database_url: DatabaseOption = None, schema: SchemaOption = None,
 ) -> None:
     """Write one HTML report: P&L by sector (and Brinson-Fachler against an equal-weight book), by
     symbol, strategy and market regime, factor attribution, correlation clusters with a heatmap,
     drawdown events, the return decomposition and the tax lots (realised gains by year and term,
-    wash sales, open lots)."""
+    wash sales, open lots). With --log, options are valued at their contract multiplier, read from
+    the engine's config (--config); a log with option symbols and no config is refused rather than
+    valued at 1."""
     from raytrade.analytics.analytics_report import log_report, run_report
 
     if (run is None) == (not log):
@@ -650,15 +656,36 @@ def analytics_report(
         path = run_report(run, output, threshold)
     else:
         from raytrade.analytics.book import BOOK_TYPES, book_history
+        from raytrade.core.enums import EventType
 
         async def work(store: Any) -> list[Any]:
             return [r.event for r in await store.read(types=BOOK_TYPES)]
 
+        multipliers: dict[str, float] = {}
+        if config is not None:
+            from raytrade.configfile import load_yaml
+            from raytrade.serve.api import ServeFile
+
+            engine = load_yaml(config, ServeFile).api.engine
+            multipliers = {s: i.multiplier for s, i in engine.instrument_map().items() if i.multiplier != 1.0}
+            database_url = database_url or engine.resolved_store_url()
+            schema = schema or engine.store_schema
         events = _run_store(database_url, schema, work)
+        options = sorted({str(e.payload["fill"].get("symbol")) for e in events if e.type is EventType.FILL}
+                         - set(multipliers))
+        options = [s for s in options if OCC_SYMBOL.fullmatch(s)]
+        if options:
+            raise ConfigError(f"the log holds options ({', '.join(options[:3])}{', ...' if len(options) > 3 else ''}) "
+                              "whose contract multiplier is not known: give the engine's config with --config")
         # a last point at the last event: what happened after the last session start counts too
-        history = book_history(events, now={}, at=events[-1].timestamp if events else None)
+        history = book_history(events, now={}, at=events[-1].timestamp if events else None,
+                               multipliers=multipliers)
         path = log_report(history, output or Path("runs/analytics"), threshold=threshold)
     out.print(f"analytics report: {path}")
+
+
+OCC_SYMBOL = re.compile(r"[A-Z0-9. ]{1,6}\d{6}[CP]\d{8}")
+"""An OCC option symbol (root padded to 6, yymmdd, C or P, strike x 1000 in 8 digits)."""
 
 
 def _run_store(database_url: str | None, schema: str | None, work: Callable[[Any], Any]) -> Any:

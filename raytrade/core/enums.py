@@ -96,6 +96,7 @@ class RejectReason(StrEnum):
     MARKET_CLOSED = "MARKET_CLOSED"
     RESTRICTED_SYMBOL = "RESTRICTED_SYMBOL"
     WASH_SALE_LOCK = "WASH_SALE_LOCK"              # buying back what the tax-loss harvester sold at a loss
+    SHORT_SALE_NOT_LOCATED = "SHORT_SALE_NOT_LOCATED"  # a short sale of a symbol not on the easy-to-borrow list
     # risk
     NO_MARKET_PRICE = "NO_MARKET_PRICE"            # no mark to value the order against
     LIMIT_FAR_FROM_MARKET = "LIMIT_FAR_FROM_MARKET"

@@ -200,8 +200,10 @@ class TradingCore:
             if isinstance(spec, str):
                 return self._refuse(v, cid, principal, RejectReason.INVALID_ORDER, spec)
             exec_spec = spec
+        open_q = self.open_quantities()
         try:
-            c = self.compliance.check(order, self.instruments[order.symbol], now, self.portfolio.price(order.symbol))
+            c = self.compliance.check(order, self.instruments[order.symbol], now, self.portfolio.price(order.symbol),
+                                      self.portfolio.quantity(order.symbol) + open_q.get(order.symbol, 0.0))
         except Exception as exc:  # fail closed, whatever went wrong
             return self._refuse(v, cid, principal, RejectReason.COMPLIANCE_UNAVAILABLE,
                                 f"compliance check failed: {type(exc).__name__}: {exc}")
@@ -209,7 +211,6 @@ class TradingCore:
         if not c.ok:
             assert c.code is not None
             return self._refuse(v, cid, principal, c.code, c.detail)
-        open_q = self.open_quantities()
         was = self.risk.halted
         try:
             d = self.risk.check(order, self.portfolio, open_q, now, self.instruments[order.symbol].multiplier)
@@ -469,7 +470,7 @@ class TradingCore:
 
     def limits_event(self, limits: Mapping[str, Any], principal: str, reason: str) -> Event:
         """``parameter_changed`` for the risk limits with ``limits`` changed (validated first)."""
-        new = RiskLimits.model_validate({**self.risk.limits.model_dump(), **limits})
+        new = self.risk.limits.updated(limits)
         return Event(EventType.PARAMETER_CHANGED, principal, reason, {"component": "risk", "limits": new.model_dump(mode="json")},
                      self.now())
 
@@ -556,11 +557,7 @@ class TradingCore:
             if spec is not None:
                 spec["params"] = data.values["params"]
         elif isinstance(data, payloads.ParameterChanged) and data.component == "risk":
-            state = (self.risk.halted, self.risk.halt_code, self.risk.halt_detail, self.risk._resumed)
-            figures = self.risk.figures   # new limits read the same last figures
-            self.risk = PreTradeRisk(RiskLimits.model_validate(data.values["limits"]), self.sectors)
-            self.risk.halted, self.risk.halt_code, self.risk.halt_detail, self.risk._resumed = state
-            self.risk.figures = figures
+            self.risk.set_limits(RiskLimits.model_validate(data.values["limits"]))
         elif isinstance(data, payloads.ViolationPayload):
             self.violations.append(Violation.from_dict(data.to_payload()))
         return True

@@ -91,7 +91,7 @@ def compute_figures(book: Portfolio, instruments: Mapping[str, Instrument], clos
     gross = book.gross_exposure / equity if equity > 0 else None
     net = book.net_exposure / equity if equity > 0 else None
     held = {s: p.quantity for s, p in book.positions.items() if p.quantity}
-    base = {"computed_at": computed_at or datetime.now(UTC), "as_of": as_of, "trigger": trigger, "equity": equity, "gross_leverage": gross,
+    base: dict[str, Any] = {"computed_at": computed_at or datetime.now(UTC), "as_of": as_of, "trigger": trigger, "equity": equity, "gross_leverage": gross,
             "net_leverage": net, "level": level}
     if not held:
         return RiskFigures(**base, days=0, var_1d=0.0, cvar_1d=0.0, var_10d=0.0, cvar_10d=0.0, var_normal_1d=0.0,
@@ -104,7 +104,7 @@ def compute_figures(book: Portfolio, instruments: Mapping[str, Instrument], clos
     for u in unders:
         if u in rets and rets[u].dropna().shape[0] >= 2:
             vols[u] = float(rets[u].dropna().iloc[-vol_window:].std(ddof=1) * math.sqrt(252))
-    spots = {u: book.price(u) for u in unders if book.price(u) is not None}
+    spots = {u: p for u in unders if (p := book.price(u)) is not None}
     options = {s: book.marks[s] for s in held if isinstance(instruments.get(s), OptionContract) and s in book.marks}
     try:
         g = book_greeks(held, instruments, spots, as_of=as_of.date(), volatility=vols,
@@ -116,7 +116,7 @@ def compute_figures(book: Portfolio, instruments: Mapping[str, Instrument], clos
         notes.append(f"Greeks: {exc}")
     missing = [u for u in exposure if u not in rets.columns]
     window = rets[list(exposure)].iloc[-lookback:].dropna() if exposure and not missing else pd.DataFrame()
-    var_fields: dict[str, float | None] = dict.fromkeys(("var_1d", "cvar_1d", "var_10d", "cvar_10d",
+    var_fields: dict[str, Any] = dict.fromkeys(("var_1d", "cvar_1d", "var_10d", "cvar_10d",
                                                           "var_normal_1d", "correlation_risk"))
     if missing:
         notes.append(f"no price history for {', '.join(missing)}")

@@ -1,11 +1,11 @@
-"""Pre-trade risk checks: the limits of :class:`RiskLimits` applied to one order.
+"""Pre-trade risk: the checks of :class:`RiskLimits` (:mod:`raytrade.risk.checks`) applied to one
+order, plus the state they need (halt, rate window, the book's last risk figures).
 
-Conventions: the order is valued at the symbol's mark (last known price) x quantity x the
-instrument's multiplier. Exposure is projected with the open orders: for every symbol, projected
-quantity = position + signed remaining quantity of its open orders, plus this order on its own
-symbol. An order is *risk-increasing* when it makes its symbol's projected |quantity| larger;
-weight, sector and leverage limits and a halt refuse only risk-increasing orders, so a position
-can always be reduced. Rejections carry a reason code and the numbers that triggered them.
+Order of work: a halted engine refuses orders that add risk; then the ``order``-phase checks
+(daily loss, order rate); an order without a market price is refused; then the ``priced`` checks
+(limit collar, notional) and, for risk-increasing orders only, the ``adds_risk`` ones (weights,
+leverage, figures), so a position can always be reduced. The first refusal wins; it carries a
+reason code and the numbers that triggered it. Conventions are the checks module's.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from typing import Any
 from raytrade.core.enums import RejectReason
 from raytrade.core.orders import Order
 from raytrade.core.portfolio import Portfolio
+from raytrade.risk.checks import CheckContext
 from raytrade.risk.decision import OK, RiskDecision
 from raytrade.risk.limits import RiskLimits
 
@@ -43,6 +44,11 @@ class PreTradeRisk:
         self.halt_detail = ""
         self._recent: deque[float] = deque()
         self._resumed: tuple[object, float] | None = None
+        self.checks = limits.pretrade_checks()
+
+    def set_limits(self, limits: RiskLimits) -> None:
+        """New limits; the halt, the rate window and the last figures stay."""
+        self.limits, self.checks = limits, limits.pretrade_checks()
 
     def halt(self, code: RejectReason, detail: str) -> None:
         self.halted, self.halt_code, self.halt_detail = True, code, detail
@@ -52,112 +58,78 @@ class PreTradeRisk:
         then trips again only after a further ``max_daily_loss`` on the same day."""
         self.halted, self.halt_code, self.halt_detail = False, None, ""
         if book is not None:
-            self._resumed = (book.day, self._daily_loss(book))
+            self._resumed = (book.day, self.daily_loss(book))
 
     @staticmethod
-    def _daily_loss(book: Portfolio) -> float:
+    def daily_loss(book: Portfolio) -> float:
+        """Loss since the day's start / its starting equity (positive = a loss)."""
         start = book.day_start_equity
         return -book.daily_pnl / start if start > 0 else 0.0
 
-    def check(self, order: Order, book: Portfolio, open_quantities: Mapping[str, float], now: datetime,
-              multiplier: float = 1.0) -> RiskDecision:
-        """Decide on ``order``; an accepted order counts towards the rate limit."""
-        lim = self.limits
-        sym = order.symbol
-        before = book.quantity(sym) + open_quantities.get(sym, 0.0)
-        after = before + order.signed_quantity
-        increasing = abs(after) > abs(before) + EPS
+    def accepted_loss(self, book: Portfolio) -> float:
+        """The part of today's loss an admin accepted by resuming (0 on another day)."""
+        return self._resumed[1] if self._resumed and self._resumed[0] == book.day else 0.0
 
-        loss = self._daily_loss(book)
-        accepted_loss = self._resumed[1] if self._resumed and self._resumed[0] == book.day else 0.0
-        if not self.halted and loss >= accepted_loss + lim.max_daily_loss:
-            self.halt(RejectReason.DAILY_LOSS_HALT, f"daily loss {loss:.2%} reached the limit "
-                      f"{lim.max_daily_loss:.2%}; trading halted until an admin resumes")
-        if self.halted and increasing:
-            assert self.halt_code is not None
-            return RiskDecision.reject(self.halt_code, f"{self.halt_detail}; only orders that reduce a position "
-                                       "are accepted", daily_loss=loss, limit=lim.max_daily_loss)
-
+    def orders_in_last_second(self, now: datetime) -> int:
+        """Accepted orders in the second before ``now`` (drops older ones from the window)."""
         ts = now.timestamp()
         while self._recent and self._recent[0] <= ts - 1.0:
             self._recent.popleft()
-        if len(self._recent) + 1 > lim.max_orders_per_second:
-            return RiskDecision.reject(RejectReason.ORDER_RATE, f"more than {lim.max_orders_per_second:g} orders "
-                                       "in one second", orders=len(self._recent) + 1, limit=lim.max_orders_per_second)
+        return len(self._recent)
 
-        mark = book.price(sym)
-        if mark is None:
-            return RiskDecision.reject(RejectReason.NO_MARKET_PRICE, f"no market price for {sym} to value the order")
-        if order.limit_price is not None:
-            dev = abs(order.limit_price / mark - 1.0)
-            if dev > lim.max_limit_deviation:
-                return RiskDecision.reject(RejectReason.LIMIT_FAR_FROM_MARKET,
-                                           f"limit {order.limit_price:g} is {dev:.1%} from the market {mark:g} "
-                                           f"(max {lim.max_limit_deviation:.0%})", limit_price=order.limit_price,
-                                           market=mark, deviation=dev, limit=lim.max_limit_deviation)
-        notional = order.quantity * mark * multiplier
-        if notional > lim.max_order_notional:
-            return RiskDecision.reject(RejectReason.ORDER_NOTIONAL, f"order notional {notional:,.2f} above the "
-                                       f"limit {lim.max_order_notional:,.2f}", notional=notional,
-                                       limit=lim.max_order_notional)
-
-        if increasing:
-            decision = self._exposure(order, book, open_quantities, after, mark * multiplier)
-            if not decision.ok:
-                return decision
-            if lim.checks:
-                decision = self._figure_checks()
+    def check(self, order: Order, book: Portfolio, open_quantities: Mapping[str, float], now: datetime,
+              multiplier: float = 1.0) -> RiskDecision:
+        """Decide on ``order`` by every check of the limits in phase order (the first refusal wins);
+        an accepted order counts towards the rate limit."""
+        ctx = CheckContext(self, order, book, open_quantities, now, multiplier)
+        decision = self._halt_gate(ctx)
+        if not decision.ok:
+            return decision
+        priced = adding = False
+        for check in self.checks:
+            if check.phase == "order":
+                decision = check.decide(ctx)
                 if not decision.ok:
                     return decision
-        self._recent.append(ts)
-        return OK
-
-    def _figure_checks(self) -> RiskDecision:
-        """The configured limits on the book's risk figures (:mod:`raytrade.risk.checks`), read from
-        the figures last computed; missing or older than ``figures_max_age_s`` refuses (fail closed)."""
-        f, lim = self.figures, self.limits
-        age = (self.wall() - f.computed_at).total_seconds() if f is not None else None
-        if age is None or age > lim.figures_max_age_s:
-            said = "not computed yet" if age is None else f"{age:,.0f} s old"
-            return RiskDecision.reject(RejectReason.RISK_FIGURES_STALE, f"the book's risk figures are {said} (max "
-                                       f"{lim.figures_max_age_s:g} s): orders that add risk wait for fresh ones",
-                                       limit=lim.figures_max_age_s, **({"age_s": age} if age is not None else {}))
-        for check in lim.checks:
-            decision = check.decide(f)
+                continue
+            if not priced:
+                priced = True
+                decision = self._price_gate(ctx)
+                if not decision.ok:
+                    return decision
+            if check.phase == "adds_risk":
+                if not ctx.increasing:
+                    break
+                if not adding:
+                    adding = True
+                    if ctx.equity <= 0:
+                        return RiskDecision.reject(RejectReason.GROSS_LEVERAGE, f"equity is {ctx.equity:,.2f}: no "
+                                                   "risk can be added", equity=ctx.equity)
+            decision = check.decide(ctx)
             if not decision.ok:
                 return decision
+        if not priced:
+            decision = self._price_gate(ctx)
+            if not decision.ok:
+                return decision
+        self._recent.append(now.timestamp())
         return OK
 
-    def _exposure(self, order: Order, book: Portfolio, open_quantities: Mapping[str, float], after: float,
-                  unit_value: float) -> RiskDecision:
-        lim = self.limits
-        equity = book.equity
-        if equity <= 0:
-            return RiskDecision.reject(RejectReason.GROSS_LEVERAGE, f"equity is {equity:,.2f}: no risk can be added",
-                                       equity=equity)
-        values: dict[str, float] = {}
-        for s in set(book.positions) | set(open_quantities) | {order.symbol}:
-            if s == order.symbol:
-                values[s] = abs(after) * unit_value
-            else:
-                q = book.quantity(s) + open_quantities.get(s, 0.0)
-                values[s] = abs(q) * (book.price(s) or 0.0) * book.multipliers.get(s, 1.0)
-        w = values[order.symbol] / equity
-        if w > lim.max_symbol_weight + EPS:
-            return RiskDecision.reject(RejectReason.SYMBOL_LIMIT, f"{order.symbol} would be {w:.2%} of equity "
-                                       f"(max {lim.max_symbol_weight:.2%})", weight=w, limit=lim.max_symbol_weight)
-        sector = self.sectors.get(order.symbol)
-        if sector:
-            sw = sum(v for s, v in values.items() if self.sectors.get(s) == sector) / equity
-            if sw > lim.max_sector_weight + EPS:
-                return RiskDecision.reject(RejectReason.SECTOR_LIMIT, f"sector {sector} would be {sw:.2%} of equity "
-                                           f"(max {lim.max_sector_weight:.2%})", weight=sw,
-                                           limit=lim.max_sector_weight)
-        gross = sum(values.values()) / equity
-        if gross > lim.max_gross_leverage + EPS:
-            return RiskDecision.reject(RejectReason.GROSS_LEVERAGE, f"gross leverage would be {gross:.2f}x "
-                                       f"(max {lim.max_gross_leverage:.2f}x)", leverage=gross,
-                                       limit=lim.max_gross_leverage)
+    def _halt_gate(self, ctx: CheckContext) -> RiskDecision:
+        """A halted engine refuses orders that add risk."""
+        if self.halted and ctx.increasing:
+            assert self.halt_code is not None
+            return RiskDecision.reject(self.halt_code, f"{self.halt_detail}; only orders that reduce a position "
+                                       "are accepted", daily_loss=self.daily_loss(ctx.book),
+                                       limit=self.limits.max_daily_loss)
+        return OK
+
+    @staticmethod
+    def _price_gate(ctx: CheckContext) -> RiskDecision:
+        """An order without a market price cannot be valued."""
+        if ctx.mark is None:
+            return RiskDecision.reject(RejectReason.NO_MARKET_PRICE,
+                                       f"no market price for {ctx.order.symbol} to value the order")
         return OK
 
     def usage(self, book: Portfolio, open_quantities: Mapping[str, float]) -> dict[str, Any]:
@@ -167,12 +139,12 @@ class PreTradeRisk:
                       * book.multipliers.get(s, 1.0) for s in set(book.positions) | set(open_quantities)}
         sectors: dict[str, float] = {}
         for s, v in per_symbol.items():
-            if self.sectors.get(s):
-                sectors[self.sectors[s]] = sectors.get(self.sectors[s], 0.0) + v  # type: ignore[index]
+            if sector := self.sectors.get(s):
+                sectors[sector] = sectors.get(sector, 0.0) + v
         scale = 1.0 / equity if equity > 0 else float("nan")
         return {"equity": equity, "halted": self.halted,
                 "halt_code": self.halt_code.value if self.halt_code else None, "halt_detail": self.halt_detail,
-                "daily_loss": self._daily_loss(book),
+                "daily_loss": self.daily_loss(book),
                 "gross_leverage": sum(per_symbol.values()) * scale,
                 "symbol_weights": {s: v * scale for s, v in sorted(per_symbol.items()) if v},
                 "sector_weights": {s: v * scale for s, v in sorted(sectors.items())},

@@ -29,7 +29,7 @@ import ray
 from fastapi import Depends, FastAPI, Header, Query, Request, WebSocket
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from ray import serve
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -882,15 +882,18 @@ class ApiGateway:
             row = await self.call("orders", "update_strategy_params", body.strategy, body.values, key.principal,
                                   body.reason)
             return {"strategy": body.strategy, **row}
+        from raytrade.configfile import describe_validation_error
         from raytrade.risk.limits import RiskLimits
 
         unknown = sorted(set(body.values) - set(RiskLimits.model_fields))
         if unknown:
             raise ApiError(422, "INVALID_REQUEST", f"unknown risk limit {unknown[0]!r}", field=f"values.{unknown[0]}")
         try:
-            RiskLimits.model_validate({**self.engine.risk.model_dump(), **body.values})
-        except ValueError as exc:
-            raise ApiError(422, "INVALID_REQUEST", str(exc).splitlines()[-1], field="values") from None
+            self.engine.risk.updated(body.values)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            raise ApiError(422, "INVALID_REQUEST", describe_validation_error(exc, "values"),
+                           field=".".join(["values", *(str(x) for x in first["loc"])])) from None
         return await self.call("risk", "update_limits", body.values, key.principal, body.reason)
 
     @app.get("/api/compliance/violations", tags=["compliance"])

@@ -133,3 +133,60 @@ def test_fills_out_of_order_and_short_sales_do_not_break_the_checker() -> None:
     assert c.ledger.open_lots()["quantity"].tolist() == [6.0]
 
 
+
+
+def test_every_rule_is_a_class_in_the_registry_and_the_settings_pick_the_standing_ones() -> None:
+    from raytrade.compliance.rules import COMPLIANCE_RULES, STANDING_RULES, ComplianceRule
+
+    assert set(COMPLIANCE_RULES) == {*STANDING_RULES, "short_sale"}
+    assert [r.kind for r in ComplianceRules().active_rules()] == list(STANDING_RULES)
+    off = ComplianceRules(enforce_market_hours=False, wash_sale_days=0, harvest_lock_days=0,
+                          rules=({"kind": "short_sale"},))
+    assert [r.kind for r in off.active_rules()] == ["restricted_list", "short_sale"]
+    assert all(isinstance(r, ComplianceRule) for r in off.active_rules())
+
+
+def test_short_sales_need_a_locate_and_reductions_of_a_long_do_not() -> None:
+    """Regulation SHO's locate, simplified: selling what is held is fine; a sale past zero, or
+    adding to a short (open orders count), is rejected unless the symbol is easy to borrow."""
+    c = ComplianceChecker(ComplianceRules.model_validate({"rules": [{"kind": "short_sale",
+                                                                     "easy_to_borrow": ["msft"]}]}))
+    sell = Order("AAPL", "sell", 100, created_at=OPEN)
+    assert c.check(sell, AAPL, OPEN, 180.0, position=100).ok                      # flat after
+    d = c.check(sell, AAPL, OPEN, 180.0, position=60)                             # 40 short
+    assert (d.ok, d.code, d.violations[0].rule) == (False, RejectReason.SHORT_SALE_NOT_LOCATED, "short_sale")
+    assert "would sell 40 short" in d.detail and d.violations[0].severity is Severity.CRITICAL
+    assert c.check(sell, AAPL, OPEN, 180.0, position=-10).code is RejectReason.SHORT_SALE_NOT_LOCATED
+    assert c.check(Order("MSFT", "sell", 5, created_at=OPEN), equity("MSFT"), OPEN, 400.0, position=0).ok
+    assert c.check(Order("AAPL", "buy", 5, created_at=OPEN), AAPL, OPEN, 180.0, position=-10).ok   # covering
+
+
+def test_rule_config_errors_name_the_entry_and_the_known_kinds() -> None:
+    import pydantic
+
+    from raytrade.configfile import describe_validation_error
+
+    for rules, said in [([{"kind": "pattern_day_trader"}], "unknown rule kind 'pattern_day_trader'; known: "),
+                        ([{"kind": "short_sale", "easy_to_borow": ["A"]}], "short_sale: easy_to_borow: Extra"),
+                        ([{"kind": "market_hours"}], "market_hours is a standing rule: set it with the fields"),
+                        (["short_sale"], "a rule is a mapping like")]:
+        with pytest.raises(pydantic.ValidationError) as e:
+            ComplianceRules.model_validate({"rules": rules})
+        text = describe_validation_error(e.value, "compliance.yaml")
+        assert said in text and "rules.0" in text, text
+
+
+def test_the_shipped_compliance_config_is_the_default_and_its_example_rule_parses() -> None:
+    import re
+    from pathlib import Path
+
+    import yaml
+
+    from raytrade.compliance import load_compliance_rules
+
+    path = Path(__file__).resolve().parents[2] / "configs" / "compliance.yaml"
+    assert load_compliance_rules(path) == ComplianceRules()
+    example = "\n".join(re.sub(r"^# ?", "", ln) for ln in path.read_text().splitlines()
+                        if ln.startswith(("# rules:", "#   -")))
+    parsed = ComplianceRules.model_validate(yaml.safe_load(example))
+    assert [r.kind for r in parsed.rules] == ["short_sale"] and "KO" in parsed.rules[0].easy_to_borrow

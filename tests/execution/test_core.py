@@ -384,3 +384,17 @@ def test_limits_on_the_risk_figures_refuse_through_the_core_and_survive_a_limits
     commit(c, [c.limits_event({"max_symbol_weight": 0.9}, "admin", "wider")])
     assert c.risk.limits.checks[0].max == 0.05 and c.risk.figures is not None
     assert c.submit("f3", {"symbol": "AAA", "side": "buy", "quantity": 1}, "alice").accepted
+
+
+def test_a_short_sale_without_a_locate_is_refused_by_the_core_counting_open_orders() -> None:
+    """The short-sale rule from the config, in the core: with a 10-share buy open, selling 10 leaves
+    the book flat; one more share would be short and is refused with the rule's code and a
+    violation event; an easy-to-borrow symbol may be sold short."""
+    c = core(rules=ComplianceRules.model_validate({"rules": [{"kind": "short_sale", "easy_to_borrow": ["BBB"]}]}))
+    bars(c, OPEN, AAA=100.0, BBB=50.0)
+    assert c.submit("b1", {"symbol": "AAA", "side": "buy", "quantity": 10}, "alice").accepted
+    assert c.submit("s1", {"symbol": "AAA", "side": "sell", "quantity": 10}, "alice").accepted
+    s2 = c.submit("s2", {"symbol": "AAA", "side": "sell", "quantity": 1}, "alice")
+    assert not s2.accepted and s2.code is RejectReason.SHORT_SALE_NOT_LOCATED
+    assert [e.type for e in s2.events] == [EventType.VIOLATION, EventType.ORDER_REJECTED]
+    assert c.submit("s3", {"symbol": "BBB", "side": "sell", "quantity": 5}, "alice").accepted

@@ -189,3 +189,40 @@ def test_research_walkforward_bad_config_is_one_line(tmp_path):
     assert res.returncode == 2
     assert "walkforward.window: 50000 bars is longer than the data (8313 bars)" in res.stderr
     assert "Traceback" not in res.stderr and not (tmp_path / "runs").exists()
+
+
+def test_analytics_report_of_a_log_with_options_needs_their_multiplier(tmp_path):
+    """A log whose book bought 2 KO calls: without the engine's config the report is refused (a call
+    valued at 1 share would be 100 times too small); with it, the calls' P&L is 2 x 100 x (2.50 - 1.50)."""
+    import asyncio
+    from datetime import UTC, date, datetime, timedelta
+
+    from raytrade.core import Event, EventType, Fill, Order
+    from raytrade.core.instruments import option
+    from raytrade.storage import store_from_url
+
+    call = option("KO", date(2024, 4, 19), 60.0, "call").symbol
+    t = datetime(2024, 3, 4, 15, tzinfo=UTC)
+    o = Order(call, "buy", 2, client_order_id="c1", created_at=t, strategy="overlay")
+    events = [Event(EventType.CASH_CHANGED, "admin", "in", {"amount": 10_000.0}, t),
+              Event(EventType.ORDER_ACCEPTED, "t", "x", {"order": o.to_dict()}, t),
+              Event(EventType.FILL, "broker", "fill", {"fill": Fill("c1", call, "buy", 2, 1.5, 0.0, t,
+                                                                    fill_id="f1").to_dict()}, t),
+              Event(EventType.SESSION_STARTED, "clock", "open", {"day": "2024-03-05", "marks": {call: 2.5}},
+                    t + timedelta(days=1))]
+    url = f"sqlite:///{tmp_path / 'log.db'}"
+
+    async def write() -> None:
+        async with store_from_url(url) as store:
+            await store.append(events)
+
+    asyncio.run(write())
+    r = raytrade("analytics", "report", "--log", "--database-url", url, "-o", str(tmp_path / "a"))
+    assert r.returncode == 2 and "the log holds options (KO    240419C00060000) whose contract multiplier is not " \
+        "known: give the engine's config with --config" in r.stderr + r.stdout
+    cfg = write_config(tmp_path, {"api": {"engine": {"options": [{"underlying": "KO", "expiry": "2024-04-19",
+                                                                  "strike": 60, "right": "call"}]}}}, "serve.yaml")
+    r = raytrade("analytics", "report", "--log", "-c", str(cfg), "--database-url", url, "-o", str(tmp_path / "a"))
+    assert r.returncode == 0, r.stderr
+    html = (tmp_path / "a" / "analytics.html").read_text()
+    assert "10,200" in html and "200" in html    # equity 10,000 - 300 + 500; the calls' P&L

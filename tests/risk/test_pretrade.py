@@ -188,3 +188,90 @@ def test_the_shipped_risk_config_is_the_default_and_its_example_checks_parse() -
                         if ln.startswith(("# checks:", "#   -", "# figures_max_age_s:")))
     parsed = RiskLimits.model_validate(yaml.safe_load(example))
     assert [c.kind for c in parsed.checks] == ["var", "var", "vega", "delta"] and parsed.figures_max_age_s == 60
+
+
+def test_every_check_is_a_registry_entry_and_the_standing_ones_run_first_in_order() -> None:
+    from raytrade.risk.checks import PRETRADE_CHECKS, STANDING, PreTradeCheck
+
+    assert set(PRETRADE_CHECKS) == {*STANDING, "var", "delta", "gamma", "vega"} and len(STANDING) == 7
+    limits = RiskLimits.model_validate({"checks": [{"kind": "vega", "max": 0.01}]})
+    checks = limits.pretrade_checks()
+    assert [c.kind for c in checks] == ["daily_loss", "order_rate", "limit_deviation", "order_notional",
+                                        "symbol_weight", "sector_weight", "gross_leverage", "vega"]
+    assert all(isinstance(c, PreTradeCheck) for c in checks)
+    assert {c.kind: c.max for c in checks}["symbol_weight"] == 0.05 == limits.max_symbol_weight
+
+
+def test_a_standing_limit_set_as_a_list_entry_is_its_field_and_contradictions_are_refused() -> None:
+    import pydantic
+
+    from raytrade.configfile import describe_validation_error
+
+    lim = RiskLimits.model_validate({"checks": [{"kind": "symbol_weight", "max": 0.5}, {"kind": "var", "max": 0.02},
+                                                {"kind": "sector_weight", "max": 0.5}]})
+    assert lim.max_symbol_weight == 0.5 == lim.max_sector_weight and [c.kind for c in lim.checks] == ["var"]
+    r, b = PreTradeRisk(lim, SECTORS), book()
+    assert r.check(buy("AAPL", 500), b, {}, T).code is RejectReason.RISK_FIGURES_STALE   # 50 % passes the weight
+    assert RiskLimits.model_validate(lim.model_dump()) == lim                            # round trip
+    with pytest.raises(pydantic.ValidationError) as e:
+        RiskLimits.model_validate({"max_symbol_weight": 0.1, "checks": [{"kind": "symbol_weight", "max": 0.2}]})
+    assert "contradicts max_symbol_weight" in describe_validation_error(e.value, "risk.yaml")
+    with pytest.raises(pydantic.ValidationError) as e:
+        RiskLimits.model_validate({"checks": [{"kind": "var", "max": 0.02}, {"kind": "var", "max": -1}]})
+    said = describe_validation_error(e.value, "risk.yaml")
+    assert "checks.1" in said and "var: max: Input should be greater than 0" in said and "\n" not in said.strip()
+    with pytest.raises(pydantic.ValidationError, match="unknown check kind 'beta'; known: daily_loss, delta"):
+        RiskLimits.model_validate({"checks": [{"kind": "beta", "max": 1}]})
+    with pytest.raises(pydantic.ValidationError, match="symbol_weight: sector: Extra inputs"):
+        RiskLimits.model_validate({"checks": [{"kind": "symbol_weight", "max": 0.1, "sector": "Tech"}]})
+
+
+def test_updated_limits_from_the_api_replace_a_standing_field_through_its_entry() -> None:
+    lim = RiskLimits(max_symbol_weight=0.1)
+    new = lim.updated({"checks": [{"kind": "symbol_weight", "max": 0.2}, {"kind": "delta", "max": 1.0}]})
+    assert new.max_symbol_weight == 0.2 and [c.kind for c in new.checks] == ["delta"]
+    assert lim.updated({"max_gross_leverage": 2}).max_gross_leverage == 2 and lim.updated({}) == lim
+
+
+def test_a_registered_check_plugs_in_from_the_config_and_keeps_its_phase() -> None:
+    """A user's limit (largest position in shares) as a class: from the config list it refuses a
+    buy past its maximum, never the sale that reduces, and the standing checks still run first."""
+    from typing import ClassVar, Literal
+
+    from raytrade.risk.checks import (
+        OK,
+        PRETRADE_CHECKS,
+        CheckBase,
+        CheckContext,
+        RiskDecision,
+        register_check,
+    )
+
+    class MaxShares(CheckBase):
+        kind: Literal["max_shares"] = "max_shares"
+        phase: ClassVar = "adds_risk"
+        max: float
+
+        def decide(self, ctx: CheckContext) -> RiskDecision:
+            if abs(ctx.after) > self.max:
+                return RiskDecision.reject(RejectReason.SYMBOL_LIMIT, f"{ctx.order.symbol}: {abs(ctx.after):g} shares "
+                                           f"(max {self.max:g})", shares=abs(ctx.after), limit=self.max)
+            return OK
+
+    register_check(MaxShares)
+    try:
+        with pytest.raises(ValueError, match="already registered"):
+            register_check(type("Other", (MaxShares,), {}))
+        lim = RiskLimits.model_validate({"max_symbol_weight": 1, "checks": [{"kind": "max_shares", "max": 30}]})
+        r, b = PreTradeRisk(lim, SECTORS), book(KO=(40, 100.0))
+        d = r.check(buy("AAPL", 31), b, {}, T)
+        assert d.code is RejectReason.SYMBOL_LIMIT and d.numbers == {"shares": 31, "limit": 30}
+        assert r.check(buy("AAPL", 30), b, {}, T).ok
+        assert r.check(Order("KO", "sell", 5, created_at=T), b, {}, T).ok        # 35 shares left: reducing
+        assert r.check(buy("ZZZ", 1), b, {}, T).code is RejectReason.NO_MARKET_PRICE
+        assert r.check(buy("AAPL", 1, order_type="limit", limit_price=150.0), b, {}, T).code \
+            is RejectReason.LIMIT_FAR_FROM_MARKET                                  # a standing check first
+    finally:
+        PRETRADE_CHECKS.pop("max_shares", None)
+    with pytest.raises(TypeError, match="needs phase"):
+        register_check(type("NoDecide", (CheckBase,), {"__annotations__": {"kind": Literal["x"]}, "kind": "x"}))

@@ -121,6 +121,16 @@ def test_admin_halt_resume_limits_and_violations(api: Api) -> None:
              json={"component": "risk", "values": {"max_gross_leverage": 2.5}})
     assert ok.status_code == 200 and ok.json()["limits"]["max_gross_leverage"] == 2.5
     assert api("GET", "/api/risk", Role.VIEWER).json()["limits"]["max_gross_leverage"] == 2.5
+    entries = api("POST", "/api/parameters/update", Role.ADMIN, json={"component": "risk", "values": {
+        "checks": [{"kind": "gross_leverage", "max": 2.0}, {"kind": "var", "max": 0.5}]}}).json()
+    assert "limits" in entries, entries
+    entries = entries["limits"]
+    assert entries["max_gross_leverage"] == 2.0 and entries["checks"] == [{"kind": "var", "max": 0.5, "horizon": "1d"}]
+    bad = api("POST", "/api/parameters/update", Role.ADMIN, json={"component": "risk", "values": {
+        "checks": [{"kind": "beta", "max": 1}]}})
+    assert bad.status_code == 422 and "unknown check kind 'beta'" in bad.json()["detail"]
+    assert api("POST", "/api/parameters/update", Role.ADMIN, json={"component": "risk", "values": {
+        "checks": [], "max_gross_leverage": 2.5}}).json()["limits"]["checks"] == []
     assert isinstance(api("GET", "/api/compliance/violations", Role.VIEWER).json(), list)
     assert api("POST", "/api/strategies/stop", Role.ADMIN, json={"reason": "eod"}).json() == {"running": False}
     r = api("POST", "/api/orders", Role.TRADER, json={"symbol": "JPM", "side": "buy", "quantity": 1})
