@@ -90,8 +90,10 @@ def main() -> None:
         m = args.actor_bars * c.shape[1]
         print(f"{'engine actors (run_paper, SQLite), first ' + str(args.actor_bars) + ' bars':<44}{t_actor:>10.3f}"
               f"{m / t_actor:>16,.0f}{(t_kernel / n) / (t_actor / m):>11.5f}")
-        print(f"actor replay: {run.parity['trades_replay']} fills, trades equal to the backtest: "
-              f"{run.parity['trades_equal']}")
+        print(f"actor replay: {run.parity['trades_replay']} fills (backtest {run.parity['trades_backtest']}), "
+              f"trades equal to the backtest: {run.parity['trades_equal']}"
+              + (" (by design not: the replay trades one cash account, the backtest one sleeve per symbol)"
+                 if run.parity["one_account"] else ""))
         ray.shutdown()
 
 
