@@ -51,6 +51,21 @@ from raytrade.core.errors import (
 )
 from raytrade.core.orders import MAX_PRICE, MAX_QUANTITY
 from raytrade.serve.keys import ApiKey, KeyRing, Role
+from raytrade.serve.responses import (
+    EngineStatus,
+    EngineSwitch,
+    Health,
+    OrderList,
+    OrderView,
+    Performance,
+    PortfolioView,
+    PositionView,
+    Readiness,
+    RiskStatus,
+    Signals,
+    StrategyState,
+    ViolationView,
+)
 from raytrade.storage import EventBus, EventStore, RedisCache
 
 STRATEGY_NAME = r"^[A-Za-z0-9._:-]+$"
@@ -733,12 +748,13 @@ class ApiGateway:
 
     # --- health ------------------------------------------------------------------------------
 
-    @app.get("/api/health", tags=["health"])
+    @app.get("/api/health", tags=["health"], response_model=Health)
     async def health(self) -> dict[str, str]:
         """Liveness: the API replica answers."""
         return {"status": "ok"}
 
-    @app.get("/api/health/ready", tags=["health"])
+    @app.get("/api/health/ready", tags=["health"], response_model=Readiness,
+             responses={503: {"model": Readiness, "description": "something trading needs is down"}})
     async def ready(self) -> JSONResponse:
         """Readiness: the store, Redis, each actor and the broker, with each one's latency in ms.
         503 when something trading needs is down; Redis is a cache and a fan-out (the API falls
@@ -770,19 +786,19 @@ class ApiGateway:
 
     # --- portfolio ---------------------------------------------------------------------------
 
-    @app.get("/api/portfolio", tags=["portfolio"], response_model=dict[str, Any])
+    @app.get("/api/portfolio", tags=["portfolio"], response_model=PortfolioView)
     async def portfolio(self, token: str | None = Depends(_bearer)) -> Response:
         """Cash, equity, exposure, leverage and P&L (account currency), with the positions."""
         await self.authenticate(token, Role.VIEWER)
         return Response((await self.shared_snapshot()).body(), media_type="application/json")
 
-    @app.get("/api/positions", tags=["portfolio"])
+    @app.get("/api/positions", tags=["portfolio"], response_model=list[PositionView])
     async def positions(self, token: str | None = Depends(_bearer)) -> list[dict[str, Any]]:
         """Open and closed positions: signed quantity, average cost, mark, P&L."""
         await self.authenticate(token, Role.VIEWER)
         return (await self.snapshot())["positions"]
 
-    @app.get("/api/performance", tags=["portfolio"])
+    @app.get("/api/performance", tags=["portfolio"], response_model=Performance)
     async def performance(self, token: str | None = Depends(_bearer)) -> dict[str, Any]:
         """P&L figures and order counts so far."""
         await self.authenticate(token, Role.VIEWER)
@@ -792,7 +808,7 @@ class ApiGateway:
 
     # --- orders ------------------------------------------------------------------------------
 
-    @app.get("/api/orders", tags=["orders"])
+    @app.get("/api/orders", tags=["orders"], response_model=OrderList)
     async def list_orders(self, token: str | None = Depends(_bearer), status: OrderStatus | None = None,
                           symbol: str | None = Query(None, max_length=32),
                           since: str | None = Query(None, description="ISO 8601 time; orders updated since"),
@@ -811,7 +827,7 @@ class ApiGateway:
         return await self.call("orders", "list_orders", status.value if status else None, symbol, since, limit, offset,
                                _owner(key))
 
-    @app.post("/api/orders", tags=["orders"], status_code=201)
+    @app.post("/api/orders", tags=["orders"], status_code=201, response_model=OrderView)
     async def submit(self, body: OrderRequest, token: str | None = Depends(_bearer)) -> dict[str, Any]:
         """Submit an order. 201 with the order when accepted (filled or working); 422 with the reason
         code when refused; 503 when the engine cannot take orders now."""
@@ -827,7 +843,7 @@ class ApiGateway:
             raise ApiError(status, code, view.get("reject_detail") or code, **extra)
         return view
 
-    @app.get("/api/orders/{client_order_id}", tags=["orders"])
+    @app.get("/api/orders/{client_order_id}", tags=["orders"], response_model=OrderView)
     async def get_order(self, client_order_id: str, token: str | None = Depends(_bearer)) -> dict[str, Any]:
         """One order: the key's own (404 for another key's), any order for an admin key."""
         key = await self.authenticate(token, Role.VIEWER)
@@ -836,7 +852,7 @@ class ApiGateway:
             raise ApiError(404, "NOT_FOUND", f"no order {client_order_id!r}")
         return view
 
-    @app.delete("/api/orders/{client_order_id}", tags=["orders"])
+    @app.delete("/api/orders/{client_order_id}", tags=["orders"], response_model=OrderView)
     async def cancel(self, client_order_id: str, token: str | None = Depends(_bearer)) -> dict[str, Any]:
         """Cancel a working order of the key's (any, for an admin): 404 unknown id or another
         key's order, 409 when it is no longer open, 503 when the cancel request cannot be
@@ -853,24 +869,25 @@ class ApiGateway:
 
     # --- risk, compliance, engine control ----------------------------------------------------
 
-    @app.get("/api/risk", tags=["risk"])
+    @app.get("/api/risk", tags=["risk"], response_model=RiskStatus)
     async def risk(self, token: str | None = Depends(_bearer)) -> dict[str, Any]:
         """Limits, their current use (open orders included) and the halt state."""
         await self.authenticate(token, Role.VIEWER)
         listing = await self.call("orders", "open_quantities")
         return await self.call("risk", "status", listing)
 
-    @app.post("/api/risk/halt", tags=["risk"])
+    @app.post("/api/risk/halt", tags=["risk"], response_model=RiskStatus)
     async def halt(self, body: ReasonBody, token: str | None = Depends(_bearer)) -> dict[str, Any]:
         key = await self.authenticate(token, Role.ADMIN)
         return await self.call("risk", "halt", key.principal, body.reason)
 
-    @app.post("/api/risk/resume", tags=["risk"])
+    @app.post("/api/risk/resume", tags=["risk"], response_model=RiskStatus)
     async def resume(self, body: ReasonBody, token: str | None = Depends(_bearer)) -> dict[str, Any]:
         key = await self.authenticate(token, Role.ADMIN)
         return await self.call("risk", "resume", key.principal, body.reason)
 
-    @app.post("/api/parameters/update", tags=["risk"])
+    @app.post("/api/parameters/update", tags=["risk"], response_model=StrategyState | RiskStatus,
+               response_model_exclude_unset=True)
     async def update_parameters(self, body: ParametersBody, token: str | None = Depends(_bearer)) -> dict[str, Any]:
         """Change risk limits, or a running strategy's parameters (``component: strategy`` with
         ``strategy``: validated by its parameter space); logged as ``parameter_changed`` with the
@@ -896,14 +913,14 @@ class ApiGateway:
                            field=".".join(["values", *(str(x) for x in first["loc"])])) from None
         return await self.call("risk", "update_limits", body.values, key.principal, body.reason)
 
-    @app.get("/api/compliance/violations", tags=["compliance"])
+    @app.get("/api/compliance/violations", tags=["compliance"], response_model=list[ViolationView])
     async def violations(self, token: str | None = Depends(_bearer),
                          limit: int = Query(100, ge=1, le=1000)) -> list[dict[str, Any]]:
         """Violations newest first: rule, severity (warning, critical), action taken."""
         await self.authenticate(token, Role.VIEWER)
         return await self.call("compliance", "list_violations", limit)
 
-    @app.post("/api/signals", tags=["signals"])
+    @app.post("/api/signals", tags=["signals"], response_model=Signals)
     async def signals(self, body: SignalsRequest, token: str | None = Depends(_bearer)) -> dict[str, Any]:
         """The ensemble's signal in [-1, 1], confidence, regime and each model's part, per symbol."""
         await self.authenticate(token, Role.VIEWER)
@@ -937,21 +954,24 @@ class ApiGateway:
         row = await self.call("orders", "set_strategy", body.strategy, running, key.principal, body.reason, runner)
         return {"strategy": body.strategy, **row}
 
-    @app.post("/api/strategies/start", tags=["engine"])
+    @app.post("/api/strategies/start", tags=["engine"], response_model=StrategyState | EngineSwitch,
+               response_model_exclude_unset=True)
     async def start(self, body: StartBody, token: str | None = Depends(_bearer)) -> dict[str, Any]:
         """Accept orders again: one strategy's (``strategy``), or the whole engine's. With
         ``runner``, the strategy runs in the engine: a runner feeds it the bars, turns its target
         weights into orders (risk, compliance, audit, tagged ``strategy``) and resumes after a restart."""
         return await self._switch(body, token, True, body.runner)
 
-    @app.post("/api/strategies/stop", tags=["engine"])
+    @app.post("/api/strategies/stop", tags=["engine"], response_model=StrategyState | EngineSwitch,
+               response_model_exclude_unset=True)
     async def stop(self, body: StrategyBody, token: str | None = Depends(_bearer)) -> dict[str, Any]:
         """Refuse new orders until started again: one strategy's (STRATEGY_STOPPED; its open orders
         stay, unless it has a runner: the runner stops and its open orders are cancelled), or
         every order (ENGINE_STOPPED)."""
         return await self._switch(body, token, False)
 
-    @app.get("/api/strategies/status", tags=["engine"])
+    @app.get("/api/strategies/status", tags=["engine"], response_model=EngineStatus,
+              response_model_exclude_unset=True)
     async def status(self, token: str | None = Depends(_bearer)) -> dict[str, Any]:
         """The engine's switch, the risk halt, and each strategy's state, order counts, positions
         and P&L (from its own fills, at the latest marks) and, with a runner, its parameters, last
