@@ -19,7 +19,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from raytrade.core.errors import ConfigError, RaytradeError
+from raytrade.core.errors import ConfigError, DataError, RaytradeError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -671,6 +671,9 @@ def analytics_report(
             database_url = database_url or engine.resolved_store_url()
             schema = schema or engine.store_schema
         events = _run_store(database_url, schema, work)
+        if not events:
+            raise DataError("the event log holds no orders, fills, cash or sessions: nothing to analyse (is "
+                            "--database-url or RAYTRADE_DATABASE_URL the engine's store?)", source="analytics report")
         options = sorted({str(e.payload["fill"].get("symbol")) for e in events if e.type is EventType.FILL}
                          - set(multipliers))
         options = [s for s in options if OCC_SYMBOL.fullmatch(s)]

@@ -120,6 +120,32 @@ class TradingEngine:
 
         return ray.get(self.orders.submit.remote(request, principal))
 
+    def order(self, client_order_id: str) -> dict[str, Any] | None:
+        """The order's view (status, filled quantity, average price, reject code); None when unknown."""
+        import ray
+
+        return ray.get(self.orders.get_order.remote(client_order_id))
+
+    def wait_for_prices(self, symbols: list[str] | tuple[str, ...] | None = None, timeout_s: float = 60.0) -> dict[str, float]:
+        """Wait until the engine has a price for each of ``symbols`` (default: every instrument),
+        as a feed's first bars arrive; return the marks. An order for a symbol without a price is
+        refused (NO_MARKET_PRICE), so a script that starts a feed waits here before it trades."""
+        import time
+
+        import ray
+
+        wanted = list(symbols) if symbols is not None else list(self.config.instrument_map())
+        deadline = time.monotonic() + timeout_s
+        while True:
+            marks = ray.get(self.orders.stats.remote())["marks"]
+            missing = [s for s in wanted if s not in marks]
+            if not missing:
+                return {s: float(marks[s]) for s in wanted}
+            if time.monotonic() > deadline:
+                feed = "" if self.config.market_data is not None else " (the engine has no market_data feed)"
+                raise ClusterError(f"no price for {', '.join(missing)} after {timeout_s:g} s{feed}")
+            time.sleep(0.1)
+
     def shutdown(self, *, clear_cache: bool = False) -> None:
         """Kill the actors for good (the log keeps everything; a new start rebuilds from it).
         With ``clear_cache`` the engine's Redis keys go too (they are derived from the log)."""

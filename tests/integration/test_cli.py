@@ -165,20 +165,6 @@ def test_research_grid_on_ray(tmp_path):
     assert "<img" in (folder / "report.html").read_text()
 
 
-@pytest.mark.slow
-def test_research_montecarlo_and_stress(tmp_path):
-    path = ROOT / "configs" / "research" / "ma_crossover_risk.yaml"
-    res = raytrade("research", "stress", "--config", str(path), "--output-dir", str(tmp_path))
-    assert res.returncode == 0, res.stderr
-    assert "COVID crash" in res.stdout and "Black Monday" in res.stdout
-    res = raytrade("research", "montecarlo", "--config", str(path), "--output-dir", str(tmp_path), "--cpus", "2")
-    assert res.returncode == 0, res.stderr
-    (mc,) = tmp_path.glob("*-montecarlo-*")
-    summary = json.loads((mc / "summary.json").read_text())
-    assert summary["paths"] == 2000 and 0.0 <= summary["probability_of_loss"] <= 1.0
-    assert "<img" in (mc / "report.html").read_text()
-
-
 def test_research_walkforward_bad_config_is_one_line(tmp_path):
     config = {
         "name": "wf_bad", "data": {"dataset": "us_equities_20", "symbols": ["KO"]},
