@@ -141,7 +141,7 @@ def evaluate_version(folder: str | Path, *, costs: CostModel = DEFAULT_COSTS, qu
          f"points against the better single model, {c['ensemble_minus_momentum_pts']:+.2f} against momentum alone "
          f"and {c['ensemble_minus_base_rate_pts']:+.2f} against always long (the base rate); the walk-forward "
          f"stacked blend is {c['stacked_minus_best_single_pts']:+.2f} against the better single model.</p>"),
-        ("Calibration", calib + table_html(ev.quality[["brier", "ece"]])),
+        ("Calibration (Brier score and ECE are in the quality table above)", calib),
         ("Hit rate by market regime", table_html(ev.regimes)),
         ("Stacked weights per fold (learned on the earlier folds only; fold 0 keeps the configured weights)",
          table_html(stacked_w)),

@@ -92,3 +92,27 @@ def test_trade_metrics_by_hand():
 def test_drawdown_and_returns_helpers():
     np.testing.assert_allclose(drawdown(EQUITY), [0, 0, 99 / 110 - 1, 108.9 / 110 - 1, 0])
     np.testing.assert_allclose(returns_from_equity(EQUITY), RETURNS)
+
+
+def test_report_tables_read_as_a_person_writes_them() -> None:
+    """Plain headers, percent for fractions named as such (by column or by row), thousands
+    separators, no scientific notation, dates without midnight times, infinity as a symbol."""
+    import numpy as np
+    import pandas as pd
+
+    from raytrade.analytics.report import format_number, is_percent, table_html
+
+    frame = pd.DataFrame({"annual_return": [0.1234, -0.05], "sharpe": [1.234, 0.5], "round_trips": [12, 3],
+                          "max_drawdown_duration": [120.0, 30.0], "equity": [1_234_567.891, 2.5e7],
+                          "_sets": [14751.0, 1e-7],
+                          "start": pd.to_datetime(["2020-01-01", "2021-01-01"], utc=True)}, index=["KO", "PEP"])
+    page = table_html(frame)
+    for shown in ("<th>annual return</th>", "12.3%", "-5.0%", "1.23", "0.50", "<td>120</td>", "1,234,568",
+                  "25,000,000", "<th>sets</th>", "14,751", "0.0000", "2020-01-01</td>"):
+        assert shown in page, shown
+    assert "e+" not in page and "e-" not in page and "00:00" not in page and "_" not in page
+    by_row = table_html(pd.DataFrame({"KO": [0.1, 1.5, np.inf]}, index=["total_return", "sharpe", "profit_factor"]))
+    assert "10.0%" in by_row and "1.50" in by_row and "∞" in by_row
+    assert [is_percent(n) for n in ("max_drawdown", "win_rate", "pbo", "max_drawdown_duration", "sharpe")] == \
+        [True, True, True, False, False]
+    assert (format_number(float("nan")), format_number(-np.inf), format_number(0.25, True)) == ("–", "-∞", "25.0%")
