@@ -5,20 +5,20 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 STAMP  := $(VENV)/.installed-dev
 
-.PHONY: install install-dev demo test lint bench clean
+.PHONY: install install-dev demo test lint bench clean constraints
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 
 # torch is pinned and installed first: 2.13.0 is the CPU build; an unpinned torch pulls CUDA.
-$(VENV)/.installed: $(PY) pyproject.toml
-	$(PIP) install --quiet "torch==2.13.0"
-	$(PIP) install --quiet -e .
+$(VENV)/.installed: $(PY) pyproject.toml constraints.txt
+	$(PIP) install --quiet -c constraints.txt "torch==2.13.0"
+	$(PIP) install --quiet -c constraints.txt -e .
 	touch $@
 
 $(STAMP): $(VENV)/.installed
-	$(PIP) install --quiet -e ".[dev]"
+	$(PIP) install --quiet -c constraints.txt -e ".[dev]"
 	touch $@
 
 install: $(VENV)/.installed
@@ -40,3 +40,9 @@ bench: install
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache
+
+# Pin what .venv holds now (after a dependency change and a green `make test`).
+constraints: install-dev
+	{ head -n 4 constraints.txt; $(PIP) freeze --exclude-editable \
+	  | grep -v -i -E '^(mypy|mypy_extensions|ast-serialize|librt|pathspec)==' \
+	  | sed 's/^torch==\(.*\)+cpu$$/torch==\1/'; } > constraints.new && mv constraints.new constraints.txt
