@@ -368,7 +368,7 @@ def research_montecarlo(config: ConfigOption, output_dir: OutputOption = None, a
         cfg = cfg.model_copy(update={"output_dir": output_dir})
     cfg.data.load()
     connect(address, num_cpus=cpus)
-    run = run_montecarlo_job(cfg)
+    run = _with_progress(f"{cfg.name}: Monte Carlo steps", lambda progress: run_montecarlo_job(cfg, progress))
     mc = run.summary
     _print_frame(montecarlo_table(mc), f"{cfg.name}: {mc['paths']:,} {mc['method']} paths (percentiles)", "")
     out.print(f"probability of a loss {mc['probability_of_loss']:.1%}; of a drawdown beyond "
@@ -838,7 +838,8 @@ def models_train(config: ConfigOption, cpus: CpusOption = None,
         cfg = cfg.model_copy(update={"registry": registry})
     if not local:
         _connect(None, cpus)
-    folder, table = train_models(cfg, use_ray=not local)
+    folder, table = _with_progress(f"{cfg.name}: dataset, {cfg.folds} folds, final fit",
+                                   lambda progress: train_models(cfg, use_ray=not local, on_progress=progress))
     means = table.groupby("model", sort=False)[QUALITY].mean()
     _print_frame(means, f"{cfg.name}: out of sample, mean of {cfg.folds} purged walk-forward folds", "model")
     out.print(f"saved [bold]{folder}[/]")

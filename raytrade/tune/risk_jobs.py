@@ -4,6 +4,7 @@ out-of-sample returns and its latest parameters."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -142,14 +143,22 @@ def _start(config: RiskConfig, kind: str) -> tuple[pd.DataFrame, Strategy, Path]
     return close, strategy, folder
 
 
-def run_montecarlo_job(config: RiskConfig) -> RiskRun:
+def run_montecarlo_job(config: RiskConfig, on_progress: Callable[[int, int], None] | None = None) -> RiskRun:
+    """The backtest, its returns resampled into paths on Ray, the summary and the report;
+    ``on_progress(done, 4)`` after each of: data, backtest, paths, report."""
+    tick = on_progress or (lambda done, total: None)
+    tick(0, 4)
     close, strategy, folder = _start(config, "montecarlo")
+    tick(1, 4)
     result = backtest(strategy, config.strategy.params, close, costs=config.costs, sizing=config.sizing)
     eq = result.equity["PORTFOLIO"].to_numpy()
+    tick(2, 4)
     mc = montecarlo_summary(eq[1:] / eq[:-1] - 1.0, config.montecarlo)
     mc["method"] = str(config.montecarlo.method)
+    tick(3, 4)
     write_json(folder / "summary.json", mc)
     write_report(folder / "report.html", f"Monte Carlo: {config.name}", risk_sections(mc, None))
+    tick(4, 4)
     return RiskRun(folder, mc)
 
 

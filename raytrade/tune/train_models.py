@@ -10,6 +10,7 @@ every row) as a new registry version; `raytrade models evaluate` reads them back
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -83,7 +84,8 @@ def _fold(config: ModelConfig, X: pd.DataFrame, y: pd.Series, fwd: pd.Series, tr
     return frame, fit_s
 
 
-def out_of_sample(config: ModelConfig, ds: Dataset, *, use_ray: bool = True) -> tuple[pd.DataFrame, list[float]]:
+def out_of_sample(config: ModelConfig, ds: Dataset, *, use_ray: bool = True,
+                  on_progress: Callable[[int], None] | None = None) -> tuple[pd.DataFrame, list[float]]:
     """Every purged walk-forward fold's out-of-sample predictions (index (timestamp, symbol); the
     models' signals, the momentum score, the forward return, the label, the regime) with the
     ``ensemble`` at the configured weights and ``stacked`` at walk-forward stacked weights (see
@@ -99,9 +101,21 @@ def out_of_sample(config: ModelConfig, ds: Dataset, *, use_ray: bool = True) -> 
 
         fold = ray.remote(num_cpus=1)(_fold).options(runtime_env=runtime_env())
         refs = [ray.put(v) for v in (config, ds.X, ds.y, ds.forward_return)]
-        results = ray.get([fold.remote(*refs, tr, te, k) for k, (tr, te) in enumerate(splits)])
+        pending = [fold.remote(*refs, tr, te, k) for k, (tr, te) in enumerate(splits)]
+        order = list(pending)
+        done: dict[Any, Any] = {}
+        while pending:  # folds as they finish, for the progress bar; kept in fold order
+            ready, pending = ray.wait(pending, num_returns=1)
+            done[ready[0]] = ray.get(ready[0])
+            if on_progress is not None:
+                on_progress(len(done))
+        results = [done[r] for r in order]
     else:
-        results = [_fold(config, ds.X, ds.y, ds.forward_return, tr, te, k) for k, (tr, te) in enumerate(splits)]
+        results = []
+        for k, (tr, te) in enumerate(splits):
+            results.append(_fold(config, ds.X, ds.y, ds.forward_return, tr, te, k))
+            if on_progress is not None:
+                on_progress(k + 1)
     frames, fits = [r[0] for r in results], [r[1] for r in results]
     stacked = walk_forward_weights([({m: f[m].to_numpy() for m in PARTS}, f["y"].to_numpy()) for f in frames],
                                    config.weights)
@@ -113,18 +127,25 @@ def out_of_sample(config: ModelConfig, ds: Dataset, *, use_ray: bool = True) -> 
     return pd.concat(frames), fits
 
 
-def train_models(config: ModelConfig, *, use_ray: bool = True) -> tuple[Path, pd.DataFrame]:
+def train_models(config: ModelConfig, *, use_ray: bool = True,
+                 on_progress: Callable[[int, int], None] | None = None) -> tuple[Path, pd.DataFrame]:
     """Train, evaluate out of sample, save a registry version (with ``oos_predictions.parquet``);
-    return its folder and the per-fold table."""
+    return its folder and the per-fold table. ``on_progress(done, total)`` counts the steps: the
+    dataset, each fold, the final fit."""
+    total = config.folds + 2
+    tick = on_progress or (lambda done, total: None)
+    tick(0, total)
     close = load_prices(config.symbols, config.start, config.end)
     ds = build_dataset(close, config.horizon, load_index_close().reindex(close.index),
                        news=_read_csv(config.news, "news"), insiders=_read_csv(config.insiders, "insiders"))
-    oos, fits = out_of_sample(config, ds, use_ray=use_ray)
+    tick(1, total)
+    oos, fits = out_of_sample(config, ds, use_ray=use_ray, on_progress=lambda k: tick(1 + k, total))
     table = fold_table(oos, fits)
     weights = dict(config.weights)
     if config.stacking:
         weights = stack_weights({m: oos[m].to_numpy() for m in PARTS}, oos["y"].to_numpy())
     final = config.new_model(weights).fit(ds.X, ds.y)
+    tick(total, total)
     folder = next_version(config.registry, config.name)
     means = table.groupby("model", sort=False)[QUALITY].mean()
     save_model(final, folder, {

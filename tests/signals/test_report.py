@@ -21,7 +21,10 @@ def version(tmp_path_factory: pytest.TempPathFactory) -> Path:
     cfg = ModelConfig(name="tiny", symbols=["AAPL", "KO", "JPM", "XOM", "MSFT"], start="2004-01-01",
                       end="2013-12-31", folds=3, stacking=True, registry=tmp_path_factory.mktemp("reg"),
                       xgboost={"n_estimators": 20}, neural_net={"epochs": 2})
-    folder, _ = train_models(cfg, use_ray=False)
+    steps: list[tuple[int, int]] = []
+    folder, _ = train_models(cfg, use_ray=False, on_progress=lambda done, total: steps.append((done, total)))
+    # the progress bar's steps: nothing yet, the dataset, each fold, the final fit
+    assert steps == [(0, 5), (1, 5), (2, 5), (3, 5), (4, 5), (5, 5)]
     return folder
 
 
