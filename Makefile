@@ -14,7 +14,7 @@ $(PY):
 # torch is pinned and installed first: 2.13.0 is the CPU build; an unpinned torch pulls CUDA.
 $(VENV)/.installed: $(PY) pyproject.toml constraints.txt
 	$(PIP) install --quiet -c constraints.txt "torch==2.13.0"
-	$(PIP) install --quiet -c constraints.txt -e .
+	$(PIP) install --quiet -c constraints.txt -e ".[all]"
 	touch $@
 
 $(STAMP): $(VENV)/.installed

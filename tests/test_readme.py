@@ -19,6 +19,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 
@@ -210,6 +211,11 @@ def test_the_command_line_tour_runs_as_written(tmp_path: Path) -> None:
     summary = json.loads((mc / "summary.json").read_text())
     assert summary["paths"] == 2000 and 0.0 <= summary["probability_of_loss"] <= 1.0
     assert "<img" in (mc / "report.html").read_text()
+    (grid,) = (cwd / "runs").glob("demo_ma_grid-*")                                        # grid on Ray
+    assert "hold Sharpe" in r.stdout and "Token authentication is enabled" not in r.stdout + r.stderr
+    summary = json.loads((grid / "summary.json").read_text())
+    assert len(pd.read_parquet(grid / "results.parquet")) == len(summary["best"]) * summary["parameter_sets"]
+    assert "<img" in (grid / "report.html").read_text()
     # `make demo` then runs `raytrade demo`: the same walk-forward as walkforward_ma.yaml, so here it
     # finds that run complete in its folder and reports it (a fresh clone runs it, about a minute)
     demo = _run_bash("raytrade demo", cwd, env, timeout=900)

@@ -45,11 +45,14 @@ def connect(
     num_cpus: int | None = None,
     extra_runtime_env: dict[str, Any] | None = None,
     include_dashboard: bool | None = None,
+    dashboard_port: int | None = None,
 ) -> dict[str, Any]:
     """Connect to (or start) Ray once per process; return a description of what was reached.
 
     ``address`` wins over ``RAY_ADDRESS``; with neither, a local instance is started with
-    ``num_cpus`` (default: all cores). Calling again when Ray is up returns the current one.
+    ``num_cpus`` (default: all cores) and its dashboard on ``dashboard_port`` (default:
+    ``RAYTRADE_DASHBOARD_PORT``, else Ray's 8265 or the next free port). Calling again when Ray is
+    up returns the current one.
     """
     import ray
 
@@ -71,6 +74,10 @@ def connect(
             logging.getLogger(_TOKEN_SETUP_LOGGER).addFilter(_local_token_notice)
             if include_dashboard is not None:
                 kwargs["include_dashboard"] = include_dashboard
+            port = dashboard_port or (int(os.environ["RAYTRADE_DASHBOARD_PORT"])
+                                      if os.environ.get("RAYTRADE_DASHBOARD_PORT") else None)
+            if port is not None:
+                kwargs["dashboard_port"] = port
         try:
             context = ray.init(**kwargs)
             _state["dashboard"] = _as_url(getattr(context, "dashboard_url", None))

@@ -28,7 +28,7 @@ EXCLUDES = [".venv", "runs", ".git", "**/__pycache__", ".pytest_cache", ".ruff_c
 
 
 def is_jobs_address(address: str | None) -> bool:
-    return bool(address) and address.startswith(("http://", "https://"))
+    return address is not None and address.startswith(("http://", "https://"))
 
 
 AUTH_HINT = ("the cluster uses token authentication: set RAY_AUTH_MODE=token and RAY_AUTH_TOKEN (or "
@@ -61,8 +61,17 @@ def submit(address: str, argv: Sequence[str], *, working_dir: Path, extra_runtim
     runtime_env: dict[str, Any] = {"working_dir": str(working_dir), "excludes": EXCLUDES,
                                    "env_vars": dict(WORKER_ENV_VARS)}
     for key, value in (extra_runtime_env or {}).items():
-        runtime_env[key] = value
+        if key == "env_vars":
+            runtime_env["env_vars"].update(value)
+        else:
+            runtime_env[key] = value
     entrypoint = "python -m raytrade.cli " + " ".join(shlex.quote(a) for a in argv)
+    return submit_entrypoint(address, entrypoint, runtime_env, submission_id=submission_id)
+
+
+def submit_entrypoint(address: str, entrypoint: str, runtime_env: dict[str, Any] | None = None, *,
+                      submission_id: str | None = None) -> str:
+    """Submit a shell ``entrypoint`` as a job (retried while the cluster's job agent starts); its id."""
     client = _client(address)
     for delay in (*RETRY_DELAYS_S, None):
         try:

@@ -145,26 +145,6 @@ def test_shipped_backtest_configs_run(tmp_path, path):
 
 
 @pytest.mark.slow
-def test_research_grid_on_ray(tmp_path):
-    config = {
-        "name": "grid_test",
-        "data": {"dataset": "us_equities_20", "symbols": ["KO", "XOM", "MSFT"]},
-        "strategy": {"name": "ma_crossover", "grid": {"fast": [5, 10, 20], "slow": [50, 100]}},
-        "sets_per_task": 4,
-        "output_dir": str(tmp_path / "runs"),
-    }
-    res = raytrade("research", "grid", "--config", str(write_config(tmp_path, config)), "--cpus", "2")
-    assert res.returncode == 0, res.stderr
-    assert "hold Sharpe" in res.stdout
-    assert "Token authentication is enabled" not in res.stdout + res.stderr   # a local start makes its own
-    (folder,) = (tmp_path / "runs").iterdir()
-    table = pd.read_parquet(folder / "results.parquet")
-    assert len(table) == 18
-    summary = json.loads((folder / "summary.json").read_text())
-    assert {row["symbol"] for row in summary["best"]} == {"KO", "XOM", "MSFT"}
-    assert "<img" in (folder / "report.html").read_text()
-
-
 def test_research_walkforward_bad_config_is_one_line(tmp_path):
     config = {
         "name": "wf_bad", "data": {"dataset": "us_equities_20", "symbols": ["KO"]},
