@@ -231,6 +231,12 @@ def test_the_paper_replay_and_its_audit_run_as_written(tmp_path: Path) -> None:
     assert r.returncode == 0, (r.stdout[-3000:], r.stderr[-3000:])
     assert "trades identical" in r.stdout and r.stdout.count("audit chain intact") == 3   # paper, verify x 2
     assert (cwd / "home/raytrade-audit/checkpoints.jsonl").read_text().count("\n") == 1
+    # the replay equals the backtest, 2005-2012 through the 2008 crash (exits and entries)
+    (run,) = (cwd / "runs").glob("ma_crossover_ko_paper-*")
+    p = json.loads((run / "parity.json").read_text())
+    assert p["trades_backtest"] >= 4 and p["trades_equal"] and abs(p["pnl_diff_bp_per_year"]) < 1.0
+    assert p["max_abs_equity_diff"] < 1e-6 * p["final_equity_backtest"]
+    assert p["audit_chain_ok"] and p["rejections"] == 0 and (run / "events.sqlite").is_file()
     assert (cwd / "jan.jsonl").read_text().count("\n") > 10
 
 

@@ -1,9 +1,4 @@
-"""The book's attribution and drawdowns, tax lots and tax-loss harvesting proposals.
-
-Routes of the API (:mod:`raytrade.serve.api`): the key and the gateway come as dependencies
-(:mod:`raytrade.serve.deps`). (No ``from __future__ import annotations``: FastAPI resolves the
-annotations at run time.)
-"""
+"""The book's attribution and drawdowns, tax lots and tax-loss harvesting proposals."""
 
 from typing import Any
 

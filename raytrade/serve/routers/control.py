@@ -1,9 +1,4 @@
-"""Risk limits and the halt, compliance violations, signals, and the engine's and strategies' switches.
-
-Routes of the API (:mod:`raytrade.serve.api`): the key and the gateway come as dependencies
-(:mod:`raytrade.serve.deps`). (No ``from __future__ import annotations``: FastAPI resolves the
-annotations at run time.)
-"""
+"""Risk limits and the halt, compliance violations, signals, and the engine's and strategies' switches."""
 
 import asyncio
 from typing import Any

@@ -1,9 +1,4 @@
-"""Transaction-cost analysis of the parent orders.
-
-Routes of the API (:mod:`raytrade.serve.api`): the key and the gateway come as dependencies
-(:mod:`raytrade.serve.deps`). (No ``from __future__ import annotations``: FastAPI resolves the
-annotations at run time.)
-"""
+"""Transaction-cost analysis of the parent orders."""
 
 from typing import Any
 

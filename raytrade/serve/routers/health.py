@@ -1,9 +1,4 @@
-"""Liveness and readiness (no key needed).
-
-Routes of the API (:mod:`raytrade.serve.api`): the key and the gateway come as dependencies
-(:mod:`raytrade.serve.deps`). (No ``from __future__ import annotations``: FastAPI resolves the
-annotations at run time.)
-"""
+"""Liveness and readiness (no key needed)."""
 
 import asyncio
 import time

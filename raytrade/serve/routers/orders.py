@@ -1,9 +1,4 @@
-"""Orders: list, submit (trader), look up, cancel (trader); a key sees its own orders, an admin every key's.
-
-Routes of the API (:mod:`raytrade.serve.api`): the key and the gateway come as dependencies
-(:mod:`raytrade.serve.deps`). (No ``from __future__ import annotations``: FastAPI resolves the
-annotations at run time.)
-"""
+"""Orders: list, submit (trader), look up, cancel (trader); a key sees its own orders, an admin every key's."""
 
 from typing import Any
 

@@ -1,9 +1,4 @@
-"""The book: cash, equity, positions and performance (viewer keys).
-
-Routes of the API (:mod:`raytrade.serve.api`): the key and the gateway come as dependencies
-(:mod:`raytrade.serve.deps`). (No ``from __future__ import annotations``: FastAPI resolves the
-annotations at run time.)
-"""
+"""The book: cash, equity, positions and performance (viewer keys)."""
 
 import asyncio
 from typing import Any
