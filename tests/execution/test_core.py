@@ -21,7 +21,7 @@ from raytrade.core.events import Event
 from raytrade.core.market import Bar
 from raytrade.core.orders import Fill
 from raytrade.execution.core import TradingCore
-from raytrade.execution.simulate import NO_LIMITS, CoreSimulator, replay_targets
+from raytrade.execution.simulate import FRACTIONAL_LOT, NO_LIMITS, CoreSimulator, replay_targets
 from raytrade.risk.limits import RiskLimits
 
 OPEN = datetime(2024, 3, 1, 20, 59, tzinfo=UTC)  # a Friday, one minute before the XNYS close
@@ -215,9 +215,14 @@ def cases(draw: st.DrawFn) -> tuple:
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(cases())
 def test_the_core_replayed_in_process_equals_the_kernel(case: tuple) -> None:
-    """Same fills (day, side, quantity, price, commission) and equity to 1e-9 relative with whole
-    shares; with fractional sizing the core trades multiples of 1e-8 shares (a broker's step), so
-    equity agrees to that rounding: at most 1e-8 shares x price per order, summed."""
+    """Every bar, the core's signed fill equals the kernel's trade (no fill = 0), with the kernel's
+    price and commission, and equity to 1e-9 relative, with whole shares. With fractional sizing the
+    core trades multiples of 1e-8 shares (a broker's step): each order (target less position) is
+    rounded to the step, so its position is off the kernel's by up to half a step, which also moves
+    the next target by a fraction of a step; a bar's fill is then within two steps of the kernel's
+    exact trade (a search found 1.08e-8 after a reversal), which also covers a kernel trade of float
+    residue that the core does not send and a one-step order where the kernel trades nothing; equity
+    agrees to that rounding: at most 1e-8 shares x price per order, summed."""
     close, signal, costs, sizing = case
     frame = pd.DataFrame({"X": close}, index=DATES)
     scale = sizing_scale(close[:, None], sizing)
@@ -225,14 +230,18 @@ def test_the_core_replayed_in_process_equals_the_kernel(case: tuple) -> None:
     sim = replay_targets(frame, signal[:, None], scale, costs=costs, sizing=sizing, initial_capital=100_000.0)
     assert sim.rejected == 0
     shares = kernel.shares[:, 0]  # type: ignore[index]
-    traded = np.flatnonzero(np.diff(np.concatenate([[0.0], shares])) != 0)
-    assert len(sim.fills) == len(traded)
-    for f, t in zip(sim.fills, traded, strict=True):
-        dq = shares[t] - (shares[t - 1] if t else 0.0)
-        assert f.timestamp.date() == DATES[t].date() and f.side.sign == np.sign(dq)
-        assert f.quantity == pytest.approx(abs(dq), rel=0, abs=1e-8 if not sizing.whole_shares else 1e-9)
+    dqs = np.diff(np.concatenate([[0.0], shares]))
+    fills = {f.timestamp.date(): f for f in sim.fills}
+    assert len(fills) == len(sim.fills)   # one order a bar at most
+    assert set(fills) <= {d.date() for d in DATES}
+    tolerance = 2 * FRACTIONAL_LOT if not sizing.whole_shares else 1e-9
+    for t, dq in enumerate(dqs):
+        f = fills.get(DATES[t].date())
+        assert (f.side.sign * f.quantity if f else 0.0) == pytest.approx(dq, rel=0, abs=tolerance), t
+        if f is None:
+            continue
         # the kernel's rule 5, by hand: the reference (this close) worse by the half spread and slippage
-        price = close[t] * (1 + np.sign(dq) * (costs.half_spread_bps + costs.slippage_bps) / 1e4)
+        price = close[t] * (1 + f.side.sign * (costs.half_spread_bps + costs.slippage_bps) / 1e4)
         assert f.price == pytest.approx(price, rel=1e-12)
         assert f.commission == pytest.approx(f.quantity * f.price * costs.commission_bps / 1e4
                                              + f.quantity * costs.commission_per_share, rel=1e-12, abs=1e-12)
