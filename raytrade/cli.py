@@ -350,8 +350,8 @@ def research_compare(config: ConfigOption, output_dir: OutputOption = None, addr
     for wf in cfg.configs():   # every config and data mistake surfaces here, before Ray starts
         prepare(wf, cpus or 1)
     n_cpus = 1 if local else _connect(address, cpus)["cpus"]
-    run = run_compare(cfg, cpus=n_cpus, use_ray=not local, rerun=rerun,
-                      on_run=lambda name, done, total: out.print(f"[{done}/{total}] {name} done"))
+    run = _with_progress(f"{cfg.name}: walk-forwards", lambda progress: run_compare(
+        cfg, cpus=n_cpus, use_ray=not local, rerun=rerun, on_run=lambda name, done, total: progress(done, total)))
     shown = run.table.drop(columns=["run", "note"]).set_index("entry")
     _print_frame(shown, f"{cfg.name}: walked forward, out of sample", "entry",
                  labels={"oos_cagr": "OOS CAGR", "oos_max_drawdown": "OOS max DD"},
