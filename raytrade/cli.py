@@ -17,6 +17,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from raytrade.core.errors import ClusterError, ConfigError, DataError, RaytradeError
@@ -75,8 +76,6 @@ def user_errors(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except RaytradeError as exc:
-            from rich.markup import escape
-
             # escaped: an error naming a list or an extra ("[1, 2]", "raytrade[ml]") prints as written
             err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
@@ -84,8 +83,6 @@ def user_errors(fn: F) -> F:
             extra = EXTRAS.get((exc.name or "").split(".")[0])
             if extra is None:
                 raise
-            from rich.markup import escape
-
             err.print("[bold red]error:[/] " + escape(
                 f"this command needs {(exc.name or '').split('.')[0]}, which comes with the {extra!r} extra: "
                 f"pip install 'raytrade[{extra}]' (or raytrade[all])"), highlight=False, soft_wrap=True)

@@ -31,7 +31,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal, Protocol, TypeVar, runtime_checkable
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from raytrade.analytics.tax import LotLedger
 from raytrade.compliance.calendar import is_market_open
@@ -66,6 +66,10 @@ class ComplianceRule(Protocol):
     def check(self, ctx: RuleContext) -> Violation | None: ...
 
 
+Symbols = Annotated[frozenset[str], AfterValidator(lambda symbols: frozenset(s.upper() for s in symbols))]
+"""A set of symbols, upper-cased once when the config is read."""
+
+
 class RuleBase(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -97,7 +101,7 @@ def _violation(ctx: RuleContext, rule: str, detail: str, code: RejectReason | No
 @register_rule
 class RestrictedListRule(RuleBase):
     kind: Literal["restricted_list"] = "restricted_list"
-    symbols: frozenset[str] = frozenset()
+    symbols: Symbols = frozenset()
 
     def check(self, ctx: RuleContext) -> Violation | None:
         if ctx.order.symbol.upper() in self.symbols:
@@ -162,13 +166,13 @@ class ShortSaleRule(RuleBase):
     long position is not a short sale)."""
 
     kind: Literal["short_sale"] = "short_sale"
-    easy_to_borrow: frozenset[str] = frozenset()
+    easy_to_borrow: Symbols = frozenset()
 
     def check(self, ctx: RuleContext) -> Violation | None:
         order = ctx.order
         if order.side is Side.BUY or ctx.position - order.quantity >= -EPS:
             return None
-        if order.symbol.upper() in {s.upper() for s in self.easy_to_borrow}:
+        if order.symbol.upper() in self.easy_to_borrow:
             return None
         short = order.quantity - max(ctx.position, 0.0)
         return _violation(ctx, self.kind, f"sale of {order.quantity:g} {order.symbol} would sell {short:g} short and "
@@ -217,7 +221,7 @@ class ComplianceRules(BaseModel):
 
     def active_rules(self) -> tuple[Any, ...]:
         """Every rule these settings apply, in the order they run: the standing ones, then ``rules``."""
-        standing: list[Any] = [RestrictedListRule(symbols=frozenset(s.upper() for s in self.restricted))]
+        standing: list[Any] = [RestrictedListRule(symbols=frozenset(self.restricted))]
         if self.enforce_market_hours:
             standing.append(MarketHoursRule())
         if self.harvest_lock_days:

@@ -18,11 +18,10 @@ from typing import Any
 from raytrade.core.enums import RejectReason
 from raytrade.core.orders import Order
 from raytrade.core.portfolio import Portfolio
-from raytrade.risk.checks import CheckContext
+from raytrade.risk.checks import PHASES, CheckContext
 from raytrade.risk.decision import OK, RiskDecision
 from raytrade.risk.limits import RiskLimits
 
-EPS = 1e-9
 __all__ = ["OK", "PreTradeRisk", "RiskDecision"]
 
 
@@ -44,11 +43,12 @@ class PreTradeRisk:
         self.halt_detail = ""
         self._recent: deque[float] = deque()
         self._resumed: tuple[object, float] | None = None
-        self.checks = limits.pretrade_checks()
+        self.set_limits(limits)
 
     def set_limits(self, limits: RiskLimits) -> None:
         """New limits; the halt, the rate window and the last figures stay."""
         self.limits, self.checks = limits, limits.pretrade_checks()
+        self._phases: dict[str, list[Any]] = {phase: [c for c in self.checks if c.phase == phase] for phase in PHASES}
 
     def halt(self, code: RejectReason, detail: str) -> None:
         self.halted, self.halt_code, self.halt_detail = True, code, detail
@@ -83,36 +83,35 @@ class PreTradeRisk:
         an accepted order counts towards the rate limit."""
         ctx = CheckContext(self, order, book, open_quantities, now, multiplier)
         decision = self._halt_gate(ctx)
-        if not decision.ok:
-            return decision
-        priced = adding = False
-        for check in self.checks:
-            if check.phase == "order":
-                decision = check.decide(ctx)
-                if not decision.ok:
-                    return decision
-                continue
-            if not priced:
-                priced = True
-                decision = self._price_gate(ctx)
-                if not decision.ok:
-                    return decision
-            if check.phase == "adds_risk":
-                if not ctx.increasing:
-                    break
-                if not adding:
-                    adding = True
-                    if ctx.equity <= 0:
-                        return RiskDecision.reject(RejectReason.GROSS_LEVERAGE, f"equity is {ctx.equity:,.2f}: no "
-                                                   "risk can be added", equity=ctx.equity)
+        if decision.ok:
+            decision = self._run(self._phases["order"], ctx)
+        if decision.ok:
+            decision = self._price_gate(ctx)
+        if decision.ok:
+            decision = self._run(self._phases["priced"], ctx)
+        if decision.ok and ctx.increasing:
+            decision = self._equity_gate(ctx)
+            if decision.ok:
+                decision = self._run(self._phases["adds_risk"], ctx)
+        if decision.ok:
+            self._recent.append(now.timestamp())
+        return decision
+
+    @staticmethod
+    def _run(checks: list[Any], ctx: CheckContext) -> RiskDecision:
+        """The first refusal of ``checks`` in order, else OK."""
+        for check in checks:
             decision = check.decide(ctx)
             if not decision.ok:
                 return decision
-        if not priced:
-            decision = self._price_gate(ctx)
-            if not decision.ok:
-                return decision
-        self._recent.append(now.timestamp())
+        return OK
+
+    @staticmethod
+    def _equity_gate(ctx: CheckContext) -> RiskDecision:
+        """With no positive equity no risk can be added, whatever the limits."""
+        if ctx.equity <= 0:
+            return RiskDecision.reject(RejectReason.GROSS_LEVERAGE, f"equity is {ctx.equity:,.2f}: no risk can be "
+                                       "added", equity=ctx.equity)
         return OK
 
     def _halt_gate(self, ctx: CheckContext) -> RiskDecision:

@@ -17,7 +17,7 @@ router = APIRouter()
 
 
 @router.get("/api/health", tags=["health"], response_model=Health)
-async def health(gw: Gateway) -> dict[str, str]:
+async def health() -> dict[str, str]:
     """Liveness: the API replica answers."""
     return {"status": "ok"}
 
