@@ -23,9 +23,16 @@ WORKER_ENV_VARS = {"NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "OPENBLAS_N
                    "MKL_NUM_THREADS": "1"}
 
 
-def runtime_env(extra: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The runtime_env raytrade's tasks and actors run with (``extra`` merged on top)."""
+# Run by every worker process at start (a job-level runtime_env key only; see worker_setup.py).
+WORKER_SETUP_HOOK = "raytrade.cluster.worker_setup.quiet_unraisable_sigterm"
+
+
+def runtime_env(extra: dict[str, Any] | None = None, *, job: bool = False) -> dict[str, Any]:
+    """The runtime_env raytrade's tasks and actors run with (``extra`` merged on top); ``job`` for
+    a driver's or a job submission's, which also names the worker setup hook."""
     env: dict[str, Any] = {"env_vars": dict(WORKER_ENV_VARS)}
+    if job:
+        env["worker_process_setup_hook"] = WORKER_SETUP_HOOK
     for key, value in (extra or {}).items():
         if key == "env_vars":
             env["env_vars"].update(value)
@@ -61,7 +68,7 @@ def connect(
         kwargs: dict[str, Any] = {
             "namespace": NAMESPACE,
             # Inside a submitted job the submission's runtime_env applies; Ray refuses a second one.
-            "runtime_env": None if in_submitted_job() else runtime_env(extra_runtime_env),
+            "runtime_env": None if in_submitted_job() else runtime_env(extra_runtime_env, job=True),
             "log_to_driver": True,
             "configure_logging": True,
             "logging_level": "WARNING",
@@ -121,4 +128,4 @@ def shutdown() -> None:
         ray.shutdown()
 
 
-__all__ = ["NAMESPACE", "WORKER_ENV_VARS", "connect", "in_submitted_job", "runtime_env", "shutdown"]
+__all__ = ["NAMESPACE", "WORKER_ENV_VARS", "WORKER_SETUP_HOOK", "connect", "in_submitted_job", "runtime_env", "shutdown"]

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from raytrade.cluster import WORKER_ENV_VARS
+from raytrade.cluster import runtime_env as job_runtime_env
 from raytrade.core.errors import ClusterError
 
 # What a working_dir upload leaves behind: environments, results, caches, VCS data.
@@ -58,13 +58,8 @@ def _client(address: str):
 def submit(address: str, argv: Sequence[str], *, working_dir: Path, extra_runtime_env: dict[str, Any] | None = None,
            submission_id: str | None = None) -> str:
     """Submit ``raytrade ARGV...`` as a job running in ``working_dir`` (uploaded); return its id."""
-    runtime_env: dict[str, Any] = {"working_dir": str(working_dir), "excludes": EXCLUDES,
-                                   "env_vars": dict(WORKER_ENV_VARS)}
-    for key, value in (extra_runtime_env or {}).items():
-        if key == "env_vars":
-            runtime_env["env_vars"].update(value)
-        else:
-            runtime_env[key] = value
+    runtime_env = job_runtime_env({"working_dir": str(working_dir), "excludes": EXCLUDES, **(extra_runtime_env or {})},
+                                  job=True)
     entrypoint = "python -m raytrade.cli " + " ".join(shlex.quote(a) for a in argv)
     return submit_entrypoint(address, entrypoint, runtime_env, submission_id=submission_id)
 

@@ -8,10 +8,12 @@ per-trial cost drops from about 2 s to about 0.13 s here) and a trial whose work
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import tempfile
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -46,6 +48,8 @@ class RunInterrupted(RaytradeError):
 def _trial(config: dict, *, inputs: Inputs, block: dict[str, np.ndarray], tasks: list[Task],
            windows: list[Window], strategy_name: str, allow_short: bool, objective: str,
            sample_ids: np.ndarray) -> None:
+    # one INFO line per trial naming its checkpoint folder: the run folder and Tune's own state have it
+    logging.getLogger("ray.train._internal.storage").setLevel(logging.WARNING)
     task = tasks[config["task"]]
     strategy = get_strategy(strategy_name, allow_short=allow_short)
     score = run_task(strategy, inputs, ParamBlock(block), task, windows, resolve_objective(objective), sample_ids)
@@ -54,6 +58,20 @@ def _trial(config: dict, *, inputs: Inputs, block: dict[str, np.ndarray], tasks:
         tune.report({"window": task.window, "offset": task.offset, "sets": task.size,
                      "best_param_id": score.best, "best_score": float(score.is_score.max())},
                     checkpoint=tune.Checkpoint.from_directory(tmp))
+
+
+@contextlib.contextmanager
+def _environ(values: dict[str, str]) -> Iterator[None]:
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 def run_on_tune(
@@ -106,8 +124,12 @@ def run_on_tune(
                     return
 
         threading.Thread(target=watch, name="walkforward-progress", daemon=True).start()
+    # Tune's newer console output prints its experiment box and TensorBoard hint even when silent;
+    # its older reporter honours verbose=0
+    quiet = {"RAY_AIR_NEW_OUTPUT": "0"} if verbose == 0 else {}
     try:
-        grid = tuner.fit()
+        with _environ(quiet):
+            grid = tuner.fit()
     finally:
         stop.set()
     errors = [r for r in grid if r.error is not None]
