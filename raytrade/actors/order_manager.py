@@ -557,6 +557,10 @@ class OrderManager(ActorBase):
     def _marks(self) -> dict[str, float]:
         return {s: p for s in self.instruments if (p := self.core.portfolio.price(s)) is not None}
 
+    def _unit_marks(self) -> dict[str, float]:
+        """The marks per unit of quantity, as the tax-lot ledger holds prices (x the multiplier)."""
+        return {s: p * self.instruments[s].multiplier for s, p in self._marks().items()}
+
     async def _history(self) -> BookHistory:
         await self.ensure_ready()
         assert self.store is not None
@@ -578,7 +582,7 @@ class OrderManager(ActorBase):
         """The account's tax lots: the compliance ledger (the one record of lots, fed every
         fill), valued at the current marks."""
         await self.ensure_ready()
-        return tax_lots_document(self.core.compliance.ledger, self._marks(), self.now(), year)
+        return tax_lots_document(self.core.compliance.ledger, self._unit_marks(), self.now(), year)
 
     async def tax_harvest(self, config: dict[str, Any]) -> dict[str, Any]:
         """Tax-loss harvesting proposals for the book now (:mod:`raytrade.analytics.harvest`):
@@ -591,7 +595,7 @@ class OrderManager(ActorBase):
         returns = pd.DataFrame(closes).sort_index().ffill().pct_change().iloc[1:] if closes else None
         comp = self.core.compliance
         locked = {s for s, until in comp.locks.items() if now < until}
-        props = harvest_proposals(comp.ledger, self._marks(), now, cfg, returns=returns,
+        props = harvest_proposals(comp.ledger, self._unit_marks(), now, cfg, returns=returns,
                                   sectors={s: i.sector for s, i in self.instruments.items() if i.sector} or None,
                                   locked=locked, skip_unpriced=True)
         return {"config": cfg.model_dump(), "harvest_strategy": comp.rules.harvest_strategy,

@@ -154,6 +154,12 @@ def _drawdown_section(wealth: pd.Series, threshold: float) -> str:
 
 
 def _tax_section(fills: pd.DataFrame, last: dict[str, float]) -> str:
+    """``fills`` with an optional ``multiplier`` column (contracts: the ledger's prices are per
+    unit of quantity, premium x multiplier); ``last``: the quotes the open lots are valued at."""
+    if "multiplier" in fills.columns:
+        mult = fills.groupby("symbol")["multiplier"].last().to_dict()
+        fills = fills.assign(price=fills["price"] * fills["multiplier"]).drop(columns="multiplier")
+        last = {s: p * mult.get(s, 1.0) for s, p in last.items()}
     led = LotLedger.from_fills(fills, "fifo", allow_short=True)
     real = led.realized()
     if real.empty:
@@ -166,7 +172,7 @@ def _tax_section(fills: pd.DataFrame, last: dict[str, float]) -> str:
         out = (f"<p>{len(real):,} closed lot pieces, {int((real['wash_disallowed'] > 0).sum()):,} washed "
                f"(loss disallowed {real['wash_disallowed'].sum():,.0f}, added to the replacement lots' basis).</p>"
                + table_html(by, "{:,.0f}"))
-    lots = led.open_lots()
+    lots = led.open_lots().rename(columns={"basis_per_share": "basis_per_unit"})  # a share or a contract
     if not lots.empty:
         lots["price"] = lots["symbol"].map(last)
         lots["unrealized"] = lots["quantity"] * lots["price"] - lots["basis"]
@@ -256,7 +262,7 @@ def log_report(history: BookHistory, output: str | Path, title: str = "the engin
          _guard(lambda: _drawdown_section(wealth, threshold))),
     ]
     if not history.fills.empty:
-        last = marks or history.fills.groupby("symbol")["price"].last().to_dict()
+        last = {**history.fills.groupby("symbol")["price"].last().to_dict(), **history.marks, **(marks or {})}
         sections.append(("Tax lots (FIFO)", _guard(lambda: _tax_section(history.fills.drop(columns="strategy"),
                                                                           last))))
     out = Path(output)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import numpy as np
@@ -34,13 +34,16 @@ class BookHistory:
     """``equity`` and ``flows`` (cash added since the previous point; + = deposit) per point;
     ``symbol_pnl`` and ``strategy_pnl``: P&L per period (the change since the previous point)
     by symbol and by strategy tag (untagged orders: ``manual``); ``fills``: every fill as rows
-    (time, symbol, side, quantity, price, commission, strategy) for the tax ledger."""
+    (time, symbol, side, quantity, price (the quote), commission, strategy, multiplier: the
+    instrument's contract multiplier) for the tax ledger; ``marks``: the last quote of every symbol
+    (``now``'s, else the last session start's, else its first fill's price)."""
 
     equity: pd.Series
     flows: pd.Series
     symbol_pnl: pd.DataFrame
     strategy_pnl: pd.DataFrame
     fills: pd.DataFrame
+    marks: dict[str, float] = field(default_factory=dict)   # the quotes at the last point
 
     @property
     def wealth(self) -> pd.Series:
@@ -101,7 +104,8 @@ def book_history(events: Iterable[Event], now: Mapping[str, float] | None = None
             strat_cash[g] += cf
             strat_pos[g][f.symbol] += f.signed_quantity
             marks.setdefault(f.symbol, f.price)
-            fill_rows.append((f.timestamp, f.symbol, f.side.value, f.quantity, f.price, f.commission, g))
+            fill_rows.append((f.timestamp, f.symbol, f.side.value, f.quantity, f.price, f.commission, g,
+                              mult.get(f.symbol, 1.0)))
         elif t is EventType.CASH_CHANGED:
             amount = float(p.get("amount", 0.0))
             cash += amount
@@ -115,11 +119,12 @@ def book_history(events: Iterable[Event], now: Mapping[str, float] | None = None
     idx = pd.DatetimeIndex(pd.to_datetime(times, utc=True), name="time")
     sym = pd.DataFrame(sym_rows, index=idx).fillna(0.0)
     strat = pd.DataFrame(strat_rows, index=idx).fillna(0.0)
-    fills = pd.DataFrame(fill_rows, columns=["time", "symbol", "side", "quantity", "price", "commission", "strategy"])
+    fills = pd.DataFrame(fill_rows, columns=["time", "symbol", "side", "quantity", "price", "commission", "strategy",
+                                             "multiplier"])
     return BookHistory(pd.Series(np.asarray(equity, dtype=float), index=idx, name="equity"),
                        pd.Series(np.asarray(flows, dtype=float), index=idx, name="flows"),
                        sym.diff().fillna(sym.iloc[:1]) if len(sym) else sym,
-                       strat.diff().fillna(strat.iloc[:1]) if len(strat) else strat, fills)
+                       strat.diff().fillna(strat.iloc[:1]) if len(strat) else strat, fills, dict(marks))
 
 
 def _num(x: object) -> float | None:

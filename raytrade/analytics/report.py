@@ -40,9 +40,10 @@ PERCENT_SUFFIXES = ("_return", "_returns", "_drawdown", "_volatility", "_weight"
 
 def is_percent(name: object) -> bool:
     """Whether a column or row named ``name`` holds fractions shown as percent (``annual_return``,
-    ``max_drawdown``, ``win_rate``, ``pbo`` ...; not ``max_drawdown_duration``)."""
+    ``max_drawdown``, ``win_rate``, ``pbo`` ...; not ``max_drawdown_duration`` or an amount
+    ``..._per_share``)."""
     n = str(name).lower().strip("_")
-    return n in PERCENT_NAMES or n.endswith(PERCENT_SUFFIXES)
+    return (n in PERCENT_NAMES or n.endswith(PERCENT_SUFFIXES)) and not n.endswith("_per_share")
 
 
 def plain_header(name: object) -> str:

@@ -1,7 +1,9 @@
 """Tax lots: a ledger rebuilt from fills, realised gains by term, and wash sales by the IRS rules.
 
 Conventions: one account; long positions only (a sale of more than is held is an error); money in
-the account currency; a lot's basis includes its purchase commission, a sale's proceeds are net of
+the account currency; prices per unit of quantity in currency: a share's price, or an option
+contract's (the premium x the contract multiplier, 100 for US equity options; callers multiply, as
+the engine's compliance ledger and the log's report do); a lot's basis includes its purchase commission, a sale's proceeds are net of
 its commission (split over the lots it closes in proportion to quantity). A gain is proceeds minus
 basis; ``term`` is ``long`` when the lot was held more than one year (sold after the anniversary of
 its acquisition date), else ``short``.

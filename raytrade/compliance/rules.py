@@ -152,7 +152,8 @@ class WashSaleRule(RuleBase):
         price = order.limit_price if order.limit_price is not None else ctx.mark
         if price is None:
             return None
-        loss, disallowed = ledger.wash_preview(order.symbol, order.quantity, price, now)
+        # the ledger's prices are per unit of quantity: an option contract's is premium x multiplier
+        loss, disallowed = ledger.wash_preview(order.symbol, order.quantity, price * ctx.instrument.multiplier, now)
         if disallowed > 0:
             return _violation(ctx, self.kind, f"sale of {order.symbol} at a loss of {loss:,.2f} within 30 days after "
                               f"a purchase: wash sale, {disallowed:,.2f} of the loss disallowed")
@@ -294,12 +295,14 @@ class ComplianceChecker:
             flags.append(v)
         return ComplianceDecision(True, violations=tuple(flags))
 
-    def on_fill(self, fill: Fill, strategy: str | None = None) -> None:
+    def on_fill(self, fill: Fill, strategy: str | None = None, multiplier: float = 1.0) -> None:
         """Take a fill into the ledger (in time order: a fill stamped before the last one is taken
-        at the last one's time); a harvester's loss sale locks the symbol."""
+        at the last one's time) at its price per unit of quantity (price x the instrument's
+        ``multiplier``: an option contract's value); a harvester's loss sale locks the symbol."""
         last = self.ledger.last_time
         t = fill.timestamp if last is None or fill.timestamp >= last else last
-        rows = self.ledger.add(t, fill.symbol, fill.side.value, fill.quantity, fill.price, fill.commission)
+        rows = self.ledger.add(t, fill.symbol, fill.side.value, fill.quantity, fill.price * multiplier,
+                               fill.commission)
         if (strategy == self.rules.harvest_strategy and self.rules.harvest_lock_days
                 and any(float(r["gain"]) < 0 for r in rows)):  # type: ignore[arg-type]
             self.locks[fill.symbol] = t + timedelta(days=self.rules.harvest_lock_days)

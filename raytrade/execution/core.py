@@ -529,7 +529,7 @@ class TradingCore:
             if ok and fill is not None:
                 self.portfolio.apply_fill(fill)
                 tag = self.book.get(fill.client_order_id).order.strategy
-                self.compliance.on_fill(fill, tag)
+                self.compliance.on_fill(fill, tag, self._multiplier(fill.symbol))
                 if tag is not None:
                     self.strategy_books.setdefault(tag, StrategyBook()).apply(fill, self._multiplier(fill.symbol))
             return ok

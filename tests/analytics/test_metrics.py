@@ -113,6 +113,7 @@ def test_report_tables_read_as_a_person_writes_them() -> None:
     assert "e+" not in page and "e-" not in page and "00:00" not in page and "_" not in page
     by_row = table_html(pd.DataFrame({"KO": [0.1, 1.5, np.inf]}, index=["total_return", "sharpe", "profit_factor"]))
     assert "10.0%" in by_row and "1.50" in by_row and "∞" in by_row
-    assert [is_percent(n) for n in ("max_drawdown", "win_rate", "pbo", "max_drawdown_duration", "sharpe")] == \
-        [True, True, True, False, False]
+    assert [is_percent(n) for n in ("max_drawdown", "win_rate", "pbo", "max_drawdown_duration", "sharpe",
+                                    "sector_share", "basis_per_share", "basis_per_unit")] == \
+        [True, True, True, False, False, True, False, False]
     assert (format_number(float("nan")), format_number(-np.inf), format_number(0.25, True)) == ("–", "-∞", "25.0%")

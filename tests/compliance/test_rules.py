@@ -190,3 +190,19 @@ def test_the_shipped_compliance_config_is_the_default_and_its_example_rule_parse
                         if ln.startswith(("# rules:", "#   -")))
     parsed = ComplianceRules.model_validate(yaml.safe_load(example))
     assert [r.kind for r in parsed.rules] == ["short_sale"] and "KO" in parsed.rules[0].easy_to_borrow
+
+
+def test_option_lots_are_kept_in_currency_at_the_contract_multiplier() -> None:
+    """2 calls bought at 3.50 and 2 more at 3.00 (100 shares a contract): the lots cost 700 and 600;
+    a sale of 2 valued at the 2.00 mark loses 2 x 1.50 x 100 = 300, all of it washed by the second
+    purchase 10 days before."""
+    from raytrade.core.instruments import option
+
+    call = option("AAPL", date(2024, 6, 21), 100.0, "call")
+    c = ComplianceChecker(ComplianceRules())
+    c.on_fill(fill("buy", 2, 3.5, datetime(2024, 2, 1, 15, 0, tzinfo=UTC), call.symbol), multiplier=100.0)
+    c.on_fill(fill("buy", 2, 3.0, datetime(2024, 2, 22, 15, 0, tzinfo=UTC), call.symbol), multiplier=100.0)
+    assert c.ledger.open_lots()["basis"].tolist() == pytest.approx([700.0, 600.0])
+    sell = Order(call.symbol, "sell", 2, client_order_id="s1")  # type: ignore[arg-type]
+    d = c.check(sell, call, datetime(2024, 3, 4, 15, 0, tzinfo=UTC), mark=2.0)
+    assert "loss of 300.00" in d.violations[0].detail and "300.00 of the loss disallowed" in d.violations[0].detail

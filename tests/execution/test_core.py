@@ -372,6 +372,21 @@ def test_an_option_order_through_the_core_is_booked_at_its_multiplier() -> None:
     assert c.portfolio.market_value(call.symbol) == pytest.approx(700) and c.portfolio.equity == pytest.approx(100_000)
     assert c.strategy_books["income"].cash_flow == pytest.approx(-700)
     assert c.risk.usage(c.portfolio, {})["symbol_weights"][call.symbol] == pytest.approx(0.007)
+    # the tax lot costs what the cash paid: 2 contracts at 3.50 x 100 = 700
+    assert c.compliance.ledger.open_lots()["basis"].tolist() == pytest.approx([700.0])
+    # sold the next trading day (Monday) at 2.00: a loss of 2 x 1.50 x 100 = 300, which buying back would wash
+    later = OPEN + timedelta(days=3)
+    broker.on_bar(Bar(call.symbol, later, 2.0, 2.0, 2.0, 2.0, 1_000))
+    bars(c, later, **{"AAA": 100.0, call.symbol: 2.0})
+    v = c.submit("c2", {"symbol": call.symbol, "side": "sell", "quantity": 2}, "alice")
+    assert v.order is not None, v.detail
+    broker.submit_now(v.order, c.instruments[call.symbol])
+    commit(c, [v.accept, *c.from_broker(broker.take_events("c2"), (v.order, "alice"))])  # type: ignore[list-item]
+    assert c.portfolio.cash == pytest.approx(100_000 - 300)
+    assert c.compliance.ledger.realized()["gain"].tolist() == pytest.approx([-300.0])
+    again = c.submit("c3", {"symbol": call.symbol, "side": "buy", "quantity": 2}, "alice")
+    flagged = [e.reason for e in again.events if e.type is EventType.VIOLATION]
+    assert again.accepted and any("300.00 of the loss" in m for m in flagged), flagged
 
 
 def test_limits_on_the_risk_figures_refuse_through_the_core_and_survive_a_limits_change() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -192,3 +193,8 @@ def test_analytics_report_of_a_log_with_options_needs_their_multiplier(tmp_path)
     assert r.returncode == 0, r.stderr
     html = (tmp_path / "a" / "analytics.html").read_text()
     assert "10,200" in html and "200" in html    # equity 10,000 - 300 + 500; the calls' P&L
+    # the tax lot in currency: basis 2 x 1.50 x 100 = 300, valued at the last mark 2.50 x 100 a contract
+    head, body = html.split("Open lots at the last close")[1].split("</thead>")
+    row = dict(zip(re.findall(r"<th>([^<]*)</th>", head)[1:], re.findall(r"<td>([^<]*)</td>", body), strict=True))
+    assert (row["basis"], row["basis per unit"], row["price"], row["unrealized"]) == (
+        "300.00", "150.00", "250.00", "200.00"), row
