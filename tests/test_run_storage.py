@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 
 from raytrade.cluster.storage import (
+    BEGIN,
+    END,
     MARKER,
     fetch_direct,
     reachable,
@@ -50,6 +52,20 @@ def test_the_helper_sends_the_folder_through_its_output(tmp_path: Path) -> None:
     echoed = f"Running entrypoint for job raysubmit_x: {sender_entrypoint(str(folder))}\n"   # as Ray logs it
     got = unpack(echoed + out.stdout, tmp_path / "laptop", str(folder))
     assert got == tmp_path / "laptop" / "wf-abc123" and (got / "tune" / "trial.json").read_text() == '{"a": 1}'
+    # logs damaged between the markers (a line lost, a character changed): one line, and the copy
+    # already fetched stays as it was
+    lines = out.stdout.splitlines()
+    body = [i for i, ln in enumerate(lines) if ln not in (BEGIN, END)]
+    changed = lines.copy()
+    changed[body[len(body) // 2]] = changed[body[len(body) // 2]][:-1] + "!"
+    swapped = lines.copy()   # still base64: gzip's checksum finds it
+    k = body[len(body) // 2]
+    swapped[k] = swapped[k][:10] + ("A" if swapped[k][10] != "A" else "B") + swapped[k][11:]
+    for damaged in (lines[:body[3]] + lines[body[3] + 1:], changed, swapped, [*lines[:body[-1]], END]):
+        with pytest.raises(ClusterError, match="came back damaged in the helper job's logs"):
+            unpack("\n".join(damaged), tmp_path / "laptop", str(folder))
+    assert (got / "tune" / "trial.json").read_text() == '{"a": 1}'
+    assert [p.name for p in (tmp_path / "laptop").iterdir()] == ["wf-abc123"]
     missing = subprocess.run(["bash", "-c", sender_entrypoint(str(tmp_path / "nope"))], capture_output=True,
                              text=True)
     assert missing.returncode == 3

@@ -16,10 +16,14 @@ through a small helper job on the cluster that sends the folder back as a base64
 from __future__ import annotations
 
 import base64
+import binascii
+import gzip
 import io
 import shlex
 import shutil
 import tarfile
+import tempfile
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -109,14 +113,27 @@ def unpack(logs: str, into: Path, location: str) -> Path:
         start, stop = lines.index(BEGIN), lines.index(END)
     except ValueError:
         raise ClusterError(f"the helper job did not send the run folder at {location}: {logs[-500:]}") from None
-    data = base64.b64decode("".join(lines[start + 1:stop]))
-    into.mkdir(parents=True, exist_ok=True)
-    with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
-        names = {m.name.split("/", 1)[0] for m in tar.getmembers()}
-        if len(names) != 1:
-            raise ClusterError(f"the helper job sent {sorted(names)}, not one run folder")
-        (name,) = names
-        if (into / name).exists():
-            shutil.rmtree(into / name)
-        tar.extractall(into, filter="data")
+    try:
+        data = base64.b64decode("".join(lines[start + 1:stop]), validate=True)
+        with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
+            names = {m.name.split("/", 1)[0] for m in tar.getmembers()}
+            if len(names) != 1:
+                raise ClusterError(f"the helper job sent {sorted(names)}, not one run folder")
+            (name,) = names
+            # unpacked beside the folder first: a transfer that breaks half way leaves a copy
+            # already here as it was
+            into.mkdir(parents=True, exist_ok=True)
+            partial = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=into))
+            try:
+                tar.extractall(partial, filter="data")
+            except BaseException:
+                shutil.rmtree(partial, ignore_errors=True)
+                raise
+    except (binascii.Error, ValueError, tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile) as exc:
+        raise ClusterError(f"the run folder at {location} came back damaged in the helper job's logs "
+                           f"({type(exc).__name__}: {exc}); run the fetch again") from None
+    if (into / name).exists():
+        shutil.rmtree(into / name)
+    (partial / name).rename(into / name)
+    partial.rmdir()
     return into / name
