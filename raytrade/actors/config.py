@@ -6,7 +6,15 @@ import os
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    field_validator,
+    model_validator,
+)
 
 from raytrade.brokers.paper import PaperBrokerConfig
 from raytrade.brokers.routed import RoutedBrokerConfig
@@ -120,6 +128,15 @@ class EngineConfig(BaseModel):
     @classmethod
     def _upper(cls, v: tuple[str, ...]) -> tuple[str, ...]:
         return tuple(s.strip().upper() for s in v)
+
+    @model_validator(mode="after")
+    def _volume_for_the_cap(self) -> EngineConfig:
+        # the feeds replay closes without volume: a share-of-volume cap would leave every order working
+        rate = getattr(self.broker, "participation_rate", None)
+        if self.market_data is not None and rate is not None:
+            raise ValueError(f"broker.participation_rate is {rate:g} but the {self.market_data.source} market_data "
+                             "feed has no volume, so no order would ever fill: set broker.participation_rate: null")
+        return self
 
     def instrument_map(self) -> dict[str, Instrument]:
         from raytrade.data import load_sectors

@@ -252,6 +252,23 @@ def test_the_core_replayed_in_process_equals_the_kernel(case: tuple) -> None:
         assert np.abs(sim.equity - kernel.equity[:, 0]).max() <= bound
 
 
+def test_a_feed_without_volume_and_a_share_of_volume_cap_is_refused_in_one_line() -> None:
+    """The feeds replay closes with no volume: the paper broker's default 10 % cap would leave every
+    order working, so the config says what to change instead of trading nothing."""
+    from pydantic import ValidationError
+
+    from raytrade.actors.config import EngineConfig
+    from raytrade.configfile import describe_validation_error
+
+    with pytest.raises(ValidationError) as err:
+        EngineConfig(equities=("KO",), market_data={"source": "bundled"})  # type: ignore[arg-type]
+    line = describe_validation_error(err.value, "serve.yaml")
+    assert "\n" not in line and "participation_rate is 0.1 but the bundled market_data feed has no volume" in line
+    assert EngineConfig(equities=("KO",), market_data={"source": "bundled"},  # type: ignore[arg-type]
+                        broker={"participation_rate": None}).market_data is not None  # type: ignore[arg-type]
+    assert EngineConfig(equities=("KO",)).broker.participation_rate == 0.1   # no feed: bars bring volume
+
+
 def test_the_crypto_serve_config_trades_around_the_clock_through_the_core() -> None:
     """configs/serve/crypto.yaml: its engine, fed by its replay, fills an order on a Saturday night."""
     from pathlib import Path
