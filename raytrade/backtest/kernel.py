@@ -20,7 +20,9 @@ bar, and the tests hold the two equal):
    liquidated and stays flat). A reversal (long to short or back) is closed first: E becomes the
    cash left once flat, the closing leg's impact and commission paid. The count is |w| x E / unit,
    unit = fill x (1 + commission bps / 1e4) + commission per share on the target's side, so that
-   shares x fill + commission fit |w| x E; with whole shares it is floored to the lot.
+   shares x fill + commission fit |w| x E; with whole shares it is floored to the lot. A count
+   within 1e-12 (relative to the larger) of the shares held is no trade: the float residue of
+   recomputing the same count (:func:`~raytrade.execution.formulas.is_trade`).
 5. Fill price = ref x (1 + side x (half_spread_bps + slippage_bps) / 1e4), side = +1 buy, -1 sell.
    With a size-dependent impact (``CostModel.impact``) the fill price is worse by a further
    fraction :func:`~raytrade.execution.formulas.impact_cost` (|q|, adv, sigma) of ref, adv and
@@ -52,6 +54,7 @@ from raytrade.execution.formulas import (
     commission,
     fill_price,
     impact_cost,
+    is_trade,
     rebalance_due,
     sized_after,
     target_shares,
@@ -111,7 +114,7 @@ def _kernel(exec_price, close, scale, signal, col_asset, initial_capital, impact
                 w = pending_w[k]
                 target = target_shares(w, cash[k], p0, ref, impact, comm_bps, comm_share, whole, lot)
                 q = target - p0
-                if q != 0.0:
+                if is_trade(target, p0):
                     extra = 0.0
                     if imp_kind != NO_IMPACT:
                         extra = impact_cost(q, imp_adv[t - 1, a], imp_sigma[t - 1, a], imp_kind, imp_eta,

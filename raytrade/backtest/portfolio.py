@@ -23,7 +23,8 @@ bar from this statement, and the tests hold the two equal):
    target is flat (a ruined book is liquidated). Otherwise the target count of asset n is
    w_n x E / ref_n, truncated toward zero to a multiple of ``lot_size`` with ``whole_shares``
    (:func:`~raytrade.execution.formulas.book_target_shares`);
-   every asset whose count differs trades the difference q_n in one fill.
+   every asset whose count differs trades the difference q_n in one fill (a difference within
+   1e-12 of the larger count is float residue, no fill: :func:`~raytrade.execution.formulas.is_trade`).
 4. Fill price and costs, per leg (the formulas of :mod:`raytrade.execution.formulas`): fill =
    ref x (1 + side x (half_spread_bps + slippage_bps) / 1e4); commission = |q| x fill x
    commission_bps / 1e4 + |q| x commission_per_share; cash -= q x fill + commission. Targets are
@@ -50,7 +51,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from raytrade.backtest.costs import CalendarPeriod, CostModel, Rebalance
 from raytrade.backtest.kernel import N_STATS, KernelOutput, check_prices
 from raytrade.core.errors import BacktestError
-from raytrade.execution.formulas import book_target_shares, commission, fill_price
+from raytrade.execution.formulas import book_target_shares, commission, fill_price, is_trade
 
 PortfolioRebalance = Rebalance  # one vocabulary for both kernels (calendar and threshold: portfolios only)
 
@@ -113,7 +114,7 @@ def _portfolio_kernel(exec_price, close, weights, due, mode, threshold, max_gros
                     goal = book_target_shares(target[k, n], eq, ref, whole, lot)
                     p0 = p[n]
                     q = goal - p0
-                    if q == 0.0:
+                    if not is_trade(goal, p0):
                         continue
                     fill = fill_price(ref, 1.0 if q > 0.0 else -1.0, impact)
                     aq = abs(q)

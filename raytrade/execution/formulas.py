@@ -69,6 +69,18 @@ def target_shares(weight: float, cash: float, position: float, ref: float, impac
     return side * n
 
 
+DUST = 1e-12
+"""Relative size below which a change of position is float residue, not a trade (:func:`is_trade`)."""
+
+
+@register_jitable
+def is_trade(target: float, position: float) -> bool:
+    """Whether moving ``position`` to ``target`` is a trade: they differ by more than :data:`DUST`
+    of the larger of the two in size. Recomputing an unchanged count (a rebalance at every bar at
+    an unchanged price, without costs) comes back a few ulps off; that is no fill."""
+    return abs(target - position) > DUST * max(abs(target), abs(position))
+
+
 @register_jitable
 def book_target_shares(weight: float, equity: float, ref: float, whole: bool, lot: float) -> float:
     """The signed share count of one leg of a portfolio book (the portfolio kernel's rule 3):

@@ -82,7 +82,8 @@ def reference_backtest(
                     count = math.floor(count / lot_size) * lot_size
                 target = math.copysign(count, w)
             q = target - shares
-            if q != 0:
+            # rule 4: a change within 1e-12 of the larger of the two counts is residue, not a fill
+            if abs(q) > 1e-12 * max(abs(target), abs(shares)):
                 extra = 0.0
                 if impact is not None:
                     extra = _size_impact(abs(q), t - 1, close, volume, impact)
@@ -191,7 +192,7 @@ def reference_portfolio(
                 if whole_shares and want != 0:
                     want = math.copysign(math.floor(abs(want) / lot) * lot, want)
                 q = want - held[n]
-                if q == 0:
+                if abs(q) <= 1e-12 * max(abs(want), abs(held[n])):   # residue, not a fill (rule 3)
                     continue
                 side = 1 if q > 0 else -1
                 price = ref[n] * (1 + side * spread_bps / 1e4)

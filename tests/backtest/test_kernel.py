@@ -290,3 +290,22 @@ def test_size_dependent_impact_needs_volumes():
     with pytest.raises(BacktestError, match="volume at bar 2, asset 0 is nan"):
         run_kernel(np.ones((5, 1)), np.full(5, 10.0), costs=CostModel(impact=ImpactModel()),
                    volume=np.array([1.0, 1.0, np.nan, 1.0, 1.0]))
+
+
+@pytest.mark.parametrize(("price", "capital", "fraction", "side"), [
+    (37.13, 100_000.0, 0.95, 1.0), (3.3, 123_456.789, 0.95, -1.0), (17.77, 123_456.789, 0.7, 1.0)])
+def test_a_rebalance_at_an_unchanged_price_without_costs_is_no_trade(price, capital, fraction, side):
+    """Every-bar rebalancing of a constant weight, no costs, one price move at bar 30 and none
+    else: two fills (the entry, the rebalance after the move), not a fill of float residue at the
+    unchanged bars after it (these cases made them before rule 4 said otherwise); the reference
+    loop, written from rule 4, agrees."""
+    n = 60
+    close = np.full((n, 1), price)
+    close[30:] *= 1.01
+    signal = np.full((n, 1), side)
+    sizing = Sizing(mode=SizingMode.FIXED_FRACTION, fraction=fraction, rebalance=Rebalance.EVERY_BAR)
+    out = run_kernel(signal, close, sizing=sizing, initial_capital=capital)
+    assert out.stat("fills")[0] == 2
+    ref = reference_backtest(signal[:, 0].tolist(), close[:, 0].tolist(), None, [fraction] * n,
+                             initial_capital=capital, every_bar=True)
+    assert [f.bar for f in ref.fills] == [1, 30]

@@ -149,3 +149,18 @@ def test_a_config_sizing_rebalances_a_portfolio_monthly_and_a_per_asset_strategy
     assert len(backtest(get_strategy("equal_weight"), {}, close, sizing=drift).fills) < 3 * len(result.fills)
     with pytest.raises(BacktestError, match="calendar applies to portfolio strategies"):
         backtest(get_strategy("ma_crossover"), {"fast": 5, "slow": 20}, close, sizing=monthly)
+
+
+@pytest.mark.parametrize(("capital", "weight"), [(123_456.789, 0.25), (98_765.4321, 0.3)])
+def test_a_rebalance_at_unchanged_prices_without_costs_is_no_trade(capital, weight):
+    """Equal weights rebalanced every bar, no costs, one price move at bar 20 and none else: each
+    asset fills twice (the entry, the rebalance after the move), not at every unchanged bar with
+    float residue (these cases made 63 fills before rule 3 said otherwise); the reference agrees."""
+    n_bars = 40
+    close = np.tile(np.array([37.13, 101.7, 3.3]), (n_bars, 1))
+    close[20:] *= np.array([1.01, 0.99, 1.02])
+    w = np.full((n_bars, 1, 3), weight)
+    out = run_portfolio_kernel(w, close, sizing=PortfolioSizing(rebalance="every_bar"), initial_capital=capital)
+    assert out.stat("fills")[0] == 6
+    ref = reference_portfolio(w[:, 0].tolist(), close.tolist(), None, rebalance="every_bar", initial_capital=capital)
+    assert len(ref.fills) == 6
