@@ -836,15 +836,19 @@ def _run_store(database_url: str | None, schema: str | None, work: Callable[[Any
 @user_errors
 def keys_create(name: Annotated[str, typer.Option(help="Who or what the key is for.")],
                 role: Annotated[str, typer.Option(help="viewer, trader or admin.")] = "viewer",
+                rate: Annotated[float | None, typer.Option(
+                    help="The key's own requests per second (default: the API's rate_per_s).")] = None,
                 database_url: DatabaseOption = None, schema: SchemaOption = None) -> None:
     """Create a key; it is printed once and only its hash is kept (in the audit trail)."""
     import getpass
 
     from raytrade.serve.keys import Role, new_key
 
-    token, event = new_key(name, Role.parse(role), f"cli:{getpass.getuser()}")
+    token, event = new_key(name, Role.parse(role), f"cli:{getpass.getuser()}", rate_per_s=rate)
     _run_store(database_url, schema, lambda store: store.append([event]))
-    err.print(f"created key {event.payload['key_id']} ({role}) for {name!r}; store the token now, it is not kept:")
+    limit = f", {rate:g} requests/s" if rate is not None else ""
+    err.print(f"created key {event.payload['key_id']} ({role}{limit}) for {name!r}; store the token now, it is "
+              "not kept:")
     sys.stdout.write(token + "\n")
 
 
@@ -860,11 +864,12 @@ def keys_list(database_url: DatabaseOption = None, schema: SchemaOption = None) 
                                                                               EventType.KEY_REVOKED])):
         ring.apply(r.event)
     table = Table(title="API keys", header_style="bold")
-    for col in ("key_id", "name", "role", "created", "revoked"):
+    for col in ("key_id", "name", "role", "requests/s", "created", "revoked"):
         table.add_column(col)
     for k in ring.keys.values():
         p = k.public()
-        table.add_row(p["key_id"], p["name"], p["role"], p["created_at"][:19], (p["revoked_at"] or "")[:19])
+        table.add_row(p["key_id"], p["name"], p["role"], "default" if k.rate_per_s is None else f"{k.rate_per_s:g}",
+                      p["created_at"][:19], (p["revoked_at"] or "")[:19])
     out.print(table)
 
 

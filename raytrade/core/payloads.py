@@ -342,14 +342,23 @@ class KeyCreated(Payload):
     name: str
     role: str
     secret_hash: str
+    rate_per_s: float | None = None   # the key's own request rate (None: the deployment's)
 
     @classmethod
     def parse(cls, p: dict[str, Any], where: str) -> KeyCreated:
-        _keys(p, where, ("key_id", "name", "role", "secret_hash"))
-        return cls(*(_text(p, k, where) for k in ("key_id", "name", "role", "secret_hash")))
+        _keys(p, where, ("key_id", "name", "role", "secret_hash"), ("rate_per_s",))
+        rate = _opt_number(p, "rate_per_s", where)
+        if rate is not None and rate <= 0:
+            raise DomainError(f"{where}.rate_per_s must be > 0, got {rate!r}")
+        return cls(_text(p, "key_id", where), _text(p, "name", where), _text(p, "role", where),
+                   _text(p, "secret_hash", where), rate)
 
     def to_payload(self) -> dict[str, Any]:
-        return {"key_id": self.key_id, "name": self.name, "role": self.role, "secret_hash": self.secret_hash}
+        out: dict[str, Any] = {"key_id": self.key_id, "name": self.name, "role": self.role,
+                               "secret_hash": self.secret_hash}
+        if self.rate_per_s is not None:  # absent, not null: the records written before it hash the same
+            out["rate_per_s"] = self.rate_per_s
+        return out
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,7 +4,8 @@ Authentication: ``Authorization: Bearer rtk_<id>.<secret>`` (or ``X-API-Key``); 
 is missing, malformed, unknown or revoked, 403 when its role is too low (viewer reads, trader
 sends and cancels orders, admin halts, resumes, starts, stops and changes limits). Every mutating
 request reaches the log with the key's id as the acting principal (``key:<id>``). Each key has a
-token bucket (``rate_per_s``, ``burst``) per replica; past it, 429 with ``Retry-After``.
+token bucket (``rate_per_s``, ``burst``; a key created with its own rate uses that) per replica;
+past it, 429 with ``Retry-After``.
 
 Errors are JSON ``{"error": CODE, "detail": ..., ...}``: 4xx for the client's mistakes (422 names
 the field; an order refused by validation, risk or compliance is 422 with its reason code and the
@@ -178,20 +179,25 @@ async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
 
 
 class TokenBucket:
+    """Requests per key: ``rate`` tokens a second up to ``burst``; a key with its own rate refills
+    at that rate and holds the larger of ``burst`` and one second of it."""
+
     def __init__(self, rate: float, burst: int) -> None:
         self.rate, self.burst = rate, burst
         self.tokens: dict[str, tuple[float, float]] = {}
 
-    def take(self, key: str) -> float:
+    def take(self, key: str, rate: float | None = None) -> float:
         """0 when a token was taken, else the seconds until one is free."""
+        burst = float(self.burst) if rate is None else max(float(self.burst), rate)
+        rate = self.rate if rate is None else rate
         now = time.monotonic()
-        tokens, at = self.tokens.get(key, (float(self.burst), now))
-        tokens = min(self.burst, tokens + (now - at) * self.rate)
+        tokens, at = self.tokens.get(key, (burst, now))
+        tokens = min(burst, tokens + (now - at) * rate)
         if tokens >= 1:
             self.tokens[key] = (tokens - 1, now)
             return 0.0
         self.tokens[key] = (tokens, now)
-        return (1 - tokens) / self.rate
+        return (1 - tokens) / rate
 
 
 # Log record types (and the portfolio's derived updates) -> WebSocket event types.
@@ -366,10 +372,11 @@ class ApiGateway:
         if key.role < role:
             raise ApiError(403, "FORBIDDEN", f"key {key.key_id} has role {key.role.name.lower()}; this needs "
                                              f"{role.name.lower()}")
-        wait = self.bucket.take(key.key_id)
+        wait = self.bucket.take(key.key_id, key.rate_per_s)
         if wait:
-            raise ApiError(429, "RATE_LIMITED", f"more than {self.config.rate_per_s:g} requests per second for "
-                                                f"key {key.key_id}", retry_after=max(1, math.ceil(wait)))
+            rate = key.rate_per_s or self.config.rate_per_s
+            raise ApiError(429, "RATE_LIMITED", f"more than {rate:g} requests per second for key {key.key_id}",
+                           retry_after=max(1, math.ceil(wait)))
         return key
 
     # --- WebSocket ---------------------------------------------------------------------------

@@ -5,11 +5,13 @@ public: it names the key in the audit trail and in ``raytrade keys list``. Only 
 secret is stored, in a ``key_created`` event; ``key_revoked`` ends it. The secret is 32 random
 bytes, so an unsalted hash is enough (nothing to brute-force); comparisons use
 ``hmac.compare_digest``. Roles are ordered: viewer (read) < trader (orders) < admin (halt,
-resume, limits).
+resume, limits). A key may carry its own request rate (``rate_per_s``: a trading tool that polls
+more than a person, a dashboard held to less); without one the deployment's applies.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import hmac
 import re
@@ -47,6 +49,7 @@ class ApiKey:
     secret_hash: str
     created_at: datetime
     revoked_at: datetime | None = None
+    rate_per_s: float | None = None
 
     @property
     def principal(self) -> str:
@@ -57,20 +60,30 @@ class ApiKey:
         """What may be shown: everything but the hash."""
         return {"key_id": self.key_id, "name": self.name, "role": self.role.name.lower(),
                 "created_at": self.created_at.isoformat(),
-                "revoked_at": self.revoked_at.isoformat() if self.revoked_at else None}
+                "revoked_at": self.revoked_at.isoformat() if self.revoked_at else None,
+                "rate_per_s": self.rate_per_s}
 
 
 def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def new_key(name: str, role: Role, principal: str) -> tuple[str, Event]:
-    """A fresh token and the ``key_created`` event that records it (the token itself is not in it)."""
+MAX_RATE_PER_S = 10_000.0
+
+
+def new_key(name: str, role: Role, principal: str, rate_per_s: float | None = None) -> tuple[str, Event]:
+    """A fresh token and the ``key_created`` event that records it (the token itself is not in it);
+    ``rate_per_s``: the key's own requests per second (None: the deployment's ``rate_per_s``)."""
     if not name.strip() or len(name) > 80:
         raise ConfigError("key name must be 1 to 80 characters")
+    if rate_per_s is not None and not (0 < rate_per_s <= MAX_RATE_PER_S):
+        raise ConfigError(f"a key's rate must be > 0 and at most {MAX_RATE_PER_S:,.0f} requests per second, "
+                          f"got {rate_per_s:g}")
     key_id, secret = secrets.token_hex(6), secrets.token_urlsafe(32)
-    event = Event(EventType.KEY_CREATED, principal, f"API key {name!r} created",
-                  {"key_id": key_id, "name": name, "role": role.name.lower(), "secret_hash": _hash(secret)})
+    payload: dict[str, Any] = {"key_id": key_id, "name": name, "role": role.name.lower(), "secret_hash": _hash(secret)}
+    if rate_per_s is not None:
+        payload["rate_per_s"] = float(rate_per_s)
+    event = Event(EventType.KEY_CREATED, principal, f"API key {name!r} created", payload)
     return f"rtk_{key_id}.{secret}", event
 
 
@@ -88,11 +101,12 @@ class KeyRing:
     def apply(self, event: Event) -> None:
         p = event.payload
         if event.type is EventType.KEY_CREATED:
+            rate = p.get("rate_per_s")
             self.keys[p["key_id"]] = ApiKey(p["key_id"], p["name"], Role.parse(p["role"]), p["secret_hash"],
-                                            event.timestamp)
+                                            event.timestamp, None, None if rate is None else float(rate))
         elif event.type is EventType.KEY_REVOKED and p["key_id"] in self.keys:
             k = self.keys[p["key_id"]]
-            self.keys[k.key_id] = ApiKey(k.key_id, k.name, k.role, k.secret_hash, k.created_at, event.timestamp)
+            self.keys[k.key_id] = dataclasses.replace(k, revoked_at=event.timestamp)
         if event.sequence is not None:
             self.last_sequence = max(self.last_sequence, event.sequence)
 

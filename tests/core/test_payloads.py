@@ -101,3 +101,16 @@ def test_every_event_type_has_a_schema_and_a_round_trip() -> None:
     assert payloads.parse(EventType.BROKER_RECONCILED, p).to_payload() == p
     spec = {"strategy": "ma", "spec": {"name": "ma_crossover", "params": {"fast": 10}}}
     assert payloads.parse(EventType.STRATEGY_STARTED, spec).to_payload() == spec
+
+
+def test_a_key_record_carries_its_own_rate_only_when_it_has_one() -> None:
+    """``rate_per_s`` is optional in key_created: a record without it (every key written before it
+    existed) round-trips without the field, so its hash in the chain is unchanged; a rate must be a
+    number > 0."""
+    old = {"key_id": "0123456789ab", "name": "ops", "role": "admin", "secret_hash": "f" * 64}
+    assert payloads.parse(EventType.KEY_CREATED, old).to_payload() == old
+    new = {**old, "rate_per_s": 50.0}
+    assert payloads.parse(EventType.KEY_CREATED, new).to_payload() == new
+    for bad, why in ((0, "must be > 0"), (-1.0, "must be > 0"), ("50", "must be a number"), (True, "must be a number")):
+        with pytest.raises(DomainError, match=why):
+            payloads.validate(EventType.KEY_CREATED, {**old, "rate_per_s": bad})

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -17,6 +18,8 @@ from raytrade.core import Event, EventType
 from raytrade.storage import SQLiteEventStore
 from raytrade.storage.postgres import PostgresEventStore
 from tests.storage.conftest import PG_URL, pg_schema
+
+ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = [pytest.mark.integration]
 T0 = datetime(2024, 5, 1, 12, tzinfo=UTC)
@@ -158,3 +161,20 @@ def test_signed_checkpoints_catch_a_cut_a_forged_append_and_a_rewrite(tmp_path: 
     conn.close()
     r = cli("audit", "verify", "--database-url", url)
     assert r.returncode == 1 and "record 6" in r.stderr and "Traceback" not in r.stderr, r.stderr
+
+
+def test_a_key_with_its_own_rate_as_the_readme_shows(tmp_path: Path) -> None:
+    """README's `raytrade keys create --name quote-poller --role viewer --rate 50`: the key's rate is
+    in its key_created record and in `keys list`; a rate of 0 is one line and creates nothing."""
+    readme = (ROOT / "README.md").read_text()
+    m = re.search(r"`raytrade keys create\s+--name quote-poller --role viewer --rate 50`", readme)
+    assert m, "README no longer shows the command"
+    argv = m.group(0).strip("`").split()[1:]
+    env = {"RAYTRADE_DATABASE_URL": f"sqlite:///{tmp_path / 'events.sqlite'}"}
+    r = cli(*argv, env=env)
+    assert r.returncode == 0 and r.stdout.startswith("rtk_") and "50 requests/s" in r.stderr, r.stderr
+    listed = cli("keys", "list", env=env)
+    assert listed.returncode == 0 and "quote-poller" in listed.stdout and " 50 " in listed.stdout, listed.stdout
+    bad = cli("keys", "create", "--name", "x", "--rate", "0", env=env)
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "a key's rate must be > 0" in bad.stderr
+    assert len(re.findall(r"\b[0-9a-f]{12}\b", cli("keys", "list", env=env).stdout)) == 1   # quote-poller's only

@@ -33,8 +33,8 @@ async def _append(cfg: EngineConfig, events: list[Any]) -> None:
         await store.append(events)
 
 
-def make_key(cfg: EngineConfig, role: Role) -> tuple[str, str]:
-    token, event = new_key(f"test-{role.name.lower()}", role, "test")
+def make_key(cfg: EngineConfig, role: Role, rate_per_s: float | None = None) -> tuple[str, str]:
+    token, event = new_key(f"test-{role.name.lower()}", role, "test", rate_per_s=rate_per_s)
     asyncio.run(_append(cfg, [event]))
     return token, event.payload["key_id"]
 

@@ -13,6 +13,7 @@ import ray
 from raytrade.actors.portfolio import SNAPSHOT as PORTFOLIO_SNAPSHOT
 from raytrade.actors.portfolio import SNAPSHOT_REFRESH_S
 from raytrade.core import EventType
+from raytrade.core.errors import ConfigError
 from raytrade.serve import Role, revoke_event
 from raytrade.storage import RedisCache, store_from_url
 from tests.serve.conftest import REDIS_URL, Api, _append, make_key
@@ -170,6 +171,22 @@ def test_rate_limit_and_revocation(api: Api) -> None:
     asyncio.run(_append(api.cfg, [revoke_event(key_id, "test")]))
     time.sleep(1.5)
     assert api("GET", "/api/risk", headers=headers).status_code == 401
+
+
+def test_a_key_with_its_own_rate_is_held_to_it(api: Api) -> None:
+    """The deployment allows 5 requests a second with a burst of 30: a key created with 50 a second
+    passes 45 requests at once (its burst is one second of its rate); one created with 2 a second
+    keeps the deployment's burst, then is refused and told its own rate."""
+    fast, _ = make_key(api.cfg, Role.VIEWER, rate_per_s=50)
+    slow, _ = make_key(api.cfg, Role.VIEWER, rate_per_s=2)
+    time.sleep(1.1)
+    codes = [api("GET", "/api/risk", headers={"Authorization": f"Bearer {fast}"}).status_code for _ in range(45)]
+    assert codes == [200] * 45
+    answers = [api("GET", "/api/risk", headers={"Authorization": f"Bearer {slow}"}) for _ in range(45)]
+    limited = next(i for i, r in enumerate(answers) if r.status_code == 429)
+    assert limited >= 25 and "more than 2 requests per second" in answers[limited].json()["detail"]
+    with pytest.raises(ConfigError, match="a key's rate must be > 0"):
+        make_key(api.cfg, Role.VIEWER, rate_per_s=0)
 
 
 def test_signals_without_a_model_is_404(api: Api) -> None:
