@@ -366,6 +366,7 @@ def _run_walkforward(config_path: Path, output_dir: Path | None, address: str | 
     from raytrade.configfile import load_yaml
     from raytrade.tune.walkforward_job import (
         WalkForwardConfig,
+        finished_run,
         prepare,
         run_walkforward_job,
         verdict,
@@ -375,10 +376,14 @@ def _run_walkforward(config_path: Path, output_dir: Path | None, address: str | 
     if output_dir is not None:
         cfg = cfg.model_copy(update={"output_dir": output_dir})
     prepare(cfg, cpus or 1)  # every config and data mistake surfaces here, before Ray starts
-    n_cpus = 1 if local else _connect(address, cpus)["cpus"]
-    if verbose or local:
+    done = None if rerun else finished_run(cfg)
+    if done is not None:
+        run = done
+    elif verbose or local:
+        n_cpus = 1 if local else _connect(address, cpus)["cpus"]
         run = run_walkforward_job(cfg, cpus=n_cpus, rerun=rerun, use_ray=not local, verbose=1)
     else:
+        n_cpus = _connect(address, cpus)["cpus"]
         run = _with_progress(f"{cfg.name}: walk-forward trials", lambda progress: run_walkforward_job(
             cfg, cpus=n_cpus, rerun=rerun, use_ray=True, verbose=0, on_progress=progress))
     if run.reused:

@@ -222,6 +222,7 @@ def test_the_command_line_tour_runs_as_written(tmp_path: Path) -> None:
     # finds that run complete in its folder and reports it (a fresh clone runs it, about a minute)
     demo = _run_bash("raytrade demo", cwd, env, timeout=900)
     assert demo.returncode == 0 and "run folder: runs/walkforward_ma-" in demo.stdout, demo.stderr[-3000:]
+    assert "already finished" in demo.stdout and "Ray:" not in demo.stdout   # answered without starting Ray
 
 
 @pytest.mark.slow

@@ -132,6 +132,22 @@ def prepare(config: WalkForwardConfig, cpus: int):
     return close, open_, block, windows, strategy, inputs, tasks
 
 
+def _run_folder(config: WalkForwardConfig, close: pd.DataFrame, open_: pd.DataFrame | None) -> tuple[Path, str]:
+    """The run's folder (named by the config and the data's digest) and that digest."""
+    data_sha = frame_digest(close if open_ is None else pd.concat([close, open_], axis=1))
+    return Path(config.output_dir) / f"{config.name}-{run_key(config, data_sha)}", data_sha
+
+
+def finished_run(config: WalkForwardConfig) -> WalkForwardRun | None:
+    """The run of this config and data already complete in its folder, else None: asked before
+    connecting to Ray, so a finished run is reported without starting a cluster."""
+    close, open_, *_ = prepare(config, 1)
+    folder, _ = _run_folder(config, close, open_)
+    if not (folder / "summary.json").exists():
+        return None
+    return WalkForwardRun(folder, json.loads((folder / "summary.json").read_text()), reused=True)
+
+
 def run_walkforward_job(config: WalkForwardConfig, *, cpus: int = 1, rerun: bool = False,
                         use_ray: bool = True, verbose: int = 1,
                         on_progress: Callable[[int, int], None] | None = None) -> WalkForwardRun:
@@ -140,8 +156,7 @@ def run_walkforward_job(config: WalkForwardConfig, *, cpus: int = 1, rerun: bool
     the stitched out-of-sample returns, stress tests of the latest window's parameters),
     windows.csv, oos_returns.parquet, full_sample.parquet and report.html."""
     close, open_, block, windows, strategy, inputs, tasks = prepare(config, cpus)
-    data_sha = frame_digest(close if open_ is None else pd.concat([close, open_], axis=1))
-    folder = Path(config.output_dir) / f"{config.name}-{run_key(config, data_sha)}"
+    folder, data_sha = _run_folder(config, close, open_)
     if (folder / "summary.json").exists():
         if not rerun:
             return WalkForwardRun(folder, json.loads((folder / "summary.json").read_text()), reused=True)
