@@ -36,13 +36,19 @@ class Strategy(Protocol):
         ...
 
 
-def rolling_mean(close: np.ndarray, window: int) -> np.ndarray:
-    """Simple moving average over ``window`` bars ending at each bar; NaN for the first window-1."""
+def rolling_mean(close: np.ndarray, window: int, cumsum: np.ndarray | None = None) -> np.ndarray:
+    """Simple moving average over ``window`` bars ending at each bar; NaN for the first window-1.
+    ``cumsum``: :func:`padded_cumsum` of ``close``, when many windows of one series are wanted."""
     out = np.full(close.shape, np.nan)
     if window <= len(close):
-        cs = np.concatenate([[0.0], np.cumsum(close, dtype=np.float64)])
+        cs = padded_cumsum(close) if cumsum is None else cumsum
         out[window - 1:] = (cs[window:] - cs[:-window]) / window
     return out
+
+
+def padded_cumsum(close: np.ndarray) -> np.ndarray:
+    """0 followed by the running sum of ``close`` (float64): what :func:`rolling_mean` differences."""
+    return np.concatenate([[0.0], np.cumsum(close, dtype=np.float64)])
 
 
 def rolling_std(close: np.ndarray, window: int) -> np.ndarray:

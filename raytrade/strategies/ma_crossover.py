@@ -7,7 +7,7 @@ from typing import ClassVar
 import numba as nb
 import numpy as np
 
-from raytrade.strategies.base import rolling_mean
+from raytrade.strategies.base import padded_cumsum, rolling_mean
 from raytrade.strategies.space import ParamBlock, Parameter, ParameterSpace
 
 
@@ -52,8 +52,9 @@ class MovingAverageCrossover:
         """Every distinct window's moving average once: (T, W) and window -> column."""
         windows = np.unique(np.concatenate([block["fast"], block["slow"]]))
         ma = np.empty((len(close), len(windows)))
+        cs = padded_cumsum(close)
         for j, w in enumerate(windows):
-            ma[:, j] = rolling_mean(close, int(w))
+            ma[:, j] = rolling_mean(close, int(w), cs)
         return ma, {int(w): j for j, w in enumerate(windows)}
 
     def signals(self, prepared: tuple[np.ndarray, dict[int, int]], block: ParamBlock) -> np.ndarray:
