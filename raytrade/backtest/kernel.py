@@ -56,10 +56,13 @@ from raytrade.execution.formulas import (
     impact_cost,
     is_trade,
     rebalance_due,
+    register_with_numba,
     sized_after,
     target_shares,
 )
 from raytrade.execution.impact import impact_inputs
+
+register_with_numba()  # the formulas, compiled inline by the @njit code below
 
 TRADING_DAYS = int(periods_per_year("XNYS"))  # daily bars: the sqrt(252) of vol-target sizing
 

@@ -51,7 +51,15 @@ from pydantic import BaseModel, ConfigDict, Field
 from raytrade.backtest.costs import CalendarPeriod, CostModel, Rebalance
 from raytrade.backtest.kernel import N_STATS, KernelOutput, check_prices
 from raytrade.core.errors import BacktestError
-from raytrade.execution.formulas import book_target_shares, commission, fill_price, is_trade
+from raytrade.execution.formulas import (
+    book_target_shares,
+    commission,
+    fill_price,
+    is_trade,
+    register_with_numba,
+)
+
+register_with_numba()  # the formulas, compiled inline by the @njit code below
 
 PortfolioRebalance = Rebalance  # one vocabulary for both kernels (calendar and threshold: portfolios only)
 

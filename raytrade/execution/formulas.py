@@ -1,7 +1,9 @@
 """The trading formulas, each written once: the vectorised kernel, the paper broker, the paper
-replay and any strategy runner call these. Each is a plain Python function registered with
-numba (``register_jitable``): Python callers run it as written, and the kernel's ``@njit`` code
-compiles the same source inline, so there is no second copy to drift.
+replay and any strategy runner call these. Each is a plain Python function: Python callers run
+it as written, and the kernels register them with numba (:func:`register_with_numba`, numba's
+``register_jitable``) so that their ``@njit`` code compiles the same source inline: there is no
+second copy to drift. The registration is the kernels' business, so the engine's actors and the
+API, which call the formulas from Python, start without importing numba.
 
 Conventions: prices in currency per share; ``impact`` and ``comm_rate`` are fractions (basis
 points / 1e4); ``side`` is +1 for a buy and -1 for a sell; quantities are shares (signed where
@@ -12,17 +14,13 @@ from __future__ import annotations
 
 import math
 
-from numba.extending import register_jitable
 
-
-@register_jitable
 def fill_price(ref: float, side: float, impact: float) -> float:
     """The price a market order fills at: ``ref`` worse by ``impact`` (half-spread plus slippage)
     in the trade's direction: buys pay ``ref x (1 + impact)``, sells get ``ref x (1 - impact)``."""
     return ref * (1.0 + side * impact)
 
 
-@register_jitable
 def commission(quantity: float, fill: float, comm_rate: float, comm_per_share: float) -> float:
     """Commission of a fill of ``|quantity|`` shares at ``fill``: ``comm_rate`` of the notional plus
     ``comm_per_share`` per share (currency, >= 0)."""
@@ -30,14 +28,12 @@ def commission(quantity: float, fill: float, comm_rate: float, comm_per_share: f
     return q * fill * comm_rate + q * comm_per_share
 
 
-@register_jitable
 def unit_cost(ref: float, side: float, impact: float, comm_rate: float, comm_per_share: float) -> float:
     """What one share traded on ``side`` moves in cash, commission included, in absolute value:
     ``fill x (1 + comm_rate) + comm_per_share``."""
     return fill_price(ref, side, impact) * (1.0 + comm_rate) + comm_per_share
 
 
-@register_jitable
 def target_shares(weight: float, cash: float, position: float, ref: float, impact: float, comm_rate: float,
                   comm_per_share: float, whole: bool, lot: float) -> float:
     """The signed share count for a target ``weight`` of equity, given ``cash`` and ``position``
@@ -73,7 +69,6 @@ DUST = 1e-12
 """Relative size below which a change of position is float residue, not a trade (:func:`is_trade`)."""
 
 
-@register_jitable
 def is_trade(target: float, position: float) -> bool:
     """Whether moving ``position`` to ``target`` is a trade: they differ by more than :data:`DUST`
     of the larger of the two in size. Recomputing an unchanged count (a rebalance at every bar at
@@ -81,7 +76,6 @@ def is_trade(target: float, position: float) -> bool:
     return abs(target - position) > DUST * max(abs(target), abs(position))
 
 
-@register_jitable
 def book_target_shares(weight: float, equity: float, ref: float, whole: bool, lot: float) -> float:
     """The signed share count of one leg of a portfolio book (the portfolio kernel's rule 3):
     ``weight`` x ``equity`` / ``ref``, truncated toward zero to a multiple of ``lot`` with
@@ -95,7 +89,6 @@ def book_target_shares(weight: float, equity: float, ref: float, whole: bool, lo
     return n
 
 
-@register_jitable
 def rebalance_due(every_bar: bool, signal: float, previous_signal: float, sized: bool, scale: float) -> bool:
     """Whether a new target is set at this bar: at every bar with ``every_bar``; otherwise when the
     signal changed, or when the last target was set while the sizing scale was 0 (volatility
@@ -103,7 +96,6 @@ def rebalance_due(every_bar: bool, signal: float, previous_signal: float, sized:
     return every_bar or signal != previous_signal or (not sized and scale > 0.0)
 
 
-@register_jitable
 def sized_after(signal: float, scale: float) -> bool:
     """Whether a target set with ``signal`` and ``scale`` is final (not waiting for a scale)."""
     return scale > 0.0 or signal == 0.0
@@ -116,7 +108,6 @@ POWER_LAW = 0
 SQUARE_ROOT = 1
 
 
-@register_jitable
 def impact_cost(quantity: float, adv: float, sigma: float, kind: int, eta: float, beta: float, gamma: float,
                 y: float) -> float:
     """The size-dependent cost per share, a fraction of the price (>= 0), of ``|quantity|`` shares
@@ -137,3 +128,19 @@ def impact_cost(quantity: float, adv: float, sigma: float, kind: int, eta: float
     if kind == SQUARE_ROOT:
         return y * sigma * math.sqrt(p)
     return eta * sigma * p**beta + gamma * sigma * p / 2.0
+
+
+_JITABLE = (fill_price, commission, unit_cost, target_shares, is_trade, book_target_shares, rebalance_due,
+            sized_after, impact_cost)
+_registered: list[bool] = []
+
+
+def register_with_numba() -> None:
+    """Make every formula callable from ``@njit`` code (once per process; a kernel module calls this
+    before defining its compiled functions)."""
+    if not _registered:
+        from numba.extending import register_jitable
+
+        for f in _JITABLE:
+            register_jitable(f)
+        _registered.append(True)

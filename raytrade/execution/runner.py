@@ -43,12 +43,12 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from raytrade.backtest.costs import CostModel, Sizing, SizingMode
-from raytrade.backtest.kernel import sizing_scale
-from raytrade.backtest.portfolio_runner import portfolio_sizing, portfolio_weights
 from raytrade.core.errors import ConfigError
 from raytrade.execution.targets import BookTargetTrader, TargetOrder, TargetTrader
 from raytrade.strategies.base import is_overlay, is_portfolio
-from raytrade.strategies.registry import check_shorts, get_strategy
+
+# The strategies, the kernel's sizing and the portfolio kernel (numba) are imported where a spec is
+# checked or a runner built, not with this module: the order manager reads RunnerSpec on every start.
 
 RUNNER_NAME = r"^[A-Za-z0-9_.:-]{1,64}$"
 
@@ -79,6 +79,9 @@ class RunnerSpec(BaseModel):
     def _params_fit(self) -> RunnerSpec:
         """The parameters, checked by the strategy's space, with its defaults filled in; a
         portfolio strategy's sizing read as a book's (fixed fraction 1, max_leverage the gross cap)."""
+        from raytrade.backtest.portfolio_runner import portfolio_sizing
+        from raytrade.strategies.registry import check_shorts, get_strategy
+
         strategy = get_strategy(self.strategy, allow_short=self.allow_short)
         if is_overlay(strategy):
             raise ValueError(f"{self.strategy} writes options, and the engine holds no option positions yet: "
@@ -101,6 +104,9 @@ class StrategyRunnerCore:
     """The runner's state and steps (no I/O): history, signals, targets (see the module)."""
 
     def __init__(self, spec: RunnerSpec, costs: CostModel) -> None:
+        from raytrade.backtest.portfolio_runner import portfolio_sizing
+        from raytrade.strategies.registry import get_strategy
+
         self.spec = spec
         self.costs = costs
         self.strategy = get_strategy(spec.strategy, allow_short=spec.allow_short)
@@ -173,6 +179,8 @@ class StrategyRunnerCore:
                 sig[j] = self.trader.prev_signal[j]  # no new bar for it: nothing changes
                 continue
             arr = np.asarray(h, dtype=np.float64)
+            from raytrade.backtest.kernel import sizing_scale
+
             full = self.strategy.signals(self.strategy.prepare(arr, self.block), self.block)
             sig[j] = float(full[-1, 0])
             # Kelly reads the returns the strategy's own signals earned (the kernel's rule, same function)
@@ -188,6 +196,8 @@ class StrategyRunnerCore:
         assert isinstance(self.trader, BookTargetTrader)
         if any(s not in closes for s in self.spec.symbols):
             return
+        from raytrade.backtest.portfolio_runner import portfolio_weights
+
         n = min(len(h) for h in self.history.values())
         matrix = np.column_stack([np.asarray(self.history[s][-n:], dtype=np.float64) for s in self.spec.symbols])
         row = portfolio_weights(self.strategy, matrix, self.block, list(self.spec.symbols))[-1, 0]  # type: ignore[arg-type]

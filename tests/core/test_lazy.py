@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-LAZY = ["raytrade.backtest", "raytrade.analytics"]
+LAZY = ["raytrade.backtest", "raytrade.analytics", "raytrade.strategies"]
 
 
 @pytest.mark.parametrize("package", LAZY)
