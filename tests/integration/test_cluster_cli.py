@@ -49,18 +49,3 @@ def test_a_cluster_comes_up_takes_a_command_with_its_token_and_goes_down(ray_ses
     gone = cli("cluster", "down", env=env)
     assert gone.returncode == 2 and "no cluster started" in gone.stderr
 
-
-def test_a_command_that_starts_its_own_ray_takes_the_dashboard_port(tmp_path: Path) -> None:
-    """`raytrade --dashboard-port P ...`: the local instance the command starts serves its
-    dashboard there (the README's way to choose it)."""
-    import yaml
-
-    (tmp_path / "grid.yaml").write_text(yaml.safe_dump({
-        "name": "grid_port", "data": {"dataset": "us_equities_20", "symbols": ["KO"], "start": "2015-01-01"},
-        "strategy": {"name": "ma_crossover", "grid": {"fast": [5, 10], "slow": [50]}},
-        "output_dir": str(tmp_path / "runs")}))
-    env = {k: v for k, v in os.environ.items() if k not in ("RAY_ADDRESS", "RAYTRADE_DASHBOARD_PORT")}
-    r = cli("--dashboard-port", str(DASHBOARD + 2), "research", "grid", "-c", str(tmp_path / "grid.yaml"),
-            "--cpus", "1", env=env)
-    assert r.returncode == 0, r.stderr[-2000:]
-    assert f"dashboard http://127.0.0.1:{DASHBOARD + 2}" in r.stdout, r.stdout

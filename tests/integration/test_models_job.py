@@ -19,6 +19,7 @@ from raytrade.signals.registry import load_model
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[2]
+DASHBOARD = 8293
 
 
 def test_train_on_ray_save_reload_and_list(tmp_path: Path) -> None:
@@ -28,10 +29,14 @@ def test_train_on_ray_save_reload_and_list(tmp_path: Path) -> None:
                xgboost={**cfg["xgboost"], "n_estimators": 30})
     path = tmp_path / "m.yaml"
     path.write_text(yaml.safe_dump(cfg))
-    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
-    r = subprocess.run([sys.executable, "-m", "raytrade.cli", "models", "train", "--config", str(path), "--cpus", "2"],
+    env = {k: v for k, v in os.environ.items() if k not in ("RAY_ADDRESS", "RAYTRADE_DASHBOARD_PORT")}
+    # `raytrade --dashboard-port P ...` (README): the local instance the command starts serves its
+    # dashboard there
+    r = subprocess.run([sys.executable, "-m", "raytrade.cli", "--dashboard-port", str(DASHBOARD), "models", "train",
+                        "--config", str(path), "--cpus", "2"],
                        capture_output=True, text=True, timeout=600, cwd=ROOT, env=env)
     assert r.returncode == 0, r.stderr[-3000:]
+    assert f"dashboard http://127.0.0.1:{DASHBOARD}" in r.stdout, r.stdout[-2000:]
     folder = tmp_path / "models" / "ensemble_us20" / "v0001"
     meta = json.loads((folder / "model.json").read_text())
     assert {row["model"] for row in meta["oos_folds"]} == {"always_long", "momentum", "xgboost", "neural_net",
