@@ -122,3 +122,14 @@ def test_the_database_and_cache_manifests_commit_no_secret_and_pin_their_images(
     env = {e["name"]: e for e in pg["spec"]["template"]["spec"]["containers"][0]["env"]}
     assert env["PGDATA"]["value"].startswith("/var/lib/postgresql/data/") and "secretKeyRef" in str(env["POSTGRES_PASSWORD"])
     assert "whl/cpu" in (ROOT / "k8s" / "Dockerfile").read_text()
+
+
+@pytest.mark.parametrize("name", ["rayjob-walkforward.yaml", "rayjob-train-models.yaml"])
+def test_a_rayjob_runs_with_the_runtime_env_a_local_driver_uses(name):
+    """The RayJob's runtimeEnvYAML is what raytrade.cluster gives a driver's job: the thread caps and
+    the worker setup hook (a SIGTERM during garbage collection exits quietly)."""
+    from raytrade.cluster import runtime_env
+
+    docs = list(yaml.safe_load_all((ROOT / "k8s" / "kuberay" / name).read_text()))
+    (job,) = [d for d in docs if d["kind"] == "RayJob"]
+    assert yaml.safe_load(job["spec"]["runtimeEnvYAML"]) == runtime_env(job=True)

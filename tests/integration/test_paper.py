@@ -38,8 +38,8 @@ def test_kelly_sizing_in_the_paper_replay_matches_the_backtest(ray_session: dict
     cfg = short_config(tmp_path, start=pd.Timestamp("2011-01-01").date(), end=pd.Timestamp("2011-12-31").date())
     cfg = cfg.model_copy(update={
         "strategy": cfg.strategy.model_copy(update={"params": {"fast": 10, "slow": 30}}),
-        "sizing": cfg.sizing.model_copy(update={"mode": "kelly", "fraction": 0.5, "kelly_lookback": 60,
-                                                "max_leverage": 0.95})})
+        "sizing": type(cfg.sizing).model_validate({**cfg.sizing.model_dump(), "mode": "kelly", "fraction": 0.5,
+                                                   "kelly_lookback": 60, "max_leverage": 0.95})})
     run = run_paper(cfg)
     p = run.parity
     assert p["trades_backtest"] >= 2 and p["trades_equal"], (run.fills, p)
