@@ -13,6 +13,7 @@ signal would be handled inside the hook itself, still in the callback). Every ot
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
@@ -38,7 +39,9 @@ def quiet_unraisable_sigterm() -> None:
 
     def hook(unraisable: Any) -> None:
         if is_lost_sigterm_exit(unraisable):
-            threading.Timer(_RESEND_AFTER_S, os.kill, args=(os.getpid(), signal.SIGTERM)).start()
+            # no new thread while the interpreter shuts down (RuntimeError): it is exiting anyway
+            with contextlib.suppress(RuntimeError):
+                threading.Timer(_RESEND_AFTER_S, os.kill, args=(os.getpid(), signal.SIGTERM)).start()
             return
         previous(unraisable)
 
