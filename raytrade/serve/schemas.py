@@ -31,7 +31,8 @@ class ApiConfig(BaseModel):
                                                    "detached: how a RayService runs the engine")
     signals_app: str | None = Field(None, description="Serve application running the SignalModel deployment "
                                                       "(raytrade.serve.signals); None: POST /api/signals is 404")
-    rate_per_s: float = Field(20.0, gt=0, description="requests per second per key (token bucket refill)")
+    rate_per_s: float = Field(20.0, gt=0, description="requests per second per key (token bucket refill); a key "
+                                                      "created with its own rate (keys create --rate) has that")
     burst: int = Field(40, ge=1, description="token bucket size per key")
     call_timeout_s: float = Field(5.0, gt=0, le=60)
     # An imperative redeploy of the model stops its one replica before the next has loaded the
