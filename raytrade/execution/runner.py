@@ -171,6 +171,8 @@ class StrategyRunnerCore:
             self._observe_book(at, closes)
             return
         assert isinstance(self.trader, TargetTrader)
+        from raytrade.backtest.kernel import sizing_scale
+
         sig = np.zeros(len(self.spec.symbols))
         scl = np.zeros(len(self.spec.symbols))
         for j, s in enumerate(self.spec.symbols):
@@ -179,8 +181,6 @@ class StrategyRunnerCore:
                 sig[j] = self.trader.prev_signal[j]  # no new bar for it: nothing changes
                 continue
             arr = np.asarray(h, dtype=np.float64)
-            from raytrade.backtest.kernel import sizing_scale
-
             full = self.strategy.signals(self.strategy.prepare(arr, self.block), self.block)
             sig[j] = float(full[-1, 0])
             # Kelly reads the returns the strategy's own signals earned (the kernel's rule, same function)
