@@ -367,7 +367,6 @@ def _run_walkforward(config_path: Path, output_dir: Path | None, address: str | 
     from raytrade.tune.walkforward_job import (
         WalkForwardConfig,
         finished_run,
-        prepare,
         run_walkforward_job,
         verdict,
     )
@@ -375,9 +374,8 @@ def _run_walkforward(config_path: Path, output_dir: Path | None, address: str | 
     cfg = load_yaml(config_path, WalkForwardConfig)
     if output_dir is not None:
         cfg = cfg.model_copy(update={"output_dir": output_dir})
-    prepare(cfg, cpus or 1)  # every config and data mistake surfaces here, before Ray starts
-    done = None if rerun else finished_run(cfg)
-    if done is not None:
+    done = finished_run(cfg)  # every config and data mistake surfaces here, before Ray starts
+    if done is not None and not rerun:
         run = done
     elif verbose or local:
         n_cpus = 1 if local else _connect(address, cpus)["cpus"]

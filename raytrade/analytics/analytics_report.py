@@ -247,7 +247,7 @@ def _last_prices(equity: pd.DataFrame, trades: pd.DataFrame) -> dict[str, float]
 
 
 def log_report(history: BookHistory, output: str | Path, title: str = "the engine's book",
-               threshold: float = 0.05, marks: dict[str, float] | None = None) -> Path:
+               threshold: float = 0.05) -> Path:
     """Write ``analytics.html`` for the live book rebuilt from the log (:func:`book_history`)."""
     if history.equity.empty:
         raise DataError("the log holds no session start yet: nothing to analyse", source="analytics report")
@@ -262,9 +262,8 @@ def log_report(history: BookHistory, output: str | Path, title: str = "the engin
          _guard(lambda: _drawdown_section(wealth, threshold))),
     ]
     if not history.fills.empty:
-        last = {**history.fills.groupby("symbol")["price"].last().to_dict(), **history.marks, **(marks or {})}
         sections.append(("Tax lots (FIFO)", _guard(lambda: _tax_section(history.fills.drop(columns="strategy"),
-                                                                          last))))
+                                                                          history.marks))))
     out = Path(output)
     out.mkdir(parents=True, exist_ok=True)
     return write_report(out / REPORT, f"Analytics: {title}", sections)

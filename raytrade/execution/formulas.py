@@ -12,6 +12,7 @@ named ``position`` or ``target``); ``weight`` is a target fraction of equity, ne
 
 from __future__ import annotations
 
+import functools
 import math
 
 
@@ -130,17 +131,12 @@ def impact_cost(quantity: float, adv: float, sigma: float, kind: int, eta: float
     return eta * sigma * p**beta + gamma * sigma * p / 2.0
 
 
-_JITABLE = (fill_price, commission, unit_cost, target_shares, is_trade, book_target_shares, rebalance_due,
-            sized_after, impact_cost)
-_registered: list[bool] = []
-
-
+@functools.cache
 def register_with_numba() -> None:
     """Make every formula callable from ``@njit`` code (once per process; a kernel module calls this
     before defining its compiled functions)."""
-    if not _registered:
-        from numba.extending import register_jitable
+    from numba.extending import register_jitable
 
-        for f in _JITABLE:
-            register_jitable(f)
-        _registered.append(True)
+    for f in (fill_price, commission, unit_cost, target_shares, is_trade, book_target_shares, rebalance_due,
+              sized_after, impact_cost):
+        register_jitable(f)

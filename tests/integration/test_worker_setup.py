@@ -51,19 +51,21 @@ def _err_log(pid: int) -> str:
     return "".join(f.read_text(errors="replace") for f in files)
 
 
-def _wait_for(path: Path) -> None:
-    deadline = time.monotonic() + 60
-    while not path.exists():
-        assert time.monotonic() < deadline, f"{path} never written"
-        time.sleep(0.05)
-
-
-def test_a_sigterm_inside_a_gc_callback_exits_without_a_traceback(ray_session, tmp_path: Path) -> None:
+def _in_callback(tmp_path: Path, action: str) -> tuple[object, int, object]:
+    """An actor, its pid and its ``collect`` call, once the weakref callback is running."""
     actor = Collected.remote()
     pid = ray.get(actor.pid.remote())
     marker = tmp_path / "marker"
-    running = actor.collect.remote(str(marker), "sleep")
-    _wait_for(marker)
+    running = actor.collect.remote(str(marker), action)
+    deadline = time.monotonic() + 60
+    while not marker.exists():
+        assert time.monotonic() < deadline, f"{marker} never written"
+        time.sleep(0.05)
+    return actor, pid, running
+
+
+def test_a_sigterm_inside_a_gc_callback_exits_without_a_traceback(ray_session, tmp_path: Path) -> None:
+    _, pid, running = _in_callback(tmp_path, "sleep")
     os.kill(pid, signal.SIGTERM)
     # Python alone would report the exit as ignored and let the method run on to "still running"
     with pytest.raises(ray.exceptions.RayActorError):
@@ -73,11 +75,7 @@ def test_a_sigterm_inside_a_gc_callback_exits_without_a_traceback(ray_session, t
 
 
 def test_other_exceptions_in_callbacks_are_still_reported(ray_session, tmp_path: Path) -> None:
-    actor = Collected.remote()
-    pid = ray.get(actor.pid.remote())
-    marker = tmp_path / "marker"
-    running = actor.collect.remote(str(marker), "raise")
-    _wait_for(marker)
+    actor, pid, running = _in_callback(tmp_path, "raise")
     deadline = time.monotonic() + 30
     while "a callback's own error is still reported" not in _err_log(pid):
         assert time.monotonic() < deadline, _err_log(pid)[-2000:]
